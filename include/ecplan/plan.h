@@ -1,0 +1,106 @@
+#ifndef ECPLAN_PLAN_H
+#define ECPLAN_PLAN_H
+/*
+ * Plan format v1: loading, validation and defaults. Pure: no database.
+ *
+ * A plan is read from JSON text, checked against the v1 contract (see
+ * README.md and plans/schema.json) and turned into an ecplan_plan. Every
+ * problem is reported, not just the first: each gets its own ecplan_error in
+ * the caller's ecplan_diags, with the JSON path, and the line and column of
+ * the offending value (or key) in the source text.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ecplan/error.h"
+#include "ecplan/phase.h"
+
+#define ECPLAN_PLAN_FORMAT "ecplan/v1"
+
+typedef struct ecplan_header {
+	char *name;
+	char *value; /* may contain ${env.X} and ${plan.name}-style references */
+} ecplan_header;
+
+typedef struct ecplan_webhook_spec {
+	char *name;
+	char *url;
+	char *method;      /* default "POST" */
+	char *body;        /* NULL: the default JSON payload */
+	char *secret_env;  /* NULL: unsigned */
+	char **events;
+	size_t nevents;
+	ecplan_header *headers;
+	size_t nheaders;
+	long timeout_ms;   /* default 5000 */
+	int retries;       /* default 3 */
+	bool gate;         /* default false */
+	bool follow_redirects; /* default false */
+} ecplan_webhook_spec;
+
+typedef struct ecplan_check {
+	char *name;
+	ecplan_phase before;
+	char *sql;         /* a query returning one boolean: true passes */
+} ecplan_check;
+
+typedef struct ecplan_plan {
+	char *source;      /* file name the plan was read from, or "<string>" */
+	char *name;
+	char *description; /* may be NULL */
+	char *schema;      /* default "public" */
+	char *table;
+	char *column;
+	char *new_column;
+	char *type;        /* NULL: the old column's type (pure rename) */
+	char *up;          /* NULL: default (old column, cast to type) */
+	char *down;        /* NULL: default (new column, cast back) */
+	bool not_null;
+	char *default_expr;/* NULL: none */
+	struct {
+		long batch_size;          /* default 5000 */
+		long target_batch_ms;     /* default 200; 0 disables adaptation */
+		long pause_ms;            /* default 0 */
+		long max_rows_per_second; /* default 0: unlimited */
+	} backfill;
+	struct {
+		long lock_timeout_ms;       /* default 1000 */
+		long statement_timeout_ms;  /* default 300000 */
+		long lock_retries;          /* default 10 */
+		long max_transaction_age_s; /* default 60 */
+	} safety;
+	struct {
+		long min_soak_s; /* default 0 */
+		bool archive;    /* default true */
+	} contract;
+	ecplan_webhook_spec *webhooks;
+	size_t nwebhooks;
+	ecplan_check *checks;
+	size_t nchecks;
+	char *canonical;   /* canonical JSON (sorted keys, compact), for hashing */
+	char *sha256;      /* hex SHA-256 of canonical */
+} ecplan_plan;
+
+/*
+ * Parses and validates plan JSON text. `source` names it in errors (a file
+ * name). On success returns 0 and sets *out to a plan the caller frees with
+ * ecplan_plan_free(). On failure returns ECPLAN_EINVALID, leaves *out NULL
+ * and appends one error per problem to diags (which the caller releases).
+ */
+int ecplan_plan_parse(ecplan_plan **out, const char *text, size_t len,
+		      const char *source, ecplan_diags *diags);
+
+/* Reads a file and parses it; a missing or unreadable file is one error. */
+int ecplan_plan_load_file(ecplan_plan **out, const char *path, ecplan_diags *diags);
+
+void ecplan_plan_free(ecplan_plan *plan);
+
+/* True when name is 1-63 chars of [a-z0-9_-]. */
+bool ecplan_plan_name_valid(const char *name);
+
+/* The webhooks subscribed to event, in plan order; returns how many were
+ * written to out (at most max). */
+size_t ecplan_plan_webhooks_for(const ecplan_plan *plan, const char *event,
+				const ecplan_webhook_spec **out, size_t max);
+
+#endif
