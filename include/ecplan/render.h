@@ -1,0 +1,99 @@
+#ifndef ECPLAN_RENDER_H
+#define ECPLAN_RENDER_H
+/*
+ * SQL of every phase, as ordered steps. Pure: a function of the plan and,
+ * when available, the catalog (catalog.h). Without a catalog, what depends on
+ * it (key columns, index definitions, the old column's type and default) is
+ * rendered as a placeholder and listed in `unknowns`.
+ *
+ * A step is the unit the state machine records: the statements of a
+ * transactional step run in one transaction together with the state update,
+ * so a crash leaves the step either done and recorded, or neither. A
+ * non-transactional step (CREATE INDEX CONCURRENTLY) runs alone and is made
+ * idempotent by cleaning up an invalid leftover first.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ecplan/catalog.h"
+#include "ecplan/phase.h"
+#include "ecplan/plan.h"
+
+typedef enum ecplan_step_kind {
+	ECPLAN_STEP_DDL = 0,     /* run the statements */
+	ECPLAN_STEP_BACKFILL,    /* the batch loop: statements[0] is the batch template */
+	ECPLAN_STEP_VERIFY,      /* statements[0] counts divergent rows; must be 0 */
+	ECPLAN_STEP_INDEX,       /* CREATE INDEX CONCURRENTLY of one index */
+} ecplan_step_kind;
+
+typedef struct ecplan_stmt {
+	char *sql;
+	const char *lock;   /* the lock it takes, e.g. "ACCESS EXCLUSIVE, metadata only" */
+} ecplan_stmt;
+
+typedef struct ecplan_step {
+	char *name;          /* stable within the phase, e.g. "add column" */
+	ecplan_step_kind kind;
+	bool transactional;  /* may run inside a transaction block */
+	ecplan_stmt *stmts;
+	size_t nstmts;
+	char *note;          /* a comment for humans, or NULL */
+	char *index_name;    /* INDEX steps: the index being built */
+} ecplan_step;
+
+typedef struct ecplan_steps {
+	ecplan_step *items;
+	size_t count;
+	char **unknowns;     /* what could not be known without a catalog */
+	size_t nunknowns;
+	char **blockers;     /* what stops this phase (e.g. an index ecplan cannot rebuild) */
+	size_t nblockers;
+} ecplan_steps;
+
+/* Derived, stable object names (caller frees). */
+char *ecplan_render_function_name(const ecplan_plan *plan);
+char *ecplan_render_trigger_name(const ecplan_plan *plan);
+char *ecplan_render_check_name(const ecplan_plan *plan);
+char *ecplan_render_index_name(const char *old_index);
+char *ecplan_render_archive_table(const ecplan_plan *plan); /* in schema ecplan_archive */
+
+/* Expressions: the new column from the row (bare column names), and the old
+ * column from the row. Caller frees. */
+char *ecplan_render_up_expr(const ecplan_plan *plan);
+char *ecplan_render_down_expr(const ecplan_plan *plan, const ecplan_catalog *cat);
+
+/*
+ * The trigger function (CREATE OR REPLACE FUNCTION ...). new_wins selects the
+ * form used from switch on. Caller frees.
+ */
+char *ecplan_render_trigger_function(const ecplan_plan *plan, const ecplan_catalog *cat,
+				     bool new_wins);
+
+/* The steps of a phase, or of undoing it (rollback). cat may be NULL. */
+void ecplan_render_phase(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat,
+			 ecplan_phase phase);
+void ecplan_render_undo(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat,
+			ecplan_phase phase);
+void ecplan_steps_release(ecplan_steps *steps);
+
+/*
+ * Backfill statements for a key of cat->nkey (n) columns. Parameters are
+ * text, cast to the key types, in this order: the lower bound (exclusive,
+ * when has_lower), then the upper bound (inclusive, when has_upper).
+ *   bound: SELECT the key of the row OFFSET rows past the lower bound; the
+ *          offset is the last parameter ($n+1, or $1 without a lower bound)
+ *   update: UPDATE ... SET new = up WHERE key in (lower, upper] AND new IS NULL
+ *           AND up IS NOT NULL
+ * Caller frees.
+ */
+char *ecplan_render_batch_bound(const ecplan_plan *plan, const ecplan_catalog *cat, bool has_lower);
+char *ecplan_render_batch_update(const ecplan_plan *plan, const ecplan_catalog *cat,
+				 bool has_lower, bool has_upper);
+/* SELECT count(*) of rows where new IS DISTINCT FROM up(old), and of rows where
+ * old IS DISTINCT FROM down(new) (two columns). */
+char *ecplan_render_verify(const ecplan_plan *plan, const ecplan_catalog *cat);
+
+/* Readable SQL of a list of steps, with lock and transaction notes as comments. */
+char *ecplan_render_steps_text(const ecplan_steps *steps, ecplan_phase phase, bool undo);
+
+#endif

@@ -1,0 +1,58 @@
+#ifndef ECPLAN_CLI_H
+#define ECPLAN_CLI_H
+/*
+ * Shared pieces of the command-line tool: exit codes, the command table and
+ * helpers that talk to the user. Only the CLI prints and chooses exit codes;
+ * the library never does.
+ */
+#include <stdbool.h>
+
+#include "ecplan/error.h"
+#include "ecplan/plan.h"
+
+/* Exit codes: a public contract (README.md, `ecplan --help`). */
+enum {
+	EXIT_DONE = 0,
+	EXIT_RUNTIME = 1,
+	EXIT_USAGE = 2,
+	EXIT_PRECONDITION = 3,
+	EXIT_LOCKED = 4,
+	EXIT_GATE = 5,
+	EXIT_LOCK_RETRIES = 6,
+	EXIT_WAIT_TIMEOUT = 7,
+	EXIT_DRIFT = 8,
+	EXIT_IMPOSSIBLE = 9
+};
+
+typedef struct cli_command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;   /* one line: arguments */
+	const char *summary; /* one line */
+	const char *help;    /* the body of `ecplan help <cmd>` */
+} cli_command;
+
+extern const cli_command cli_commands[];
+const cli_command *cli_find_command(const char *name);
+/* Prints the help of cmd to stdout. */
+void cli_print_help(const cli_command *cmd);
+/* The exit-code table, shared by every help text. */
+extern const char cli_exit_codes_text[];
+
+/* Maps an ecplan_code to an exit code. */
+int cli_exit_code(int code);
+/* Prints "ecplan: <formatted error>" to stderr. */
+void cli_print_error(const ecplan_error *err);
+/* Prints a usage error for cmd to stderr and returns EXIT_USAGE. */
+int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Loads and validates a plan file; on failure prints every error and
+ * returns NULL. */
+ecplan_plan *cli_load_plan(const char *path);
+/* Handles -h/--help for cmd: returns true when it printed help. */
+bool cli_wants_help(int argc, char **argv);
+
+int cmd_validate(int argc, char **argv);
+int cmd_render(int argc, char **argv);
+
+#endif

@@ -1,0 +1,69 @@
+/* ecplan render: the SQL of every phase, with locks and transaction notes. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ecplan/render.h"
+
+int cmd_render(int argc, char **argv)
+{
+	const cli_command *self = cli_find_command("render");
+	static const struct option opts[] = {
+		{ "phase", required_argument, NULL, 'p' },
+		{ "rollback", no_argument, NULL, 'r' },
+		{ "db", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 }
+	};
+	ecplan_phase only = ECPLAN_PHASE_NONE;
+	bool undo = false;
+	const char *db = NULL;
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			only = ecplan_phase_parse(optarg);
+			if (only == ECPLAN_PHASE_NONE)
+				return cli_usage_error(self, "unknown phase \"%s\" (phases: expand, sync, "
+							     "backfill, switch, contract)", optarg);
+			break;
+		case 'r': undo = true; break;
+		case 'd': db = optarg; break;
+		default:
+			return cli_usage_error(self, "unknown or incomplete option \"%s\"", argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return cli_usage_error(self, optind >= argc ? "no plan file given" : "give one plan file");
+	ecplan_plan *plan = cli_load_plan(argv[optind]);
+	if (!plan)
+		return EXIT_USAGE;
+	ecplan_catalog *cat = NULL;
+	(void)db;
+	printf("-- ecplan %s: plan \"%s\" on %s.%s: %s -> %s\n", ECPLAN_VERSION, plan->name,
+	       plan->schema, plan->table, plan->column, plan->new_column);
+	for (int i = 0; i < ECPLAN_PHASE_COUNT; i++) {
+		ecplan_phase p = undo ? (ecplan_phase)(ECPLAN_PHASE_SWITCH - i) : (ecplan_phase)i;
+		if (p < 0 || (undo && p == ECPLAN_PHASE_CONTRACT))
+			continue;
+		if (only != ECPLAN_PHASE_NONE && only != p)
+			continue;
+		ecplan_steps steps;
+		if (undo)
+			ecplan_render_undo(&steps, plan, cat, p);
+		else
+			ecplan_render_phase(&steps, plan, cat, p);
+		char *text = ecplan_render_steps_text(&steps, p, undo);
+		printf("\n%s", text);
+		free(text);
+		ecplan_steps_release(&steps);
+	}
+	if (undo && only == ECPLAN_PHASE_CONTRACT)
+		printf("\n-- contract cannot be rolled back; the old column's values are archived in "
+		       "ecplan_archive.\"%s\"\n", plan->name);
+	ecplan_plan_free(plan);
+	return EXIT_DONE;
+}

@@ -1,0 +1,930 @@
+/*
+ * Plan format v1: parse with jansson, then validate every field and collect
+ * every problem. jansson gives positions only for syntax errors, so after a
+ * successful parse a small scanner (jsonpos) walks the same text once and
+ * records where each value and key sits, keyed by JSON path.
+ */
+#include "ecplan/plan.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "ecplan/strbuf.h"
+
+/* ---- positions of values and keys by JSON path ---------------------- */
+
+typedef struct jpos {
+	char *path;
+	int vline, vcol; /* value */
+	int kline, kcol; /* key, when the value is an object member */
+} jpos;
+
+typedef struct jscan {
+	const char *s;
+	size_t len, i;
+	int line, col;
+	jpos *items;
+	size_t count, alloc;
+} jscan;
+
+static void path_child_key(ecplan_strbuf *out, const char *parent, const char *key, size_t klen)
+{
+	bool simple = klen > 0 && (isalpha((unsigned char)key[0]) || key[0] == '_');
+	for (size_t i = 0; simple && i < klen; i++)
+		if (!isalnum((unsigned char)key[i]) && key[i] != '_')
+			simple = false;
+	ecplan_strbuf_adds(out, parent);
+	if (simple) {
+		ecplan_strbuf_addch(out, '.');
+		ecplan_strbuf_add(out, key, klen);
+		return;
+	}
+	ecplan_strbuf_adds(out, "[\"");
+	for (size_t i = 0; i < klen; i++) {
+		if (key[i] == '"' || key[i] == '\\')
+			ecplan_strbuf_addch(out, '\\');
+		ecplan_strbuf_addch(out, key[i]);
+	}
+	ecplan_strbuf_adds(out, "\"]");
+}
+
+static void js_adv(jscan *js)
+{
+	unsigned char c = (unsigned char)js->s[js->i++];
+	if (c == '\n') {
+		js->line++;
+		js->col = 1;
+	} else if ((c & 0xC0) != 0x80) {
+		js->col++; /* count characters, as jansson does, not bytes */
+	}
+}
+
+static void js_ws(jscan *js)
+{
+	while (js->i < js->len && strchr(" \t\r\n", js->s[js->i]))
+		js_adv(js);
+}
+
+/* Reads a string token, appending its decoded-enough form (escapes kept
+ * simple: \" and \\ and \/ decoded, \uXXXX kept raw) to out when non-NULL. */
+static void js_string(jscan *js, ecplan_strbuf *out)
+{
+	js_adv(js); /* opening quote */
+	while (js->i < js->len && js->s[js->i] != '"') {
+		if (js->s[js->i] == '\\' && js->i + 1 < js->len) {
+			js_adv(js);
+			char e = js->s[js->i];
+			if (out) {
+				const char *map = strchr("\"\\/bfnrt", e);
+				static const char dec[] = "\"\\/\b\f\n\r\t";
+				if (map)
+					ecplan_strbuf_addch(out, dec[map - "\"\\/bfnrt"]);
+				else {
+					ecplan_strbuf_addch(out, '\\');
+					ecplan_strbuf_addch(out, e);
+				}
+			}
+			js_adv(js);
+			continue;
+		}
+		if (out)
+			ecplan_strbuf_addch(out, js->s[js->i]);
+		js_adv(js);
+	}
+	if (js->i < js->len)
+		js_adv(js); /* closing quote */
+}
+
+static jpos *js_record(jscan *js, const char *path)
+{
+	if (js->count == js->alloc) {
+		js->alloc = js->alloc ? js->alloc * 2 : 32;
+		js->items = ecplan_xrealloc(js->items, js->alloc * sizeof(*js->items));
+	}
+	jpos *p = &js->items[js->count++];
+	memset(p, 0, sizeof(*p));
+	p->path = ecplan_xstrdup(path);
+	p->vline = js->line;
+	p->vcol = js->col;
+	return p;
+}
+
+static void js_value(jscan *js, const char *path, int kline, int kcol, int depth)
+{
+	js_ws(js);
+	if (js->i >= js->len || depth > 64)
+		return;
+	jpos *me = js_record(js, path);
+	me->kline = kline;
+	me->kcol = kcol;
+	char c = js->s[js->i];
+	if (c == '{') {
+		js_adv(js);
+		for (;;) {
+			js_ws(js);
+			if (js->i >= js->len || js->s[js->i] == '}')
+				break;
+			if (js->s[js->i] == ',') {
+				js_adv(js);
+				continue;
+			}
+			int kl = js->line, kc = js->col;
+			ecplan_strbuf key = ECPLAN_STRBUF_INIT, child = ECPLAN_STRBUF_INIT;
+			js_string(js, &key);
+			js_ws(js);
+			if (js->i < js->len && js->s[js->i] == ':')
+				js_adv(js);
+			path_child_key(&child, path, key.buf, key.len);
+			js_value(js, child.buf, kl, kc, depth + 1);
+			ecplan_strbuf_release(&key);
+			ecplan_strbuf_release(&child);
+		}
+		if (js->i < js->len)
+			js_adv(js);
+	} else if (c == '[') {
+		js_adv(js);
+		for (size_t n = 0;; n++) {
+			js_ws(js);
+			if (js->i >= js->len || js->s[js->i] == ']')
+				break;
+			if (js->s[js->i] == ',') {
+				js_adv(js);
+				n--;
+				continue;
+			}
+			char *child = ecplan_xstrfmt("%s[%zu]", path, n);
+			js_value(js, child, 0, 0, depth + 1);
+			free(child);
+		}
+		if (js->i < js->len)
+			js_adv(js);
+	} else if (c == '"') {
+		js_string(js, NULL);
+	} else {
+		while (js->i < js->len && !strchr(",]} \t\r\n", js->s[js->i]))
+			js_adv(js);
+	}
+}
+
+static const jpos *js_find(const jscan *js, const char *path)
+{
+	for (size_t i = 0; i < js->count; i++)
+		if (!strcmp(js->items[i].path, path))
+			return &js->items[i];
+	return NULL;
+}
+
+static void js_release(jscan *js)
+{
+	for (size_t i = 0; i < js->count; i++)
+		free(js->items[i].path);
+	free(js->items);
+}
+
+/* ---- validation context -------------------------------------------- */
+
+typedef struct vctx {
+	ecplan_diags *diags;
+	const char *source;
+	jscan *pos;
+} vctx;
+
+enum where { AT_VALUE, AT_KEY };
+
+static ecplan_error *report(vctx *v, const char *path, enum where w, const char *hint,
+			    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static ecplan_error *report(vctx *v, const char *path, enum where w, const char *hint,
+			    const char *fmt, ...)
+{
+	ecplan_error *e = ecplan_diags_add(v->diags);
+	va_list ap;
+	e->code = ECPLAN_EINVALID;
+	snprintf(e->source, sizeof(e->source), "%s", v->source);
+	snprintf(e->path, sizeof(e->path), "%s", path);
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+	if (hint)
+		snprintf(e->hint, sizeof(e->hint), "%s", hint);
+	const jpos *p = v->pos ? js_find(v->pos, path) : NULL;
+	if (p) {
+		if (w == AT_KEY && p->kline) {
+			e->line = p->kline;
+			e->column = p->kcol;
+		} else {
+			e->line = p->vline;
+			e->column = p->vcol;
+		}
+	}
+	return e;
+}
+
+static char *child_path(const char *parent, const char *key)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	path_child_key(&sb, parent, key, strlen(key));
+	return ecplan_strbuf_detach(&sb);
+}
+
+static const char *type_name(const json_t *j)
+{
+	switch (json_typeof(j)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE: case JSON_FALSE: return "a boolean";
+	case JSON_NULL: return "null";
+	}
+	return "a value";
+}
+
+/* Reports every key of obj not in allowed (NULL-terminated). */
+static void check_keys(vctx *v, const json_t *obj, const char *path, const char *const *allowed,
+		       const char *what)
+{
+	const char *key;
+	json_t *val;
+	json_object_foreach((json_t *)obj, key, val) {
+		bool ok = false;
+		for (size_t i = 0; allowed[i]; i++)
+			if (!strcmp(key, allowed[i]))
+				ok = true;
+		if (ok)
+			continue;
+		ecplan_strbuf hint = ECPLAN_STRBUF_INIT;
+		ecplan_strbuf_addf(&hint, "%s accepts only:", what);
+		for (size_t i = 0; allowed[i]; i++)
+			ecplan_strbuf_addf(&hint, "%s \"%s\"", i ? "," : "", allowed[i]);
+		char *p = child_path(path, key);
+		report(v, p, AT_KEY, hint.buf, "unknown key \"%s\"", key);
+		free(p);
+		ecplan_strbuf_release(&hint);
+	}
+}
+
+static void missing(vctx *v, const char *path, const char *key, const char *hint)
+{
+	char *p = child_path(path, key);
+	ecplan_error *e = report(v, path, AT_VALUE, hint, "required key \"%s\" is missing", key);
+	snprintf(e->path, sizeof(e->path), "%s", p);
+	free(p);
+}
+
+/*
+ * Typed getters. Each returns true when the key is present with the right
+ * type and value; reports a problem otherwise (absent is a problem only when
+ * required). `null_ok` treats JSON null as absent.
+ */
+static bool get_string(vctx *v, const json_t *obj, const char *path, const char *key,
+		       bool required, bool null_ok, char **out, const char *hint)
+{
+	json_t *j = json_object_get(obj, key);
+	if (!j || (null_ok && json_is_null(j))) {
+		if (required)
+			missing(v, path, key, hint);
+		return false;
+	}
+	char *p = child_path(path, key);
+	bool ok = json_is_string(j);
+	if (!ok)
+		report(v, p, AT_VALUE, hint, "expected a string, found %s", type_name(j));
+	else
+		*out = ecplan_xstrdup(json_string_value(j));
+	free(p);
+	return ok;
+}
+
+static bool get_long(vctx *v, const json_t *obj, const char *path, const char *key, long min,
+		     long max, long *out)
+{
+	json_t *j = json_object_get(obj, key);
+	if (!j)
+		return false;
+	char *p = child_path(path, key);
+	bool ok = false;
+	if (!json_is_integer(j)) {
+		report(v, p, AT_VALUE, NULL, "expected an integer, found %s", type_name(j));
+	} else if (json_integer_value(j) < min || json_integer_value(j) > max) {
+		char hint[128];
+		snprintf(hint, sizeof(hint), "use an integer from %ld to %ld", min, max);
+		report(v, p, AT_VALUE, hint, "%lld is out of range", (long long)json_integer_value(j));
+	} else {
+		*out = (long)json_integer_value(j);
+		ok = true;
+	}
+	free(p);
+	return ok;
+}
+
+static bool get_bool(vctx *v, const json_t *obj, const char *path, const char *key, bool *out)
+{
+	json_t *j = json_object_get(obj, key);
+	if (!j)
+		return false;
+	if (!json_is_boolean(j)) {
+		char *p = child_path(path, key);
+		report(v, p, AT_VALUE, "write true or false, without quotes",
+		       "expected a boolean, found %s", type_name(j));
+		free(p);
+		return false;
+	}
+	*out = json_is_true(j);
+	return true;
+}
+
+/* Returns the member if it is an object (reporting otherwise), else NULL. */
+static json_t *get_object(vctx *v, const json_t *obj, const char *path, const char *key,
+			  bool required)
+{
+	json_t *j = json_object_get(obj, key);
+	if (!j) {
+		if (required)
+			missing(v, path, key, NULL);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		char *p = child_path(path, key);
+		report(v, p, AT_VALUE, NULL, "expected an object, found %s", type_name(j));
+		free(p);
+		return NULL;
+	}
+	return j;
+}
+
+static json_t *get_array(vctx *v, const json_t *obj, const char *path, const char *key,
+			 bool required)
+{
+	json_t *j = json_object_get(obj, key);
+	if (!j) {
+		if (required)
+			missing(v, path, key, NULL);
+		return NULL;
+	}
+	if (!json_is_array(j)) {
+		char *p = child_path(path, key);
+		report(v, p, AT_VALUE, NULL, "expected an array, found %s", type_name(j));
+		free(p);
+		return NULL;
+	}
+	return j;
+}
+
+bool ecplan_plan_name_valid(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	if (n < 1 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(islower((unsigned char)name[i]) || isdigit((unsigned char)name[i]) ||
+		      name[i] == '_' || name[i] == '-'))
+			return false;
+	return true;
+}
+
+static bool env_name_valid(const char *s)
+{
+	if (!s || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_')
+			return false;
+	return true;
+}
+
+/*
+ * Splits `table` into schema and relation. A part is either written as is
+ * (taken literally, not case-folded) or in double quotes with "" for a quote.
+ * Returns false on a malformed value.
+ */
+static bool split_table(const char *s, char **schema, char **table)
+{
+	char *parts[3] = { NULL, NULL, NULL };
+	int n = 0;
+	const char *p = s;
+	while (n < 3) {
+		ecplan_strbuf part = ECPLAN_STRBUF_INIT;
+		if (*p == '"') {
+			p++;
+			for (;;) {
+				if (!*p)
+					goto bad_part;
+				if (*p == '"') {
+					if (p[1] == '"') {
+						ecplan_strbuf_addch(&part, '"');
+						p += 2;
+						continue;
+					}
+					p++;
+					break;
+				}
+				ecplan_strbuf_addch(&part, *p++);
+			}
+		} else {
+			while (*p && *p != '.' && *p != '"')
+				ecplan_strbuf_addch(&part, *p++);
+		}
+		if (!part.len || part.len > 63)
+			goto bad_part;
+		parts[n++] = ecplan_strbuf_detach(&part);
+		if (!*p)
+			break;
+		if (*p != '.')
+			goto bad;
+		p++;
+		continue;
+bad_part:
+		ecplan_strbuf_release(&part);
+		goto bad;
+	}
+	if (n == 1) {
+		*schema = ecplan_xstrdup("public");
+		*table = parts[0];
+		return true;
+	}
+	if (n == 2) {
+		*schema = parts[0];
+		*table = parts[1];
+		return true;
+	}
+bad:
+	for (int i = 0; i < 3; i++)
+		free(parts[i]);
+	return false;
+}
+
+static bool column_name_ok(vctx *v, const char *path, const char *key, const char *name)
+{
+	char *p = child_path(path, key);
+	bool ok = true;
+	if (!name[0]) {
+		report(v, p, AT_VALUE, "name the column as it is spelled in the catalog",
+		       "column name is empty");
+		ok = false;
+	} else if (strlen(name) > 63) {
+		report(v, p, AT_VALUE, "PostgreSQL names are at most 63 bytes",
+		       "column name \"%s\" is longer than 63 bytes", name);
+		ok = false;
+	}
+	free(p);
+	return ok;
+}
+
+static void parse_change(vctx *v, const json_t *root, ecplan_plan *plan)
+{
+	static const char *const keys[] = { "column", "new_column", "type", "up", "down",
+					    "not_null", "default", NULL };
+	json_t *c = get_object(v, root, "$", "change", true);
+	if (!c)
+		return;
+	check_keys(v, c, "$.change", keys, "\"change\"");
+	if (get_string(v, c, "$.change", "column", true, false, &plan->column,
+		       "name the column being changed"))
+		column_name_ok(v, "$.change", "column", plan->column);
+	if (get_string(v, c, "$.change", "new_column", true, false, &plan->new_column,
+		       "name the replacement column")) {
+		if (column_name_ok(v, "$.change", "new_column", plan->new_column) && plan->column &&
+		    !strcmp(plan->column, plan->new_column))
+			report(v, "$.change.new_column", AT_VALUE,
+			       "choose a new name for the replacement column",
+			       "\"%s\" is the column being changed", plan->new_column);
+	}
+	const char *sql_keys[] = { "type", "up", "down", "default" };
+	char **sql_out[] = { &plan->type, &plan->up, &plan->down, &plan->default_expr };
+	for (size_t i = 0; i < 4; i++) {
+		if (get_string(v, c, "$.change", sql_keys[i], false, true, sql_out[i], NULL) &&
+		    !*sql_out[i][0]) {
+			char *p = child_path("$.change", sql_keys[i]);
+			report(v, p, AT_VALUE, "leave the key out (or null) to use the default",
+			       "must not be empty");
+			free(p);
+		}
+	}
+	get_bool(v, c, "$.change", "not_null", &plan->not_null);
+}
+
+static void parse_sections(vctx *v, const json_t *root, ecplan_plan *plan)
+{
+	static const char *const bkeys[] = { "batch_size", "target_batch_ms", "pause_ms",
+					     "max_rows_per_second", NULL };
+	static const char *const skeys[] = { "lock_timeout_ms", "statement_timeout_ms",
+					     "lock_retries", "max_transaction_age_s", NULL };
+	static const char *const ckeys[] = { "min_soak_s", "archive", NULL };
+	json_t *o;
+	if ((o = get_object(v, root, "$", "backfill", false))) {
+		check_keys(v, o, "$.backfill", bkeys, "\"backfill\"");
+		get_long(v, o, "$.backfill", "batch_size", 1, 1000000, &plan->backfill.batch_size);
+		get_long(v, o, "$.backfill", "target_batch_ms", 0, 3600000,
+			 &plan->backfill.target_batch_ms);
+		get_long(v, o, "$.backfill", "pause_ms", 0, 3600000, &plan->backfill.pause_ms);
+		get_long(v, o, "$.backfill", "max_rows_per_second", 0, 100000000,
+			 &plan->backfill.max_rows_per_second);
+	}
+	if ((o = get_object(v, root, "$", "safety", false))) {
+		check_keys(v, o, "$.safety", skeys, "\"safety\"");
+		json_t *lt = json_object_get(o, "lock_timeout_ms");
+		if (lt && json_is_integer(lt) && json_integer_value(lt) == 0)
+			report(v, "$.safety.lock_timeout_ms", AT_VALUE,
+			       "use a short timeout such as 1000; ecplan retries with backoff",
+			       "0 means wait forever for locks, which stalls the application");
+		else
+			get_long(v, o, "$.safety", "lock_timeout_ms", 1, 600000,
+				 &plan->safety.lock_timeout_ms);
+		get_long(v, o, "$.safety", "statement_timeout_ms", 0, 86400000L,
+			 &plan->safety.statement_timeout_ms);
+		get_long(v, o, "$.safety", "lock_retries", 0, 1000, &plan->safety.lock_retries);
+		get_long(v, o, "$.safety", "max_transaction_age_s", 0, 86400 * 7,
+			 &plan->safety.max_transaction_age_s);
+	}
+	if ((o = get_object(v, root, "$", "contract", false))) {
+		check_keys(v, o, "$.contract", ckeys, "\"contract\"");
+		get_long(v, o, "$.contract", "min_soak_s", 0, 86400L * 365, &plan->contract.min_soak_s);
+		get_bool(v, o, "$.contract", "archive", &plan->contract.archive);
+	}
+}
+
+static void parse_webhook(vctx *v, const json_t *w, const char *path, ecplan_webhook_spec *spec)
+{
+	static const char *const keys[] = { "name", "url", "events", "method", "headers", "body",
+					    "secret_env", "timeout_ms", "retries", "gate",
+					    "follow_redirects", NULL };
+	static const char *const methods[] = { "GET", "POST", "PUT", "PATCH", "DELETE", NULL };
+	char *p;
+	check_keys(v, w, path, keys, "a webhook");
+	if (get_string(v, w, path, "name", true, false, &spec->name,
+		       "give the webhook a short name of [a-z0-9_-]") &&
+	    !ecplan_plan_name_valid(spec->name)) {
+		p = child_path(path, "name");
+		report(v, p, AT_VALUE, "use 1-63 characters of [a-z0-9_-]",
+		       "invalid webhook name \"%s\"", spec->name);
+		free(p);
+	}
+	if (get_string(v, w, path, "url", true, false, &spec->url, "give an http:// or https:// URL") &&
+	    strncmp(spec->url, "http://", 7) && strncmp(spec->url, "https://", 8)) {
+		p = child_path(path, "url");
+		report(v, p, AT_VALUE, "use an http:// or https:// URL",
+		       "unsupported URL scheme in \"%.40s\"", spec->url);
+		free(p);
+	}
+	if (get_string(v, w, path, "method", false, false, &spec->method, NULL)) {
+		bool ok = false;
+		for (size_t i = 0; methods[i]; i++)
+			ok |= !strcmp(methods[i], spec->method);
+		if (!ok) {
+			p = child_path(path, "method");
+			report(v, p, AT_VALUE, "use GET, POST, PUT, PATCH or DELETE",
+			       "unsupported method \"%s\"", spec->method);
+			free(p);
+		}
+	} else {
+		free(spec->method);
+		spec->method = ecplan_xstrdup("POST");
+	}
+	char *events_path = child_path(path, "events");
+	json_t *ev = get_array(v, w, path, "events", true);
+	if (ev && json_array_size(ev) == 0)
+		report(v, events_path, AT_VALUE,
+		       "subscribe to at least one event, e.g. \"switch.after\"", "no events");
+	if (ev) {
+		size_t i;
+		json_t *e;
+		spec->events = ecplan_xcalloc(json_array_size(ev), sizeof(char *));
+		json_array_foreach(ev, i, e) {
+			p = ecplan_xstrfmt("%s[%zu]", events_path, i);
+			if (!json_is_string(e)) {
+				report(v, p, AT_VALUE, NULL, "expected a string, found %s", type_name(e));
+			} else if (!ecplan_event_valid(json_string_value(e))) {
+				report(v, p, AT_VALUE,
+				       "events are <phase>.before or <phase>.after for expand, sync, "
+				       "backfill, switch, contract; rollback.before, rollback.after; failed",
+				       "unknown event \"%s\"", json_string_value(e));
+			} else {
+				bool dup = false;
+				for (size_t k = 0; k < spec->nevents; k++)
+					dup |= !strcmp(spec->events[k], json_string_value(e));
+				if (dup)
+					report(v, p, AT_VALUE, "list each event once",
+					       "event \"%s\" is listed twice", json_string_value(e));
+				else
+					spec->events[spec->nevents++] = ecplan_xstrdup(json_string_value(e));
+			}
+			free(p);
+		}
+	}
+	free(events_path);
+	json_t *h = get_object(v, w, path, "headers", false);
+	if (h) {
+		const char *key;
+		json_t *val;
+		char *hpath = child_path(path, "headers");
+		spec->headers = ecplan_xcalloc(json_object_size(h), sizeof(ecplan_header));
+		json_object_foreach(h, key, val) {
+			p = child_path(hpath, key);
+			bool name_ok = key[0] != '\0';
+			for (const char *c = key; *c; c++)
+				if (*c <= 32 || *c == ':' || *c == 127)
+					name_ok = false;
+			if (!name_ok)
+				report(v, p, AT_KEY, "header names are tokens without spaces or colons",
+				       "invalid header name");
+			else if (!json_is_string(val))
+				report(v, p, AT_VALUE, NULL, "expected a string, found %s", type_name(val));
+			else if (strpbrk(json_string_value(val), "\r\n"))
+				report(v, p, AT_VALUE, NULL, "header value contains a line break");
+			else {
+				ecplan_header *hd = &spec->headers[spec->nheaders++];
+				hd->name = ecplan_xstrdup(key);
+				hd->value = ecplan_xstrdup(json_string_value(val));
+			}
+			free(p);
+		}
+		free(hpath);
+	}
+	get_string(v, w, path, "body", false, false, &spec->body, NULL);
+	if (get_string(v, w, path, "secret_env", false, false, &spec->secret_env, NULL) &&
+	    !env_name_valid(spec->secret_env)) {
+		p = child_path(path, "secret_env");
+		report(v, p, AT_VALUE, "name an environment variable, e.g. ECPLAN_WEBHOOK_SECRET",
+		       "\"%s\" is not a valid environment variable name", spec->secret_env);
+		free(p);
+	}
+	get_long(v, w, path, "timeout_ms", 1, 300000, &spec->timeout_ms);
+	long retries = spec->retries;
+	if (get_long(v, w, path, "retries", 0, 20, &retries))
+		spec->retries = (int)retries;
+	get_bool(v, w, path, "gate", &spec->gate);
+	get_bool(v, w, path, "follow_redirects", &spec->follow_redirects);
+}
+
+static void parse_webhooks(vctx *v, const json_t *root, ecplan_plan *plan)
+{
+	json_t *arr = get_array(v, root, "$", "webhooks", false);
+	if (!arr)
+		return;
+	size_t i;
+	json_t *w;
+	plan->webhooks = ecplan_xcalloc(json_array_size(arr), sizeof(ecplan_webhook_spec));
+	json_array_foreach(arr, i, w) {
+		char *path = ecplan_xstrfmt("$.webhooks[%zu]", i);
+		if (!json_is_object(w)) {
+			report(v, path, AT_VALUE, NULL, "expected an object, found %s", type_name(w));
+			free(path);
+			continue;
+		}
+		ecplan_webhook_spec *spec = &plan->webhooks[plan->nwebhooks++];
+		spec->timeout_ms = 5000;
+		spec->retries = 3;
+		parse_webhook(v, w, path, spec);
+		for (size_t k = 0; spec->name && k + 1 < plan->nwebhooks; k++)
+			if (plan->webhooks[k].name && !strcmp(plan->webhooks[k].name, spec->name)) {
+				char *p = child_path(path, "name");
+				report(v, p, AT_VALUE, "give each webhook its own name",
+				       "webhook name \"%s\" is used twice", spec->name);
+				free(p);
+			}
+		free(path);
+	}
+}
+
+static void parse_checks(vctx *v, const json_t *root, ecplan_plan *plan)
+{
+	static const char *const keys[] = { "name", "before", "sql", NULL };
+	json_t *arr = get_array(v, root, "$", "checks", false);
+	if (!arr)
+		return;
+	size_t i;
+	json_t *c;
+	plan->checks = ecplan_xcalloc(json_array_size(arr), sizeof(ecplan_check));
+	json_array_foreach(arr, i, c) {
+		char *path = ecplan_xstrfmt("$.checks[%zu]", i);
+		if (!json_is_object(c)) {
+			report(v, path, AT_VALUE, NULL, "expected an object, found %s", type_name(c));
+			free(path);
+			continue;
+		}
+		ecplan_check *chk = &plan->checks[plan->nchecks++];
+		char *before = NULL;
+		chk->before = ECPLAN_PHASE_NONE;
+		check_keys(v, c, path, keys, "a check");
+		get_string(v, c, path, "name", true, false, &chk->name, "give the check a name");
+		if (get_string(v, c, path, "before", true, false, &before,
+			       "name the phase the check guards, e.g. \"contract\"")) {
+			chk->before = ecplan_phase_parse(before);
+			if (chk->before == ECPLAN_PHASE_NONE) {
+				char *p = child_path(path, "before");
+				report(v, p, AT_VALUE,
+				       "use one of expand, sync, backfill, switch, contract",
+				       "unknown phase \"%s\"", before);
+				free(p);
+			}
+		}
+		free(before);
+		if (get_string(v, c, path, "sql", true, false, &chk->sql,
+			       "give a query that returns true when it is safe to go on") &&
+		    !chk->sql[0]) {
+			char *p = child_path(path, "sql");
+			report(v, p, AT_VALUE, "give a query that returns true when it is safe to go on",
+			       "must not be empty");
+			free(p);
+		}
+		free(path);
+	}
+}
+
+static void set_defaults(ecplan_plan *plan)
+{
+	plan->backfill.batch_size = 5000;
+	plan->backfill.target_batch_ms = 200;
+	plan->safety.lock_timeout_ms = 1000;
+	plan->safety.statement_timeout_ms = 300000;
+	plan->safety.lock_retries = 10;
+	plan->safety.max_transaction_age_s = 60;
+	plan->contract.archive = true;
+}
+
+static char *sha256_hex(const char *s)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
+	char *hex = ecplan_xcalloc(n * 2 + 1, 1);
+	for (unsigned int i = 0; i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return hex;
+}
+
+static void validate_root(vctx *v, json_t *root, ecplan_plan *plan)
+{
+	static const char *const keys[] = { "format", "name", "description", "table", "change",
+					    "backfill", "safety", "contract", "webhooks", "checks",
+					    NULL };
+	char *format = NULL, *table = NULL;
+	check_keys(v, root, "$", keys, "a plan");
+	if (get_string(v, root, "$", "format", true, false, &format,
+		       "start the plan with \"format\": \"" ECPLAN_PLAN_FORMAT "\"") &&
+	    strcmp(format, ECPLAN_PLAN_FORMAT)) {
+		if (!strncmp(format, "ecplan/v", 8))
+			report(v, "$.format", AT_VALUE, "upgrade ecplan to run this plan",
+			       "format \"%s\" is not supported by ecplan %s (it reads \"%s\")", format,
+			       ECPLAN_VERSION, ECPLAN_PLAN_FORMAT);
+		else
+			report(v, "$.format", AT_VALUE,
+			       "use \"format\": \"" ECPLAN_PLAN_FORMAT "\"",
+			       "unknown format \"%s\"", format);
+	}
+	free(format);
+	if (get_string(v, root, "$", "name", true, false, &plan->name,
+		       "name the plan with 1-63 characters of [a-z0-9_-]") &&
+	    !ecplan_plan_name_valid(plan->name))
+		report(v, "$.name", AT_VALUE, "use 1-63 characters of [a-z0-9_-]",
+		       "invalid plan name \"%s\"", plan->name);
+	get_string(v, root, "$", "description", false, false, &plan->description, NULL);
+	if (get_string(v, root, "$", "table", true, false, &table,
+		       "name the table, e.g. \"public.users\"") &&
+	    !split_table(table, &plan->schema, &plan->table))
+		report(v, "$.table", AT_VALUE,
+		       "write \"table\" or \"schema.table\"; double-quote a part that contains a dot",
+		       "invalid table name \"%s\"", table);
+	free(table);
+	parse_change(v, root, plan);
+	parse_sections(v, root, plan);
+	parse_webhooks(v, root, plan);
+	parse_checks(v, root, plan);
+}
+
+int ecplan_plan_parse(ecplan_plan **out, const char *text, size_t len, const char *source,
+		      ecplan_diags *diags)
+{
+	json_error_t jerr;
+	size_t before = diags->count;
+	*out = NULL;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	vctx v = { diags, source ? source : "<string>", NULL };
+	if (!root) {
+		ecplan_error *e = report(&v, "$", AT_VALUE, "fix the JSON syntax", "%s", jerr.text);
+		e->line = jerr.line > 0 ? jerr.line : 1;
+		e->column = jerr.column > 0 ? jerr.column : 1;
+		return ECPLAN_EINVALID;
+	}
+	jscan js = { .s = text, .len = len, .line = 1, .col = 1 };
+	js_value(&js, "$", 0, 0, 0);
+	v.pos = &js;
+	ecplan_plan *plan = ecplan_xcalloc(1, sizeof(*plan));
+	plan->source = ecplan_xstrdup(v.source);
+	set_defaults(plan);
+	if (!json_is_object(root))
+		report(&v, "$", AT_VALUE, "a plan is a JSON object: { \"format\": \"ecplan/v1\", ... }",
+		       "expected an object, found %s", type_name(root));
+	else
+		validate_root(&v, root, plan);
+	js_release(&js);
+	if (diags->count > before) {
+		json_decref(root);
+		ecplan_plan_free(plan);
+		return ECPLAN_EINVALID;
+	}
+	plan->canonical = json_dumps(root, JSON_SORT_KEYS | JSON_COMPACT);
+	plan->sha256 = sha256_hex(plan->canonical);
+	json_decref(root);
+	*out = plan;
+	return 0;
+}
+
+int ecplan_plan_load_file(ecplan_plan **out, const char *path, ecplan_diags *diags)
+{
+	*out = NULL;
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		ecplan_error *e = ecplan_diags_add(diags);
+		e->code = ECPLAN_EINVALID;
+		snprintf(e->source, sizeof(e->source), "%s", path);
+		snprintf(e->message, sizeof(e->message), "cannot read plan file: %s", strerror(errno));
+		snprintf(e->hint, sizeof(e->hint), "give the path of a plan JSON file");
+		return ECPLAN_EINVALID;
+	}
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	char buf[8192];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && sb.len < 16u * 1024 * 1024)
+		ecplan_strbuf_add(&sb, buf, n);
+	int rerr = ferror(f);
+	fclose(f);
+	if (rerr) {
+		ecplan_error *e = ecplan_diags_add(diags);
+		e->code = ECPLAN_EINVALID;
+		snprintf(e->source, sizeof(e->source), "%s", path);
+		snprintf(e->message, sizeof(e->message), "error reading plan file");
+		ecplan_strbuf_release(&sb);
+		return ECPLAN_EINVALID;
+	}
+	int rc = ecplan_plan_parse(out, sb.buf, sb.len, path, diags);
+	ecplan_strbuf_release(&sb);
+	return rc;
+}
+
+static void webhook_release(ecplan_webhook_spec *w)
+{
+	free(w->name);
+	free(w->url);
+	free(w->method);
+	free(w->body);
+	free(w->secret_env);
+	for (size_t i = 0; i < w->nevents; i++)
+		free(w->events[i]);
+	free(w->events);
+	for (size_t i = 0; i < w->nheaders; i++) {
+		free(w->headers[i].name);
+		free(w->headers[i].value);
+	}
+	free(w->headers);
+}
+
+void ecplan_plan_free(ecplan_plan *plan)
+{
+	if (!plan)
+		return;
+	free(plan->source);
+	free(plan->name);
+	free(plan->description);
+	free(plan->schema);
+	free(plan->table);
+	free(plan->column);
+	free(plan->new_column);
+	free(plan->type);
+	free(plan->up);
+	free(plan->down);
+	free(plan->default_expr);
+	for (size_t i = 0; i < plan->nwebhooks; i++)
+		webhook_release(&plan->webhooks[i]);
+	free(plan->webhooks);
+	for (size_t i = 0; i < plan->nchecks; i++) {
+		free(plan->checks[i].name);
+		free(plan->checks[i].sql);
+	}
+	free(plan->checks);
+	free(plan->canonical);
+	free(plan->sha256);
+	free(plan);
+}
+
+size_t ecplan_plan_webhooks_for(const ecplan_plan *plan, const char *event,
+				const ecplan_webhook_spec **out, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < plan->nwebhooks && n < max; i++)
+		for (size_t k = 0; k < plan->webhooks[i].nevents; k++)
+			if (!strcmp(plan->webhooks[i].events[k], event)) {
+				out[n++] = &plan->webhooks[i];
+				break;
+			}
+	return n;
+}

@@ -1,0 +1,840 @@
+/*
+ * Turns a plan (and, when known, the catalog) into the ordered steps of each
+ * phase and of its undo. Every identifier is quoted with ecplan_sql_ident();
+ * only the plan's up/down/default/type/checks SQL is pasted as written.
+ */
+#include "ecplan/render.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ecplan/sql.h"
+#include "ecplan/strbuf.h"
+
+#define LOCK_AE_META "ACCESS EXCLUSIVE, metadata only (brief)"
+#define LOCK_SRE "SHARE ROW EXCLUSIVE, brief (blocks writes while held)"
+#define LOCK_NONE "none on the table"
+#define LOCK_SUE "SHARE UPDATE EXCLUSIVE (reads and writes continue)"
+#define LOCK_ROWX "ROW EXCLUSIVE per batch (one short transaction each)"
+#define LOCK_AS "ACCESS SHARE (reads and writes continue)"
+
+/* ---- names --------------------------------------------------------- */
+
+char *ecplan_render_function_name(const ecplan_plan *plan)
+{
+	return ecplan_sql_object_name("ecplan_sync_", plan->name, "");
+}
+
+char *ecplan_render_trigger_name(const ecplan_plan *plan)
+{
+	/* "zz_" makes it fire after the table's other BEFORE triggers, which run
+	 * in name order, so it sees their final values. */
+	return ecplan_sql_object_name("zz_ecplan_sync_", plan->name, "");
+}
+
+char *ecplan_render_check_name(const ecplan_plan *plan)
+{
+	return ecplan_sql_object_name("ecplan_not_null_", plan->name, "");
+}
+
+char *ecplan_render_index_name(const char *old_index)
+{
+	return ecplan_sql_object_name("", old_index, "_ecplan");
+}
+
+char *ecplan_render_archive_table(const ecplan_plan *plan)
+{
+	return ecplan_xstrdup(plan->name);
+}
+
+/* ---- expressions ----------------------------------------------------- */
+
+/* True when expr is just the column name, bare or double-quoted. */
+static bool is_bare_column(const char *expr, const char *column)
+{
+	const char *s = expr;
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		n--;
+	char *quoted = ecplan_sql_ident_dup(column);
+	bool r = (n == strlen(column) && !strncmp(s, column, n)) ||
+		 (n == strlen(quoted) && !strncmp(s, quoted, n));
+	free(quoted);
+	return r;
+}
+
+char *ecplan_render_up_expr(const ecplan_plan *plan)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	if (plan->up) {
+		ecplan_strbuf_adds(&sb, plan->up);
+	} else if (plan->type) {
+		ecplan_strbuf_adds(&sb, "CAST(");
+		ecplan_sql_ident(&sb, plan->column);
+		ecplan_strbuf_addf(&sb, " AS %s)", plan->type);
+	} else {
+		ecplan_sql_ident(&sb, plan->column);
+	}
+	return ecplan_strbuf_detach(&sb);
+}
+
+static const char *old_type(const ecplan_catalog *cat)
+{
+	return cat && cat->column_exists ? cat->column.type : NULL;
+}
+
+char *ecplan_render_down_expr(const ecplan_plan *plan, const ecplan_catalog *cat)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	if (plan->down) {
+		ecplan_strbuf_adds(&sb, plan->down);
+	} else if (plan->type) {
+		ecplan_strbuf_adds(&sb, "CAST(");
+		ecplan_sql_ident(&sb, plan->new_column);
+		if (old_type(cat)) {
+			ecplan_strbuf_addf(&sb, " AS %s)", old_type(cat));
+		} else {
+			ecplan_strbuf_adds(&sb, " AS /* type of ");
+			ecplan_sql_ident(&sb, plan->column);
+			ecplan_strbuf_adds(&sb, ", known with --db */ unknown)");
+		}
+	} else {
+		ecplan_sql_ident(&sb, plan->new_column);
+	}
+	return ecplan_strbuf_detach(&sb);
+}
+
+/*
+ * The expression for one column computed from NEW inside the trigger. A bare
+ * column is read straight from NEW (PL/pgSQL's fast path); anything else is
+ * evaluated against NEW's columns through a one-row subquery, so the plan's
+ * expression can name columns as it would in an UPDATE.
+ */
+static void trigger_expr(ecplan_strbuf *sb, const char *expr, const char *target_col,
+			 const char *source_col, const char *cast_type)
+{
+	if (is_bare_column(expr, source_col)) {
+		ecplan_strbuf_adds(sb, "NEW.");
+		ecplan_sql_ident(sb, source_col);
+		return;
+	}
+	(void)target_col;
+	ecplan_strbuf_adds(sb, "(SELECT ");
+	if (cast_type)
+		ecplan_strbuf_addf(sb, "CAST((%s) AS %s)", expr, cast_type);
+	else
+		ecplan_strbuf_addf(sb, "(%s)", expr);
+	ecplan_strbuf_adds(sb, " FROM (SELECT NEW.*) AS ecplan_row)");
+}
+
+/* A quoted name inside a -- or block comment: no line breaks, no comment end. */
+static void comment_ident(ecplan_strbuf *sb, const char *name)
+{
+	size_t start = sb->len;
+	ecplan_sql_ident(sb, name);
+	for (size_t i = start; i < sb->len; i++) {
+		if (sb->buf[i] == '\n' || sb->buf[i] == '\r')
+			sb->buf[i] = ' ';
+		if (sb->buf[i] == '*' && i + 1 < sb->len && sb->buf[i + 1] == '/')
+			sb->buf[i] = '+';
+	}
+}
+
+/* Free text inside a -- comment: no line breaks. */
+static void comment_text(ecplan_strbuf *sb, const char *text)
+{
+	for (const char *p = text; *p; p++)
+		ecplan_strbuf_addch(sb, (*p == '\n' || *p == '\r') ? ' ' : *p);
+}
+
+static void new_col(ecplan_strbuf *sb, const char *prefix, const char *col)
+{
+	ecplan_strbuf_adds(sb, prefix);
+	ecplan_sql_ident(sb, col);
+}
+
+char *ecplan_render_trigger_function(const ecplan_plan *plan, const ecplan_catalog *cat,
+				     bool new_wins)
+{
+	ecplan_strbuf body = ECPLAN_STRBUF_INIT, up = ECPLAN_STRBUF_INIT, down = ECPLAN_STRBUF_INIT;
+	ecplan_strbuf o_missing = ECPLAN_STRBUF_INIT, n_missing = ECPLAN_STRBUF_INIT;
+	ecplan_strbuf set_n = ECPLAN_STRBUF_INIT, set_o = ECPLAN_STRBUF_INIT;
+	char *upx = ecplan_render_up_expr(plan), *downx = ecplan_render_down_expr(plan, cat);
+	const char *o = plan->column, *n = plan->new_column;
+
+	trigger_expr(&up, upx, n, o, NULL);
+	trigger_expr(&down, downx, o, n, NULL);
+	new_col(&set_n, "NEW.", n);
+	ecplan_strbuf_addf(&set_n, " := %s;", up.buf);
+	new_col(&set_o, "NEW.", o);
+	ecplan_strbuf_addf(&set_o, " := %s;", down.buf);
+
+	/* On INSERT a column counts as "not given" when it is NULL or holds its
+	 * own column default (re-evaluated only when that is not volatile). */
+	new_col(&o_missing, "NEW.", o);
+	ecplan_strbuf_adds(&o_missing, " IS NULL");
+	if (cat && cat->column_exists && cat->column.default_expr && !cat->column.default_volatile) {
+		new_col(&o_missing, " OR NEW.", o);
+		ecplan_strbuf_addf(&o_missing, " IS NOT DISTINCT FROM (%s)", cat->column.default_expr);
+	}
+	new_col(&n_missing, "NEW.", n);
+	ecplan_strbuf_adds(&n_missing, " IS NULL");
+	if (new_wins && plan->default_expr &&
+	    !(cat && cat->new_column_exists && cat->new_col.default_volatile)) {
+		new_col(&n_missing, " OR NEW.", n);
+		ecplan_strbuf_addf(&n_missing, " IS NOT DISTINCT FROM (%s)", plan->default_expr);
+	}
+
+	ecplan_strbuf_addf(&body, "\n#variable_conflict use_column\n-- ecplan:%s: keeps ", plan->name);
+	comment_ident(&body, o);
+	ecplan_strbuf_adds(&body, " and ");
+	comment_ident(&body, n);
+	ecplan_strbuf_addf(&body, " in agreement; the %s column wins a conflict\n"
+			   "BEGIN\n  IF TG_OP = 'INSERT' THEN\n", new_wins ? "new" : "old");
+	if (new_wins)
+		ecplan_strbuf_addf(&body,
+			"    IF %s THEN\n      %s\n    ELSIF %s THEN\n      %s\n    ELSE\n      %s\n    END IF;\n",
+			o_missing.buf, set_o.buf, n_missing.buf, set_n.buf, set_o.buf);
+	else
+		ecplan_strbuf_addf(&body,
+			"    IF %s THEN\n      %s\n    ELSIF %s THEN\n      %s\n    ELSE\n      %s\n    END IF;\n",
+			n_missing.buf, set_n.buf, o_missing.buf, set_o.buf, set_n.buf);
+	/* UPDATE: the side that changed drives the other; both changed: the winner. */
+	ecplan_strbuf_adds(&body, "  ELSIF NEW.");
+	ecplan_sql_ident(&body, o);
+	ecplan_strbuf_adds(&body, " IS DISTINCT FROM OLD.");
+	ecplan_sql_ident(&body, o);
+	if (new_wins) {
+		ecplan_strbuf_adds(&body, " THEN\n    IF NEW.");
+		ecplan_sql_ident(&body, n);
+		ecplan_strbuf_adds(&body, " IS NOT DISTINCT FROM OLD.");
+		ecplan_sql_ident(&body, n);
+		ecplan_strbuf_addf(&body, " THEN\n      %s\n    ELSE\n      %s\n    END IF;\n",
+				   set_n.buf, set_o.buf);
+	} else {
+		ecplan_strbuf_addf(&body, " THEN\n    %s\n", set_n.buf);
+	}
+	ecplan_strbuf_adds(&body, "  ELSIF NEW.");
+	ecplan_sql_ident(&body, n);
+	ecplan_strbuf_adds(&body, " IS DISTINCT FROM OLD.");
+	ecplan_sql_ident(&body, n);
+	ecplan_strbuf_addf(&body, " THEN\n    %s\n  END IF;\n  RETURN NEW;\nEND\n", set_o.buf);
+
+	ecplan_strbuf out = ECPLAN_STRBUF_INIT;
+	char *fn = ecplan_render_function_name(plan);
+	ecplan_strbuf_adds(&out, "CREATE OR REPLACE FUNCTION ");
+	ecplan_sql_qualified(&out, plan->schema, fn);
+	ecplan_strbuf_adds(&out, "() RETURNS trigger LANGUAGE plpgsql AS ");
+	ecplan_sql_dollar_quote(&out, body.buf);
+	free(fn);
+	free(upx);
+	free(downx);
+	ecplan_strbuf_release(&body);
+	ecplan_strbuf_release(&up);
+	ecplan_strbuf_release(&down);
+	ecplan_strbuf_release(&o_missing);
+	ecplan_strbuf_release(&n_missing);
+	ecplan_strbuf_release(&set_n);
+	ecplan_strbuf_release(&set_o);
+	return ecplan_strbuf_detach(&out);
+}
+
+/* ---- steps ----------------------------------------------------------- */
+
+static ecplan_step *add_step(ecplan_steps *s, ecplan_step_kind kind, bool txn, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static ecplan_step *add_step(ecplan_steps *s, ecplan_step_kind kind, bool txn, const char *fmt, ...)
+{
+	va_list ap;
+	ecplan_strbuf name = ECPLAN_STRBUF_INIT;
+	s->items = ecplan_xrealloc(s->items, (s->count + 1) * sizeof(*s->items));
+	ecplan_step *st = &s->items[s->count++];
+	memset(st, 0, sizeof(*st));
+	va_start(ap, fmt);
+	ecplan_strbuf_vaddf(&name, fmt, ap);
+	va_end(ap);
+	st->name = ecplan_strbuf_detach(&name);
+	st->kind = kind;
+	st->transactional = txn;
+	return st;
+}
+
+/* Takes ownership of sql. */
+static void add_stmt(ecplan_step *st, char *sql, const char *lock)
+{
+	st->stmts = ecplan_xrealloc(st->stmts, (st->nstmts + 1) * sizeof(*st->stmts));
+	st->stmts[st->nstmts].sql = sql;
+	st->stmts[st->nstmts].lock = lock;
+	st->nstmts++;
+}
+
+static void add_line(char ***list, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void add_line(char ***list, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	va_start(ap, fmt);
+	ecplan_strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp((*list)[i], sb.buf)) {
+			ecplan_strbuf_release(&sb);
+			return;
+		}
+	*list = ecplan_xrealloc(*list, (*n + 1) * sizeof(char *));
+	(*list)[(*n)++] = ecplan_strbuf_detach(&sb);
+}
+
+void ecplan_steps_release(ecplan_steps *steps)
+{
+	for (size_t i = 0; i < steps->count; i++) {
+		ecplan_step *st = &steps->items[i];
+		for (size_t k = 0; k < st->nstmts; k++)
+			free(st->stmts[k].sql);
+		free(st->stmts);
+		free(st->name);
+		free(st->note);
+		free(st->index_name);
+	}
+	free(steps->items);
+	for (size_t i = 0; i < steps->nunknowns; i++)
+		free(steps->unknowns[i]);
+	free(steps->unknowns);
+	for (size_t i = 0; i < steps->nblockers; i++)
+		free(steps->blockers[i]);
+	free(steps->blockers);
+	memset(steps, 0, sizeof(*steps));
+}
+
+static void table_ref(ecplan_strbuf *sb, const ecplan_plan *plan)
+{
+	ecplan_sql_qualified(sb, plan->schema, plan->table);
+}
+
+static bool have_key(const ecplan_catalog *cat)
+{
+	return cat && cat->nkey > 0;
+}
+
+/* Appends the key columns as "k1", "k2", or a placeholder. */
+static void key_list(ecplan_strbuf *sb, const ecplan_catalog *cat)
+{
+	if (!have_key(cat)) {
+		ecplan_strbuf_adds(sb, "/* key columns, known with --db */ key");
+		return;
+	}
+	for (size_t i = 0; i < cat->nkey; i++) {
+		if (i)
+			ecplan_strbuf_adds(sb, ", ");
+		ecplan_sql_ident(sb, cat->key_columns[i]);
+	}
+}
+
+/* Appends ($first::t1, $first+1::t2, ...). */
+static void key_params(ecplan_strbuf *sb, const ecplan_catalog *cat, int first)
+{
+	ecplan_strbuf_addch(sb, '(');
+	size_t n = have_key(cat) ? cat->nkey : 1;
+	for (size_t i = 0; i < n; i++)
+		ecplan_strbuf_addf(sb, "%s$%d::%s", i ? ", " : "", first + (int)i,
+				   have_key(cat) ? cat->key_types[i] : "unknown");
+	ecplan_strbuf_addch(sb, ')');
+}
+
+static const char *new_type(const ecplan_plan *plan, const ecplan_catalog *cat)
+{
+	if (plan->type)
+		return plan->type;
+	return old_type(cat);
+}
+
+char *ecplan_render_batch_bound(const ecplan_plan *plan, const ecplan_catalog *cat, bool has_lower)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	int offset_param = 1;
+	ecplan_strbuf_adds(&sb, "SELECT ");
+	key_list(&sb, cat);
+	ecplan_strbuf_adds(&sb, " FROM ");
+	table_ref(&sb, plan);
+	if (has_lower) {
+		ecplan_strbuf_adds(&sb, " WHERE (");
+		key_list(&sb, cat);
+		ecplan_strbuf_adds(&sb, ") > ");
+		key_params(&sb, cat, 1);
+		offset_param = (int)(have_key(cat) ? cat->nkey : 1) + 1;
+	}
+	ecplan_strbuf_adds(&sb, " ORDER BY ");
+	key_list(&sb, cat);
+	ecplan_strbuf_addf(&sb, " OFFSET $%d LIMIT 1", offset_param);
+	return ecplan_strbuf_detach(&sb);
+}
+
+char *ecplan_render_batch_update(const ecplan_plan *plan, const ecplan_catalog *cat,
+				 bool has_lower, bool has_upper)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	char *up = ecplan_render_up_expr(plan);
+	int nk = (int)(have_key(cat) ? cat->nkey : 1);
+	ecplan_strbuf_adds(&sb, "UPDATE ");
+	table_ref(&sb, plan);
+	ecplan_strbuf_adds(&sb, " SET ");
+	ecplan_sql_ident(&sb, plan->new_column);
+	ecplan_strbuf_addf(&sb, " = (%s) WHERE ", up);
+	if (has_lower) {
+		ecplan_strbuf_addch(&sb, '(');
+		key_list(&sb, cat);
+		ecplan_strbuf_adds(&sb, ") > ");
+		key_params(&sb, cat, 1);
+		ecplan_strbuf_adds(&sb, " AND ");
+	}
+	if (has_upper) {
+		ecplan_strbuf_addch(&sb, '(');
+		key_list(&sb, cat);
+		ecplan_strbuf_adds(&sb, ") <= ");
+		key_params(&sb, cat, has_lower ? nk + 1 : 1);
+		ecplan_strbuf_adds(&sb, " AND ");
+	}
+	ecplan_sql_ident(&sb, plan->new_column);
+	ecplan_strbuf_addf(&sb, " IS NULL AND (%s) IS NOT NULL", up);
+	free(up);
+	return ecplan_strbuf_detach(&sb);
+}
+
+char *ecplan_render_verify(const ecplan_plan *plan, const ecplan_catalog *cat)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT, nq = ECPLAN_STRBUF_INIT, oq = ECPLAN_STRBUF_INIT;
+	char *up = ecplan_render_up_expr(plan), *down = ecplan_render_down_expr(plan, cat);
+	ecplan_sql_ident(&nq, plan->new_column);
+	ecplan_sql_ident(&oq, plan->column);
+	/* A row agrees when new = up(old) (last written by old code or the
+	 * backfill) or old = down(new) (last written by new code). */
+	ecplan_strbuf_addf(&sb,
+		"SELECT count(*) FILTER (WHERE %s IS DISTINCT FROM (%s)) AS new_differs,"
+		" count(*) FILTER (WHERE %s IS DISTINCT FROM (%s)) AS old_differs,"
+		" count(*) FILTER (WHERE %s IS DISTINCT FROM (%s) AND %s IS DISTINCT FROM (%s)) AS divergent,"
+		" count(*) AS total FROM ",
+		nq.buf, up, oq.buf, down, nq.buf, up, oq.buf, down);
+	table_ref(&sb, plan);
+	free(up);
+	free(down);
+	ecplan_strbuf_release(&nq);
+	ecplan_strbuf_release(&oq);
+	return ecplan_strbuf_detach(&sb);
+}
+
+static void render_expand(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	ecplan_step *st = add_step(out, ECPLAN_STEP_DDL, true, "add column %s", plan->new_column);
+	ecplan_strbuf_adds(&sb, "ALTER TABLE ");
+	table_ref(&sb, plan);
+	ecplan_strbuf_adds(&sb, " ADD COLUMN ");
+	ecplan_sql_ident(&sb, plan->new_column);
+	if (new_type(plan, cat)) {
+		ecplan_strbuf_addf(&sb, " %s", new_type(plan, cat));
+	} else {
+		ecplan_strbuf_adds(&sb, " /* type of ");
+		comment_ident(&sb, plan->column);
+		ecplan_strbuf_adds(&sb, ", known with --db */ unknown");
+		add_line(&out->unknowns, &out->nunknowns,
+			 "the type of \"%s\" (the plan gives no \"type\")", plan->column);
+	}
+	/* A default set as a separate subcommand applies to new rows only: no
+	 * rewrite, even for a volatile default. */
+	if (plan->default_expr) {
+		ecplan_strbuf_adds(&sb, ", ALTER COLUMN ");
+		ecplan_sql_ident(&sb, plan->new_column);
+		ecplan_strbuf_addf(&sb, " SET DEFAULT (%s)", plan->default_expr);
+	}
+	add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+	ecplan_strbuf_adds(&sb, "COMMENT ON COLUMN ");
+	table_ref(&sb, plan);
+	ecplan_strbuf_addch(&sb, '.');
+	ecplan_sql_ident(&sb, plan->new_column);
+	ecplan_strbuf_adds(&sb, " IS ");
+	char *c = ecplan_xstrfmt("ecplan:%s: replaces column %s", plan->name, plan->column);
+	ecplan_sql_literal(&sb, c);
+	free(c);
+	add_stmt(st, ecplan_strbuf_detach(&sb), "ACCESS EXCLUSIVE already held (same transaction)");
+}
+
+static char *trigger_ddl(const ecplan_plan *plan)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	char *tn = ecplan_render_trigger_name(plan), *fn = ecplan_render_function_name(plan);
+	ecplan_strbuf_adds(&sb, "CREATE TRIGGER ");
+	ecplan_sql_ident(&sb, tn);
+	ecplan_strbuf_adds(&sb, " BEFORE INSERT OR UPDATE ON ");
+	table_ref(&sb, plan);
+	/* The backfill marks its own transactions with this setting, so the
+	 * trigger never recomputes the old column from a backfilled value. */
+	ecplan_strbuf_adds(&sb, " FOR EACH ROW WHEN (current_setting('ecplan.backfill', true) IS DISTINCT FROM ");
+	ecplan_sql_literal(&sb, plan->name);
+	ecplan_strbuf_adds(&sb, ") EXECUTE FUNCTION ");
+	ecplan_sql_qualified(&sb, plan->schema, fn);
+	ecplan_strbuf_adds(&sb, "()");
+	free(tn);
+	free(fn);
+	return ecplan_strbuf_detach(&sb);
+}
+
+static void render_sync(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
+{
+	ecplan_step *st = add_step(out, ECPLAN_STEP_DDL, true, "install sync trigger");
+	add_stmt(st, ecplan_render_trigger_function(plan, cat, false), LOCK_NONE);
+	add_stmt(st, trigger_ddl(plan), LOCK_SRE);
+	if (!cat || !cat->column_exists)
+		add_line(&out->unknowns, &out->nunknowns,
+			 "the default of \"%s\" (an INSERT that leaves it at its default counts as not given)",
+			 plan->column);
+}
+
+/*
+ * Appends the CREATE INDEX CONCURRENTLY that rebuilds idx on the new column,
+ * or returns false and adds a blocker when ecplan cannot rebuild it safely.
+ */
+static bool index_rebuild(ecplan_strbuf *sb, ecplan_steps *out, const ecplan_plan *plan,
+			  const ecplan_index_info *idx)
+{
+	if (idx->primary) {
+		add_line(&out->blockers, &out->nblockers,
+			 "\"%s\" is part of the primary key \"%s\"; change a non-key column, or add a new key first",
+			 plan->column, idx->name);
+		return false;
+	}
+	if (idx->uses_column_in_expression) {
+		add_line(&out->blockers, &out->nblockers,
+			 "index \"%s\" uses \"%s\" in an expression or WHERE clause, which ecplan cannot rewrite: "
+			 "create the equivalent index on \"%s\" yourself, then drop \"%s\"",
+			 idx->name, plan->column, plan->new_column, idx->name);
+		return false;
+	}
+	if (idx->constraint_type == 'x') {
+		add_line(&out->blockers, &out->nblockers,
+			 "exclusion constraint \"%s\" uses \"%s\"; ecplan cannot rebuild it",
+			 idx->constraint_name ? idx->constraint_name : idx->name, plan->column);
+		return false;
+	}
+	char *newname = ecplan_render_index_name(idx->name);
+	ecplan_strbuf_addf(sb, "CREATE %sINDEX CONCURRENTLY IF NOT EXISTS ", idx->unique ? "UNIQUE " : "");
+	ecplan_sql_ident(sb, newname);
+	ecplan_strbuf_adds(sb, " ON ");
+	table_ref(sb, plan);
+	ecplan_strbuf_addf(sb, " USING %s (", idx->method);
+	free(newname);
+	bool ok = true;
+	for (size_t i = 0; i < idx->nkeys; i++) {
+		const ecplan_index_column *k = &idx->keys[i];
+		bool is_old = k->name && !strcmp(k->name, plan->column);
+		if (i)
+			ecplan_strbuf_adds(sb, ", ");
+		ecplan_sql_ident(sb, is_old ? plan->new_column : k->name);
+		if (is_old && plan->type && (k->opclass || k->collation)) {
+			add_line(&out->blockers, &out->nblockers,
+				 "index \"%s\" uses a non-default operator class or collation on \"%s\"; with a "
+				 "type change ecplan cannot choose one: rebuild it yourself",
+				 idx->name, plan->column);
+			ok = false;
+		}
+		if (k->collation)
+			ecplan_strbuf_addf(sb, " COLLATE %s", k->collation);
+		if (k->opclass)
+			ecplan_strbuf_addf(sb, " %s", k->opclass);
+		if (k->desc)
+			ecplan_strbuf_adds(sb, k->nulls_first ? " DESC" : " DESC NULLS LAST");
+		else if (k->nulls_first)
+			ecplan_strbuf_adds(sb, " NULLS FIRST");
+	}
+	ecplan_strbuf_addch(sb, ')');
+	if (idx->ninclude) {
+		ecplan_strbuf_adds(sb, " INCLUDE (");
+		for (size_t i = 0; i < idx->ninclude; i++) {
+			if (i)
+				ecplan_strbuf_adds(sb, ", ");
+			bool is_old = !strcmp(idx->include[i], plan->column);
+			ecplan_sql_ident(sb, is_old ? plan->new_column : idx->include[i]);
+		}
+		ecplan_strbuf_addch(sb, ')');
+	}
+	if (idx->nulls_not_distinct)
+		ecplan_strbuf_adds(sb, " NULLS NOT DISTINCT");
+	if (idx->predicate)
+		ecplan_strbuf_addf(sb, " WHERE (%s)", idx->predicate);
+	return ok;
+}
+
+static void render_backfill(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	ecplan_step *st = add_step(out, ECPLAN_STEP_BACKFILL, true, "backfill %s", plan->new_column);
+	st->note = ecplan_xstrfmt(
+		"repeated per batch of up to %ld rows by key range, each batch in its own transaction "
+		"with SET LOCAL ecplan.backfill = '%s' (the sync trigger skips those writes) and the "
+		"cursor saved in the same transaction",
+		plan->backfill.batch_size, plan->name);
+	add_stmt(st, ecplan_render_batch_update(plan, cat, true, true), LOCK_ROWX);
+	if (!have_key(cat))
+		add_line(&out->unknowns, &out->nunknowns,
+			 "the key the backfill walks (primary key, or a unique index on NOT NULL columns)");
+	if (plan->not_null) {
+		char *cn = ecplan_render_check_name(plan);
+		st = add_step(out, ECPLAN_STEP_DDL, true, "add NOT NULL check (not valid)");
+		ecplan_strbuf_adds(&sb, "ALTER TABLE ");
+		table_ref(&sb, plan);
+		ecplan_strbuf_adds(&sb, " ADD CONSTRAINT ");
+		ecplan_sql_ident(&sb, cn);
+		ecplan_strbuf_adds(&sb, " CHECK (");
+		ecplan_sql_ident(&sb, plan->new_column);
+		ecplan_strbuf_adds(&sb, " IS NOT NULL) NOT VALID");
+		add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+		st = add_step(out, ECPLAN_STEP_DDL, true, "validate NOT NULL check");
+		ecplan_strbuf_adds(&sb, "ALTER TABLE ");
+		table_ref(&sb, plan);
+		ecplan_strbuf_adds(&sb, " VALIDATE CONSTRAINT ");
+		ecplan_sql_ident(&sb, cn);
+		add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
+		free(cn);
+	}
+	if (!cat) {
+		add_line(&out->unknowns, &out->nunknowns,
+			 "the indexes on \"%s\" (each is rebuilt on \"%s\" with CREATE INDEX CONCURRENTLY)",
+			 plan->column, plan->new_column);
+	}
+	for (size_t i = 0; cat && i < cat->nindexes; i++) {
+		const ecplan_index_info *idx = &cat->indexes[i];
+		if (!idx->valid)
+			continue; /* an invalid index serves no query; nothing to rebuild */
+		if (!index_rebuild(&sb, out, plan, idx)) {
+			ecplan_strbuf_reset(&sb);
+			continue;
+		}
+		st = add_step(out, ECPLAN_STEP_INDEX, false, "build index %s", idx->name);
+		st->index_name = ecplan_render_index_name(idx->name);
+		st->note = ecplan_xstrfmt("replaces %s; an invalid leftover of an interrupted build is "
+					  "dropped concurrently before a retry", idx->name);
+		add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
+	}
+	st = add_step(out, ECPLAN_STEP_DDL, true, "analyze");
+	ecplan_strbuf_adds(&sb, "ANALYZE ");
+	table_ref(&sb, plan);
+	ecplan_strbuf_adds(&sb, " (");
+	ecplan_sql_ident(&sb, plan->new_column);
+	ecplan_strbuf_addch(&sb, ')');
+	add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
+	ecplan_strbuf_release(&sb);
+}
+
+static void add_verify(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
+{
+	ecplan_step *st = add_step(out, ECPLAN_STEP_VERIFY, true, "verify no divergent rows");
+	st->note = ecplan_xstrfmt("the phase stops (exit 3) unless divergent = 0");
+	add_stmt(st, ecplan_render_verify(plan, cat), LOCK_AS);
+}
+
+static void render_switch(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
+{
+	add_verify(out, plan, cat);
+	ecplan_step *st = add_step(out, ECPLAN_STEP_DDL, true, "make new column authoritative");
+	add_stmt(st, ecplan_render_trigger_function(plan, cat, true), LOCK_NONE);
+}
+
+static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	add_verify(out, plan, cat);
+	if (plan->contract.archive) {
+		char *at = ecplan_render_archive_table(plan);
+		ecplan_step *st = add_step(out, ECPLAN_STEP_DDL, true, "archive %s", plan->column);
+		add_stmt(st, ecplan_xstrdup("CREATE SCHEMA IF NOT EXISTS ecplan_archive"), LOCK_NONE);
+		ecplan_strbuf_adds(&sb, "CREATE TABLE ");
+		ecplan_sql_qualified(&sb, "ecplan_archive", at);
+		ecplan_strbuf_adds(&sb, " AS SELECT ");
+		key_list(&sb, cat);
+		ecplan_strbuf_adds(&sb, ", ");
+		ecplan_sql_ident(&sb, plan->column);
+		ecplan_strbuf_adds(&sb, " FROM ");
+		table_ref(&sb, plan);
+		add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AS);
+		free(at);
+	}
+	/* One transaction: the old column never exists without the trigger. */
+	ecplan_step *st = add_step(out, ECPLAN_STEP_DDL, true, "drop old column");
+	char *tn = ecplan_render_trigger_name(plan), *fn = ecplan_render_function_name(plan);
+	ecplan_strbuf_adds(&sb, "DROP TRIGGER ");
+	ecplan_sql_ident(&sb, tn);
+	ecplan_strbuf_adds(&sb, " ON ");
+	table_ref(&sb, plan);
+	add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+	ecplan_strbuf_adds(&sb, "DROP FUNCTION ");
+	ecplan_sql_qualified(&sb, plan->schema, fn);
+	ecplan_strbuf_adds(&sb, "()");
+	add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_NONE);
+	ecplan_strbuf_adds(&sb, "ALTER TABLE ");
+	table_ref(&sb, plan);
+	ecplan_strbuf_adds(&sb, " DROP COLUMN ");
+	ecplan_sql_ident(&sb, plan->column);
+	add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+	if (plan->not_null) {
+		char *cn = ecplan_render_check_name(plan);
+		ecplan_strbuf_adds(&sb, "ALTER TABLE ");
+		table_ref(&sb, plan);
+		ecplan_strbuf_adds(&sb, " ALTER COLUMN ");
+		ecplan_sql_ident(&sb, plan->new_column);
+		ecplan_strbuf_adds(&sb, " SET NOT NULL");
+		add_stmt(st, ecplan_strbuf_detach(&sb),
+			 "ACCESS EXCLUSIVE, no table scan (the validated CHECK proves it)");
+		ecplan_strbuf_adds(&sb, "ALTER TABLE ");
+		table_ref(&sb, plan);
+		ecplan_strbuf_adds(&sb, " DROP CONSTRAINT ");
+		ecplan_sql_ident(&sb, cn);
+		add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+		free(cn);
+	}
+	for (size_t i = 0; cat && i < cat->nindexes; i++) {
+		const ecplan_index_info *idx = &cat->indexes[i];
+		if (!idx->valid || idx->primary || idx->uses_column_in_expression ||
+		    idx->constraint_type == 'x')
+			continue;
+		char *nn = ecplan_render_index_name(idx->name);
+		if (idx->constraint_type == 'u' && idx->constraint_name) {
+			ecplan_strbuf_adds(&sb, "ALTER TABLE ");
+			table_ref(&sb, plan);
+			ecplan_strbuf_adds(&sb, " ADD CONSTRAINT ");
+			ecplan_sql_ident(&sb, idx->constraint_name);
+			ecplan_strbuf_adds(&sb, " UNIQUE USING INDEX ");
+			ecplan_sql_ident(&sb, nn);
+		} else {
+			ecplan_strbuf_adds(&sb, "ALTER INDEX ");
+			ecplan_sql_qualified(&sb, plan->schema, nn);
+			ecplan_strbuf_adds(&sb, " RENAME TO ");
+			ecplan_sql_ident(&sb, idx->name);
+		}
+		add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+		free(nn);
+	}
+	if (!cat)
+		add_line(&out->unknowns, &out->nunknowns,
+			 "the rebuilt indexes renamed to their old names");
+	free(tn);
+	free(fn);
+}
+
+void ecplan_render_phase(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat,
+			 ecplan_phase phase)
+{
+	memset(out, 0, sizeof(*out));
+	switch (phase) {
+	case ECPLAN_PHASE_EXPAND: render_expand(out, plan, cat); break;
+	case ECPLAN_PHASE_SYNC: render_sync(out, plan, cat); break;
+	case ECPLAN_PHASE_BACKFILL: render_backfill(out, plan, cat); break;
+	case ECPLAN_PHASE_SWITCH: render_switch(out, plan, cat); break;
+	case ECPLAN_PHASE_CONTRACT: render_contract(out, plan, cat); break;
+	default: break;
+	}
+}
+
+void ecplan_render_undo(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat,
+			ecplan_phase phase)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	ecplan_step *st;
+	memset(out, 0, sizeof(*out));
+	switch (phase) {
+	case ECPLAN_PHASE_SWITCH:
+		st = add_step(out, ECPLAN_STEP_DDL, true, "make old column authoritative");
+		add_stmt(st, ecplan_render_trigger_function(plan, cat, false), LOCK_NONE);
+		break;
+	case ECPLAN_PHASE_BACKFILL:
+		for (size_t i = 0; cat && i < cat->nindexes; i++) {
+			char *nn = ecplan_render_index_name(cat->indexes[i].name);
+			st = add_step(out, ECPLAN_STEP_INDEX, false, "drop index %s", nn);
+			st->index_name = nn;
+			ecplan_strbuf_adds(&sb, "DROP INDEX CONCURRENTLY IF EXISTS ");
+			ecplan_sql_qualified(&sb, plan->schema, nn);
+			add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
+		}
+		if (!cat)
+			add_line(&out->unknowns, &out->nunknowns,
+				 "the rebuilt indexes to drop (one per index on \"%s\")", plan->column);
+		if (plan->not_null) {
+			char *cn = ecplan_render_check_name(plan);
+			st = add_step(out, ECPLAN_STEP_DDL, true, "drop NOT NULL check");
+			ecplan_strbuf_adds(&sb, "ALTER TABLE ");
+			table_ref(&sb, plan);
+			ecplan_strbuf_adds(&sb, " DROP CONSTRAINT IF EXISTS ");
+			ecplan_sql_ident(&sb, cn);
+			add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+			free(cn);
+		}
+		break;
+	case ECPLAN_PHASE_SYNC: {
+		char *tn = ecplan_render_trigger_name(plan), *fn = ecplan_render_function_name(plan);
+		st = add_step(out, ECPLAN_STEP_DDL, true, "remove sync trigger");
+		ecplan_strbuf_adds(&sb, "DROP TRIGGER IF EXISTS ");
+		ecplan_sql_ident(&sb, tn);
+		ecplan_strbuf_adds(&sb, " ON ");
+		table_ref(&sb, plan);
+		add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+		ecplan_strbuf_adds(&sb, "DROP FUNCTION IF EXISTS ");
+		ecplan_sql_qualified(&sb, plan->schema, fn);
+		ecplan_strbuf_adds(&sb, "()");
+		add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_NONE);
+		free(tn);
+		free(fn);
+		break;
+	}
+	case ECPLAN_PHASE_EXPAND:
+		st = add_step(out, ECPLAN_STEP_DDL, true, "drop column %s", plan->new_column);
+		ecplan_strbuf_adds(&sb, "ALTER TABLE ");
+		table_ref(&sb, plan);
+		ecplan_strbuf_adds(&sb, " DROP COLUMN IF EXISTS ");
+		ecplan_sql_ident(&sb, plan->new_column);
+		add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+		break;
+	default:
+		break;
+	}
+	ecplan_strbuf_release(&sb);
+}
+
+char *ecplan_render_steps_text(const ecplan_steps *steps, ecplan_phase phase, bool undo)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	ecplan_strbuf_addf(&sb, "-- %s%s\n", undo ? "rollback of phase " : "phase ",
+			   ecplan_phase_name(phase));
+	for (size_t i = 0; i < steps->count; i++) {
+		const ecplan_step *st = &steps->items[i];
+		ecplan_strbuf_addf(&sb, "\n-- step %zu: ", i + 1);
+		comment_text(&sb, st->name);
+		ecplan_strbuf_addf(&sb, "%s\n", st->transactional
+			? (st->nstmts > 1 ? " (one transaction)" : " (in a transaction)")
+			: " (must run outside a transaction block)");
+		if (st->note) {
+			ecplan_strbuf_adds(&sb, "-- ");
+			comment_text(&sb, st->note);
+			ecplan_strbuf_addch(&sb, '\n');
+		}
+		for (size_t k = 0; k < st->nstmts; k++)
+			ecplan_strbuf_addf(&sb, "-- lock: %s\n%s;\n", st->stmts[k].lock, st->stmts[k].sql);
+	}
+	for (size_t i = 0; i < steps->nblockers; i++)
+	{
+		ecplan_strbuf_adds(&sb, "-- BLOCKED: ");
+		comment_text(&sb, steps->blockers[i]);
+		ecplan_strbuf_addch(&sb, '\n');
+	}
+	for (size_t i = 0; i < steps->nunknowns; i++)
+	{
+		ecplan_strbuf_adds(&sb, "-- not known without --db: ");
+		comment_text(&sb, steps->unknowns[i]);
+		ecplan_strbuf_addch(&sb, '\n');
+	}
+	return ecplan_strbuf_detach(&sb);
+}
