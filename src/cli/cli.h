@@ -52,7 +52,22 @@ ecplan_plan *cli_load_plan(const char *path);
 /* Handles -h/--help for cmd: returns true when it printed help. */
 bool cli_wants_help(int argc, char **argv);
 
+/* Connects (--db, ECPLAN_DB, DATABASE_URL, PG*); prints the error. */
+struct pg_conn;
+int cli_connect(struct pg_conn **out, const char *db);
+/* A plan name from NAME or PLAN.json (loading the file); NULL after
+ * printing why. Caller frees. */
+char *cli_plan_name(const char *arg);
+
 int cmd_validate(int argc, char **argv);
+int cmd_advance(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_wait(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_webhook(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 
 #endif

@@ -20,6 +20,51 @@ const cli_command cli_commands[] = {
 	  "column's type and default) is shown as a placeholder and listed at the end;\n"
 	  "with --db CONNINFO (or ECPLAN_DB / DATABASE_URL) it is read from the database.\n"
 	  "Nothing is changed in the database.\n" },
+	{ "advance", cmd_advance, "PLAN.json [--to PHASE | --all] [--db CONNINFO] [--quiet]",
+	  "run the next phase (or up to PHASE, or all), then exit",
+	  "Registers the plan on first use (a later run with a different file for the\n"
+	  "same name exits 8), takes the plan's runner lock (a second runner exits 4),\n"
+	  "checks the preconditions of the phase (exit 3), fires the phase's webhooks\n"
+	  "(a failed gate exits 5) and runs its steps. An interrupted phase resumes\n"
+	  "where it stopped. DDL waits at most safety.lock_timeout_ms per try and is\n"
+	  "retried with backoff up to safety.lock_retries times (then exit 6).\n"
+	  "Phases: expand, sync, backfill, switch, contract.\n" },
+	{ "check", cmd_check, "PLAN.json [--db CONNINFO]",
+	  "show the preconditions of the next phase and a backfill estimate (read-only)",
+	  "Lists every precondition of the plan's next phase with pass/FAIL, and for\n"
+	  "phases up to backfill estimates the backfill from the table size and a timed\n"
+	  "sample batch (rolled back). Exits 3 when a precondition fails.\n" },
+	{ "status", cmd_status, "[NAME | PLAN.json] [--json] [--db CONNINFO]",
+	  "show one plan, or every plan in the database",
+	  "With --json prints one object for a plan, or an array for all plans, with\n"
+	  "the fields name, table, column, new_column, phase (the state), next, running,\n"
+	  "backfill {rows_done, rows_total, percent, rows_per_second, eta_seconds},\n"
+	  "pending_webhooks, last_error and updated_at (and a few more).\n" },
+	{ "wait", cmd_wait, "NAME --until PHASE [--timeout S] [--interval S] [--db CONNINFO]",
+	  "wait until a plan reaches a phase (for CI pipelines)",
+	  "Polls the plan's state every --interval seconds (default 2) until it has\n"
+	  "completed PHASE (or reached the state PHASE names, e.g. rolled_back).\n"
+	  "--timeout 0 (the default) waits forever; on timeout exits 7.\n" },
+	{ "rollback", cmd_rollback, "PLAN.json [--to STATE] [--db CONNINFO] [--quiet]",
+	  "undo phases, newest first, down to planned by default",
+	  "Undoes switch (old column authoritative again), backfill (rebuilt indexes\n"
+	  "dropped concurrently, NOT NULL check dropped), sync (trigger and function\n"
+	  "dropped) and expand (new column dropped), newest first, until the plan is\n"
+	  "at STATE (planned by default: the plan ends rolled_back). Fires the\n"
+	  "rollback.before and rollback.after webhooks. After contract: exit 9.\n" },
+	{ "history", cmd_history, "NAME [--json] [--db CONNINFO]",
+	  "every attempt, step, error and webhook delivery, with times",
+	  "Prints the plan's event log from the database, oldest first.\n" },
+	{ "verify", cmd_verify, "PLAN.json [--db CONNINFO]",
+	  "count rows where the two columns disagree",
+	  "Counts rows where new IS DISTINCT FROM up(old), rows where old IS DISTINCT\n"
+	  "FROM down(new), and divergent rows (both). Exits 0 when no row is\n"
+	  "divergent, 3 otherwise.\n" },
+	{ "webhook", cmd_webhook, "test PLAN.json --event EVENT",
+	  "send a test delivery to the plan's webhooks for EVENT",
+	  "Sends one delivery (marked \"test\": true in the payload) to every webhook of\n"
+	  "the plan that subscribes to EVENT, with retries, and prints each attempt.\n"
+	  "Exits 0 when all were delivered, 5 otherwise. No database is used.\n" },
 	{ "help", cmd_help, "[COMMAND]", "show help for ecplan or one command", "" },
 	{ NULL, NULL, NULL, NULL, NULL }
 };

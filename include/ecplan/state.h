@@ -1,0 +1,119 @@
+#ifndef ECPLAN_STATE_H
+#define ECPLAN_STATE_H
+/*
+ * The persistent state of plans, stored in the target database in schema
+ * `ecplan` (created on first use, versioned: ecplan.schema_version holds the
+ * applied migrations, and a later release adds migrations, never edits them).
+ *
+ *   ecplan.plans       one row per registered plan: its JSON, SHA-256, state,
+ *                      the phase in progress and how many of its steps are
+ *                      done, the backfill cursor and counters
+ *   ecplan.events      append-only log: attempts, steps, errors, webhook
+ *                      deliveries, with times
+ *   ecplan.deliveries  one row per webhook delivery (id stable across retries
+ *                      and re-deliveries), so a gate can be re-delivered
+ */
+#include <stdbool.h>
+#include <libpq-fe.h>
+
+#include "ecplan/error.h"
+#include "ecplan/phase.h"
+#include "ecplan/plan.h"
+
+#define ECPLAN_STATE_SCHEMA_VERSION 1
+
+typedef struct ecplan_plan_row {
+	char *name;
+	char *plan_json;      /* canonical JSON as registered */
+	char *sha256;
+	ecplan_state state;
+	ecplan_phase running; /* phase in progress, or NONE */
+	bool rolling_back;    /* the phase in progress is being undone */
+	int step;             /* steps of `running` done */
+	int phase_attempt;    /* how many times `running` (or the last phase) started */
+	char *cursor;         /* backfill cursor as a text[] literal, or NULL */
+	long long rows_done;
+	long long rows_total; /* estimate; -1 unknown */
+	double backfill_seconds; /* time spent in batches */
+	char *switched_at;    /* ISO 8601, or NULL */
+	double seconds_since_switch; /* -1 when not switched */
+	char *last_error;     /* or NULL */
+	char *updated_at;     /* ISO 8601 UTC */
+	char *table_name;     /* "schema.table" as in the plan */
+	char *column;
+	char *new_column;
+} ecplan_plan_row;
+
+/* Creates or migrates schema ecplan (serialised by a transaction-level
+ * advisory lock, so concurrent first runs are safe). */
+int ecplan_state_ensure_schema(PGconn *conn, ecplan_error *err);
+/* True when schema ecplan exists (read-only commands do not create it). */
+int ecplan_state_schema_exists(PGconn *conn, bool *out, ecplan_error *err);
+
+/* Loads the row of a plan; *out NULL when not registered. */
+int ecplan_state_load(ecplan_plan_row **out, PGconn *conn, const char *name, ecplan_error *err);
+/* All registered plans, by name. */
+int ecplan_state_load_all(ecplan_plan_row ***out, size_t *count, PGconn *conn, ecplan_error *err);
+void ecplan_plan_row_free(ecplan_plan_row *row);
+void ecplan_plan_rows_free(ecplan_plan_row **rows, size_t count);
+
+/* Registers plan in state planned. */
+int ecplan_state_register(PGconn *conn, const ecplan_plan *plan, ecplan_error *err);
+
+/*
+ * Compares plan with the registered one. When they differ returns
+ * ECPLAN_EDRIFT with err->detail listing the JSON paths that differ
+ * (registered value -> file value).
+ */
+int ecplan_state_check_drift(const ecplan_plan *plan, const ecplan_plan_row *row,
+			     ecplan_error *err);
+
+/* Marks `phase` as started (running, step 0, phase_attempt + 1, last_error
+ * cleared) or, for rollback, as being undone. */
+int ecplan_state_begin_phase(PGconn *conn, const char *name, ecplan_phase phase, bool rollback,
+			     ecplan_error *err);
+/* Records that `step` steps of the running phase are done. Meant to run
+ * inside the step's own transaction. */
+int ecplan_state_set_step(PGconn *conn, const char *name, int step, ecplan_error *err);
+/* Completes the running phase: state becomes `state`, nothing running. */
+int ecplan_state_finish_phase(PGconn *conn, const char *name, ecplan_state state,
+			      ecplan_error *err);
+int ecplan_state_set_error(PGconn *conn, const char *name, const char *error, ecplan_error *err);
+
+/* Backfill bookkeeping, inside the batch's transaction: the cursor is the
+ * key of the last row the batch covered, one text value per key column. */
+int ecplan_state_save_batch(PGconn *conn, const char *name, char *const *cursor, size_t ncursor,
+			    long long rows, double seconds, ecplan_error *err);
+/* The saved cursor: *out an array of ncursor strings (NULL when none). */
+int ecplan_state_load_cursor(char ***out, size_t *ncursor, PGconn *conn, const char *name,
+			     ecplan_error *err);
+int ecplan_state_set_rows_total(PGconn *conn, const char *name, long long total,
+				bool reset_progress, ecplan_error *err);
+
+/*
+ * Appends an event. kind: "attempt", "step", "phase", "error", "webhook",
+ * "precondition", "rollback", ...; phase may be NULL; data_json a JSON object
+ * text or NULL. Never fails the caller's work: errors are returned but
+ * callers usually ignore them.
+ */
+int ecplan_state_log(PGconn *conn, const char *name, const char *kind, const char *phase,
+		     const char *message, const char *data_json, ecplan_error *err);
+
+/* Webhook deliveries. */
+typedef struct ecplan_delivery {
+	char id[40];
+	bool delivered;
+	int attempts;
+} ecplan_delivery;
+/* Finds the delivery of (plan, event, webhook, phase_attempt), creating it
+ * pending with a new id when absent. */
+int ecplan_state_delivery(ecplan_delivery *out, PGconn *conn, const char *name,
+			  const char *event, const char *webhook, int phase_attempt, bool gate,
+			  ecplan_error *err);
+int ecplan_state_delivery_done(PGconn *conn, const char *id, bool delivered, int attempts,
+			       long http_status, const char *error, ecplan_error *err);
+/* Gate deliveries not yet delivered, for status. */
+int ecplan_state_pending_webhooks(long long *out, PGconn *conn, const char *name,
+				  ecplan_error *err);
+
+#endif

@@ -1,0 +1,230 @@
+/* ecplan check / verify: read-only looks at a plan against the database. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "ecplan/catalog.h"
+#include "ecplan/db.h"
+#include "ecplan/precheck.h"
+#include "ecplan/render.h"
+#include "ecplan/sql.h"
+#include "ecplan/state.h"
+#include "ecplan/strbuf.h"
+
+/* Parses [--db X] PLAN.json; returns the plan or NULL (usage printed, *rc set). */
+static ecplan_plan *parse_plan_args(const cli_command *self, int argc, char **argv, const char **db,
+				    int *rc)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+	optind = 1;
+	opterr = 0;
+	*rc = EXIT_USAGE;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'd') {
+			cli_usage_error(self, "unknown or incomplete option \"%s\"", argv[optind - 1]);
+			return NULL;
+		}
+		*db = optarg;
+	}
+	if (optind != argc - 1) {
+		cli_usage_error(self, optind >= argc ? "no plan file given" : "give one plan file");
+		return NULL;
+	}
+	return cli_load_plan(argv[optind]);
+}
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Times one sample batch and extrapolates. With the new column present the
+ * sample is the real batch UPDATE, rolled back; before expand it can only
+ * compute `up` for the rows, a lower bound.
+ */
+static void estimate(PGconn *conn, const ecplan_plan *plan, const ecplan_catalog *cat)
+{
+	long long rows = cat->reltuples > 0 ? (long long)cat->reltuples : 0;
+	printf("\nbackfill estimate: about %lld rows, %.1f MiB of table data\n", rows,
+	       (double)cat->relation_bytes / 1048576.0);
+	if (cat->nkey == 0 || rows == 0)
+		return;
+	ecplan_error err;
+	ecplan_error_clear(&err);
+	char offset[32];
+	snprintf(offset, sizeof(offset), "%ld", plan->backfill.batch_size - 1);
+	const char *params[1] = { offset };
+	char *bound = ecplan_render_batch_bound(plan, cat, false);
+	PGresult *b = NULL, *u = NULL;
+	double t0 = mono();
+	int rc = ecplan_db_exec(conn, cat->new_column_exists ? "BEGIN" : "BEGIN READ ONLY", &err);
+	if (rc == 0)
+		rc = ecplan_db_set_local_timeouts(conn, plan->safety.lock_timeout_ms, 30000, &err);
+	if (rc == 0)
+		rc = ecplan_db_query(&b, conn, bound, 1, params, &err);
+	long long sample = plan->backfill.batch_size;
+	if (rc == 0 && cat->new_column_exists) {
+		bool has_upper = PQntuples(b) == 1;
+		const char **p = ecplan_xcalloc(cat->nkey, sizeof(char *));
+		for (size_t i = 0; has_upper && i < cat->nkey; i++)
+			p[i] = PQgetvalue(b, 0, (int)i);
+		char *upd = ecplan_render_batch_update(plan, cat, false, has_upper);
+		rc = ecplan_db_query(&u, conn, upd, has_upper ? (int)cat->nkey : 0, p, &err);
+		free(upd);
+		free(p);
+	} else if (rc == 0) {
+		char *up = ecplan_render_up_expr(plan);
+		ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+		ecplan_strbuf_addf(&sb, "SELECT count((%s)) FROM (SELECT * FROM ", up);
+		char *qt = ecplan_sql_ident_dup(plan->schema), *qn = ecplan_sql_ident_dup(plan->table);
+		ecplan_strbuf_addf(&sb, "%s.%s LIMIT %lld) AS ecplan_row", qt, qn, sample);
+		rc = ecplan_db_query(&u, conn, sb.buf, 0, NULL, &err);
+		ecplan_strbuf_release(&sb);
+		free(qt);
+		free(qn);
+		free(up);
+	}
+	double ms = (mono() - t0) * 1000.0;
+	ecplan_db_rollback(conn, NULL);
+	if (rc < 0) {
+		printf("  sample batch failed: %s\n", err.message);
+	} else {
+		double per_row = ms / (double)(sample < rows ? sample : rows);
+		double total = per_row * (double)rows / 1000.0;
+		printf("  sample of %lld rows took %.0f ms (%s, rolled back)\n", sample < rows ? sample : rows, ms,
+		       cat->new_column_exists ? "the real batch UPDATE" : "computing up only: a lower bound");
+		printf("  estimated backfill time: %.0f s%s, plus index builds and NOT NULL validation\n", total,
+		       cat->new_column_exists ? "" : " or more");
+	}
+	PQclear(b);
+	PQclear(u);
+	free(bound);
+}
+
+int cmd_check(int argc, char **argv)
+{
+	const cli_command *self = cli_find_command("check");
+	const char *db = NULL;
+	int rc;
+	ecplan_plan *plan = parse_plan_args(self, argc, argv, &db, &rc);
+	if (!plan)
+		return rc;
+	PGconn *conn = NULL;
+	ecplan_catalog *cat = NULL;
+	ecplan_plan_row *row = NULL;
+	ecplan_checklist list = { NULL, 0 };
+	ecplan_error err;
+	ecplan_error_clear(&err);
+	bool exists = false;
+	rc = EXIT_RUNTIME;
+	if (cli_connect(&conn, db) < 0)
+		goto done;
+	if (ecplan_state_schema_exists(conn, &exists, &err) < 0 ||
+	    (exists && ecplan_state_load(&row, conn, plan->name, &err) < 0) ||
+	    ecplan_catalog_load(&cat, conn, plan, &err) < 0) {
+		rc = cli_exit_code(err.code);
+		cli_print_error(&err);
+		goto done;
+	}
+	if (row && ecplan_state_check_drift(plan, row, &err) < 0) {
+		cli_print_error(&err);
+		rc = EXIT_DRIFT;
+		goto done;
+	}
+	ecplan_state state = row ? row->state : ECPLAN_STATE_PLANNED;
+	ecplan_phase next = row && row->running != ECPLAN_PHASE_NONE ? row->running : ecplan_state_next(state);
+	printf("plan %s: %s.%s %s -> %s, state %s\n", plan->name, plan->schema, plan->table, plan->column,
+	       plan->new_column, row ? ecplan_state_name(state) : "not registered (planned)");
+	if (next == ECPLAN_PHASE_NONE) {
+		printf("no next phase\n");
+		rc = EXIT_DONE;
+		goto done;
+	}
+	printf("preconditions of %s:\n", ecplan_phase_name(next));
+	if (ecplan_precheck_phase(&list, conn, plan, cat, next, row ? row->seconds_since_switch : -1, &err) < 0) {
+		cli_print_error(&err);
+		goto done;
+	}
+	bool ok = true;
+	for (size_t i = 0; i < list.count; i++) {
+		printf("  [%s] %s\n", list.items[i].ok ? "pass" : "FAIL", list.items[i].name);
+		if (list.items[i].detail)
+			printf("         %s\n", list.items[i].detail);
+		ok &= list.items[i].ok;
+	}
+	if (cat->table_exists && cat->column_exists && next <= ECPLAN_PHASE_BACKFILL)
+		estimate(conn, plan, cat);
+	rc = ok ? EXIT_DONE : EXIT_PRECONDITION;
+	if (!ok)
+		fprintf(stderr, "ecplan: a precondition of %s failed\n", ecplan_phase_name(next));
+done:
+	ecplan_checklist_release(&list);
+	ecplan_catalog_free(cat);
+	ecplan_plan_row_free(row);
+	ecplan_db_close(conn);
+	ecplan_plan_free(plan);
+	return rc;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+	const cli_command *self = cli_find_command("verify");
+	const char *db = NULL;
+	int rc;
+	ecplan_plan *plan = parse_plan_args(self, argc, argv, &db, &rc);
+	if (!plan)
+		return rc;
+	PGconn *conn = NULL;
+	ecplan_catalog *cat = NULL;
+	PGresult *res = NULL;
+	ecplan_error err;
+	ecplan_error_clear(&err);
+	rc = EXIT_RUNTIME;
+	if (cli_connect(&conn, db) < 0)
+		goto done;
+	if (ecplan_catalog_load(&cat, conn, plan, &err) < 0) {
+		cli_print_error(&err);
+		goto done;
+	}
+	if (!cat->table_exists || !cat->column_exists || !cat->new_column_exists) {
+		fprintf(stderr, "ecplan: nothing to verify: %s\nhint: verify compares \"%s\" and \"%s\" "
+				"between expand and contract\n",
+			!cat->table_exists ? "the table does not exist"
+			: !cat->column_exists ? "the old column is gone (contracted?)"
+					      : "the new column does not exist yet (run expand first)",
+			plan->column, plan->new_column);
+		rc = cat->table_exists && !cat->column_exists ? EXIT_IMPOSSIBLE : EXIT_PRECONDITION;
+		goto done;
+	}
+	char *sql = ecplan_render_verify(plan, cat);
+	ecplan_db_set_session_timeouts(conn, -1, 0, NULL);
+	int q = ecplan_db_query(&res, conn, sql, 0, NULL, &err);
+	free(sql);
+	if (q < 0) {
+		cli_print_error(&err);
+		goto done;
+	}
+	long long divergent = atoll(PQgetvalue(res, 0, 2));
+	printf("rows: %s\nnew differs from up(old): %s\nold differs from down(new): %s\ndivergent (both differ): %lld\n",
+	       PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), divergent);
+	rc = divergent == 0 ? EXIT_DONE : EXIT_PRECONDITION;
+	if (divergent)
+		fprintf(stderr, "ecplan: %lld rows have \"%s\" and \"%s\" out of agreement\n", divergent,
+			plan->column, plan->new_column);
+done:
+	PQclear(res);
+	ecplan_catalog_free(cat);
+	ecplan_db_close(conn);
+	ecplan_plan_free(plan);
+	return rc;
+}

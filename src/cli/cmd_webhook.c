@@ -1,0 +1,98 @@
+/* ecplan webhook test: send a test delivery so users can check their receiver. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ecplan/template.h"
+#include "ecplan/webhook.h"
+
+static int print_attempt(const ecplan_webhook_attempt *a, void *ctx)
+{
+	(void)ctx;
+	printf("webhook %s (%s) attempt %d/%d: %s %s -> %s (%ld ms)%s\n", a->webhook, a->event, a->attempt,
+	       a->max_attempts, a->method, a->url,
+	       a->ok ? "delivered" : (a->error ? a->error : "failed"), a->duration_ms,
+	       a->will_retry ? ", retrying" : "");
+	return 0;
+}
+
+int cmd_webhook(int argc, char **argv)
+{
+	const cli_command *self = cli_find_command("webhook");
+	static const struct option opts[] = {
+		{ "event", required_argument, NULL, 'e' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *event = NULL;
+	int c;
+	if (argc < 2 || strcmp(argv[1], "test"))
+		return cli_usage_error(self, "the only subcommand is \"test\"");
+	optind = 2;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'e')
+			return cli_usage_error(self, "unknown or incomplete option \"%s\"", argv[optind - 1]);
+		event = optarg;
+	}
+	if (optind != argc - 1)
+		return cli_usage_error(self, "give one plan file");
+	if (!event || !ecplan_event_valid(event))
+		return cli_usage_error(self, "--event EVENT is required (e.g. switch.after)");
+	ecplan_plan *plan = cli_load_plan(argv[optind]);
+	if (!plan)
+		return EXIT_USAGE;
+	int rc = EXIT_DONE;
+	ecplan_diags diags = ECPLAN_DIAGS_INIT;
+	if (ecplan_template_check_plan(plan, NULL, NULL, &diags) < 0) {
+		for (size_t i = 0; i < diags.count; i++)
+			cli_print_error(&diags.items[i]);
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	const ecplan_webhook_spec *hooks[64];
+	size_t n = ecplan_plan_webhooks_for(plan, event, hooks, 64);
+	if (n == 0) {
+		fprintf(stderr, "ecplan: no webhook of plan \"%s\" subscribes to %s\n", plan->name, event);
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	ecplan_error err;
+	ecplan_error_clear(&err);
+	if (ecplan_webhook_global_init(&err) < 0) {
+		cli_print_error(&err);
+		rc = EXIT_RUNTIME;
+		goto done;
+	}
+	char table[300];
+	snprintf(table, sizeof(table), "%s.%s", plan->schema, plan->table);
+	char phase[16] = "";
+	const char *dot = strchr(event, '.');
+	if (dot && strncmp(event, "rollback", 8))
+		snprintf(phase, sizeof(phase), "%.*s", (int)(dot - event), event);
+	for (size_t i = 0; i < n; i++) {
+		char id[ECPLAN_WEBHOOK_DELIVERY_ID_SIZE];
+		ecplan_error_clear(&err);
+		if (ecplan_webhook_new_delivery_id(id, sizeof(id), &err) < 0) {
+			cli_print_error(&err);
+			rc = EXIT_RUNTIME;
+			break;
+		}
+		ecplan_webhook_request req = {
+			.plan_name = plan->name, .table = table, .column = plan->column,
+			.new_column = plan->new_column, .event = event, .phase = phase[0] ? phase : NULL,
+			.state = NULL, .delivery_id = id, .phase_attempt = 1, .test = true,
+			.error = !strcmp(event, "failed") ? "test delivery: no error happened" : NULL,
+		};
+		if (ecplan_webhook_deliver(hooks[i], &req, print_attempt, NULL, &err) < 0) {
+			cli_print_error(&err);
+			rc = EXIT_GATE;
+		}
+	}
+	ecplan_webhook_global_cleanup();
+done:
+	ecplan_diags_release(&diags);
+	ecplan_plan_free(plan);
+	return rc;
+}

@@ -1,0 +1,311 @@
+/*
+ * Preconditions of each phase. Each check reads the catalog or runs a
+ * read-only query; SQL from the plan (up, down, default, checks) is compiled
+ * with LIMIT 0 or run in a read-only transaction, never against data.
+ */
+#include "ecplan/precheck.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ecplan/db.h"
+#include "ecplan/render.h"
+#include "ecplan/sql.h"
+#include "ecplan/strbuf.h"
+
+static void item(ecplan_checklist *l, const char *name, bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void item(ecplan_checklist *l, const char *name, bool ok, const char *fmt, ...)
+{
+	l->items = ecplan_xrealloc(l->items, (l->count + 1) * sizeof(*l->items));
+	ecplan_check_item *it = &l->items[l->count++];
+	it->name = ecplan_xstrdup(name);
+	it->ok = ok;
+	it->detail = NULL;
+	if (fmt) {
+		ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+		va_list ap;
+		va_start(ap, fmt);
+		ecplan_strbuf_vaddf(&sb, fmt, ap);
+		va_end(ap);
+		it->detail = ecplan_strbuf_detach(&sb);
+	}
+}
+
+void ecplan_checklist_release(ecplan_checklist *l)
+{
+	for (size_t i = 0; i < l->count; i++) {
+		free(l->items[i].name);
+		free(l->items[i].detail);
+	}
+	free(l->items);
+	l->items = NULL;
+	l->count = 0;
+}
+
+int ecplan_checklist_result(const ecplan_checklist *l, ecplan_phase phase, ecplan_error *err)
+{
+	for (size_t i = 0; i < l->count; i++) {
+		if (l->items[i].ok)
+			continue;
+		ecplan_error_set(err, ECPLAN_EPRECONDITION, "precondition of phase %s failed: %s",
+				 ecplan_phase_name(phase), l->items[i].name);
+		if (l->items[i].detail)
+			ecplan_error_detail(err, "%s", l->items[i].detail);
+		ecplan_error_hint(err, "fix it and run the command again; \"ecplan check\" lists every "
+				       "precondition");
+		return ECPLAN_EPRECONDITION;
+	}
+	return 0;
+}
+
+/* Compiles (and does not run) a SELECT in a read-only transaction that is
+ * always rolled back; returns the server's message on failure. */
+static char *compile(PGconn *conn, const char *sql)
+{
+	ecplan_error e;
+	ecplan_error_clear(&e);
+	char *msg = NULL;
+	if (ecplan_db_exec(conn, "BEGIN READ ONLY", &e) < 0 ||
+	    ecplan_db_set_local_timeouts(conn, 1000, 10000, &e) < 0 ||
+	    ecplan_db_query(NULL, conn, sql, 0, NULL, &e) < 0)
+		msg = ecplan_xstrfmt("%s", e.message);
+	ecplan_db_rollback(conn, NULL);
+	return msg;
+}
+
+static void check_expressions(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan,
+			      const ecplan_catalog *cat)
+{
+	ecplan_strbuf sql = ECPLAN_STRBUF_INIT, from = ECPLAN_STRBUF_INIT;
+	char *up = ecplan_render_up_expr(plan), *down = ecplan_render_down_expr(plan, cat);
+	const char *type = plan->type ? plan->type : cat->column.type;
+	/* The row as it will be after expand: the table plus the new column. */
+	ecplan_strbuf_adds(&from, "(SELECT ");
+	if (!cat->new_column_exists) {
+		ecplan_strbuf_addf(&from, "CAST(NULL AS %s) AS ", type);
+		ecplan_sql_ident(&from, plan->new_column);
+		ecplan_strbuf_adds(&from, ", ");
+	}
+	ecplan_strbuf_adds(&from, "t.* FROM ");
+	ecplan_sql_qualified(&from, plan->schema, plan->table);
+	ecplan_strbuf_adds(&from, " AS t LIMIT 0) AS ecplan_row");
+
+	ecplan_strbuf_addf(&sql, "SELECT CAST((%s) AS %s) FROM %s", up, type, from.buf);
+	char *m = compile(conn, sql.buf);
+	item(l, "\"up\" compiles against the table", !m,
+	     m ? "%s (up = %s); fix change.up in the plan" : NULL, m, up);
+	free(m);
+	ecplan_strbuf_reset(&sql);
+	ecplan_strbuf_addf(&sql, "SELECT CAST((%s) AS %s) FROM %s", down, cat->column.type, from.buf);
+	m = compile(conn, sql.buf);
+	item(l, "\"down\" compiles against the table", !m,
+	     m ? "%s (down = %s); fix change.down in the plan" : NULL, m, down);
+	free(m);
+	if (plan->default_expr) {
+		ecplan_strbuf_reset(&sql);
+		ecplan_strbuf_addf(&sql, "SELECT CAST((%s) AS %s) LIMIT 0", plan->default_expr, type);
+		m = compile(conn, sql.buf);
+		item(l, "\"default\" compiles", !m, m ? "%s; fix change.default in the plan" : NULL, m);
+		free(m);
+	}
+	free(up);
+	free(down);
+	ecplan_strbuf_release(&sql);
+	ecplan_strbuf_release(&from);
+}
+
+static int check_long_transactions(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan,
+				   ecplan_error *err)
+{
+	ecplan_long_txn *txns = NULL;
+	size_t n = 0;
+	int rc = ecplan_catalog_long_transactions(&txns, &n, conn, plan->schema, plan->table,
+						  plan->safety.max_transaction_age_s, err);
+	if (rc < 0)
+		return rc;
+	ecplan_strbuf d = ECPLAN_STRBUF_INIT;
+	for (size_t i = 0; i < n; i++)
+		ecplan_strbuf_addf(&d, "%spid %d (application_name \"%s\", %s, transaction open %.0f s): %.80s",
+				   i ? "; " : "", txns[i].pid, txns[i].application_name,
+				   txns[i].state ? txns[i].state : "state hidden", txns[i].xact_age_s,
+				   txns[i].query ? txns[i].query : "");
+	if (n)
+		ecplan_strbuf_addf(&d, ". DDL would queue behind them and stall the application: end "
+				       "them (or wait), or raise safety.max_transaction_age_s");
+	char name[96];
+	snprintf(name, sizeof(name), "no transaction older than %ld s holds a lock on the table",
+		 plan->safety.max_transaction_age_s);
+	item(l, name, n == 0, n ? "%s" : NULL, d.buf);
+	ecplan_strbuf_release(&d);
+	ecplan_long_txns_free(txns, n);
+	return 0;
+}
+
+static int run_checks(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan,
+		      ecplan_phase phase)
+{
+	for (size_t i = 0; i < plan->nchecks; i++) {
+		const ecplan_check *c = &plan->checks[i];
+		if (c->before != phase)
+			continue;
+		char *v = NULL;
+		ecplan_error e;
+		ecplan_error_clear(&e);
+		char *name = ecplan_xstrfmt("check \"%s\"", c->name);
+		int rc = ecplan_db_exec(conn, "BEGIN READ ONLY", &e);
+		if (rc == 0)
+			rc = ecplan_db_set_local_timeouts(conn, 1000, 30000, &e);
+		if (rc == 0)
+			rc = ecplan_db_query_value(&v, conn, c->sql, 0, NULL, &e);
+		ecplan_db_rollback(conn, NULL);
+		if (rc < 0)
+			item(l, name, false, "the query failed: %s", e.message);
+		else
+			item(l, name, v && !strcmp(v, "t"),
+			     v && !strcmp(v, "t") ? NULL : "the query returned %s, not true", v ? v : "NULL");
+		free(v);
+		free(name);
+	}
+	return 0;
+}
+
+/* A list of the catalog's index blockers for the phases that rebuild them. */
+static void check_indexes(ecplan_checklist *l, const ecplan_plan *plan, const ecplan_catalog *cat)
+{
+	ecplan_steps steps;
+	ecplan_render_phase(&steps, plan, cat, ECPLAN_PHASE_BACKFILL);
+	ecplan_strbuf d = ECPLAN_STRBUF_INIT;
+	for (size_t i = 0; i < steps.nblockers; i++)
+		ecplan_strbuf_addf(&d, "%s%s", i ? "; " : "", steps.blockers[i]);
+	item(l, "every index on the column can be rebuilt", steps.nblockers == 0,
+	     steps.nblockers ? "%s" : NULL, d.buf);
+	ecplan_strbuf_release(&d);
+	ecplan_steps_release(&steps);
+}
+
+int ecplan_precheck_index_state(PGconn *conn, const char *schema, const char *name, bool *exists,
+				bool *valid, ecplan_error *err)
+{
+	PGresult *res = NULL;
+	const char *params[2] = { schema, name };
+	*exists = *valid = false;
+	int rc = ecplan_db_query(&res, conn,
+		"SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+		" JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+		2, params, err);
+	if (rc == 0 && PQntuples(res) == 1) {
+		*exists = true;
+		*valid = !strcmp(PQgetvalue(res, 0, 0), "t");
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Before switch: the NOT NULL check validated, every rebuilt index valid. */
+static int check_switch_ready(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan,
+			      const ecplan_catalog *cat, ecplan_error *err)
+{
+	int rc;
+	if (plan->not_null) {
+		char *cn = ecplan_render_check_name(plan), *v = NULL;
+		const char *params[3] = { plan->schema, plan->table, cn };
+		rc = ecplan_db_query_value(&v, conn,
+			"SELECT coalesce((SELECT c.convalidated::text FROM pg_constraint c"
+			" JOIN pg_class r ON r.oid = c.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace"
+			" WHERE n.nspname = $1 AND r.relname = $2 AND c.conname = $3), 'missing')",
+			3, params, err);
+		if (rc == 0)
+			item(l, "NOT NULL check is validated", v && !strcmp(v, "true"),
+			     v && !strcmp(v, "true") ? NULL : "constraint \"%s\" is %s; run the backfill phase again",
+			     cn, v && !strcmp(v, "missing") ? "missing" : "not validated");
+		free(v);
+		free(cn);
+		if (rc < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < cat->nindexes; i++) {
+		if (!cat->indexes[i].valid)
+			continue;
+		bool exists, valid;
+		char *nn = ecplan_render_index_name(cat->indexes[i].name);
+		rc = ecplan_precheck_index_state(conn, plan->schema, nn, &exists, &valid, err);
+		if (rc == 0) {
+			char *name = ecplan_xstrfmt("rebuilt index \"%s\" is valid", nn);
+			item(l, name, exists && valid, exists && valid ? NULL :
+			     "index \"%s\" is %s; run the backfill phase again (it rebuilds it)", nn,
+			     exists ? "invalid" : "missing");
+			free(name);
+		}
+		free(nn);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int ecplan_precheck_phase(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan,
+			  const ecplan_catalog *cat, ecplan_phase phase, double switched_for_s,
+			  ecplan_error *err)
+{
+	int rc = 0;
+	item(l, "server version is 12 or later", cat->server_version_num >= 120000,
+	     cat->server_version_num >= 120000 ? NULL : "the server is version %d; ecplan needs 12 or later",
+	     cat->server_version_num);
+	item(l, "table exists", cat->table_exists,
+	     cat->table_exists ? NULL : "no table %s.%s; check \"table\" in the plan (names are case-sensitive)",
+	     plan->schema, plan->table);
+	if (!cat->table_exists)
+		return 0;
+	bool column_needed = phase != ECPLAN_PHASE_CONTRACT || !cat->new_column_exists || cat->column_exists;
+	if (column_needed)
+		item(l, "column exists", cat->column_exists,
+		     cat->column_exists ? NULL : "table %s.%s has no column \"%s\"", plan->schema,
+		     plan->table, plan->column);
+	if (!cat->column_exists)
+		return 0;
+	if (phase == ECPLAN_PHASE_EXPAND) {
+		bool ok = !cat->new_column_exists || cat->new_column_is_ours;
+		item(l, "new column does not exist yet", ok,
+		     ok ? NULL : "column \"%s\" already exists and was not added by ecplan plan \"%s\"; "
+				 "choose another change.new_column",
+		     plan->new_column, plan->name);
+	} else {
+		item(l, "new column exists (added by expand)", cat->new_column_exists,
+		     cat->new_column_exists ? NULL : "column \"%s\" is missing; was it dropped by hand? "
+						     "roll the plan back and start again",
+		     plan->new_column);
+	}
+	if (phase <= ECPLAN_PHASE_BACKFILL) {
+		item(l, "a usable key exists", cat->nkey > 0,
+		     cat->nkey ? "%s" : "the table has no primary key and no unique index on NOT NULL "
+					"columns (other than \"%s\"); add one (CREATE UNIQUE INDEX CONCURRENTLY), then retry",
+		     cat->nkey ? cat->key_source : plan->column);
+		ecplan_strbuf d = ECPLAN_STRBUF_INIT;
+		for (size_t i = 0; i < cat->ndependents; i++)
+			ecplan_strbuf_addf(&d, "%s%s", i ? "; " : "", cat->dependents[i]);
+		item(l, "no view, generated column, policy, partition key or foreign key uses the column",
+		     cat->ndependents == 0,
+		     cat->ndependents ? "used by: %s. Change or drop them first: ecplan would break them" : NULL,
+		     d.buf);
+		ecplan_strbuf_release(&d);
+		check_indexes(l, plan, cat);
+		check_expressions(l, conn, plan, cat);
+	}
+	if (phase == ECPLAN_PHASE_SWITCH && (rc = check_switch_ready(l, conn, plan, cat, err)) < 0)
+		return rc;
+	if (phase != ECPLAN_PHASE_SWITCH)
+		if ((rc = check_long_transactions(l, conn, plan, err)) < 0)
+			return rc;
+	if (phase == ECPLAN_PHASE_CONTRACT) {
+		bool ok = switched_for_s >= (double)plan->contract.min_soak_s;
+		item(l, "soak time since switch has passed", ok,
+		     ok ? NULL : "switched %.0f s ago; contract.min_soak_s is %ld s: wait %.0f s more",
+		     switched_for_s < 0 ? 0 : switched_for_s, plan->contract.min_soak_s,
+		     (double)plan->contract.min_soak_s - (switched_for_s < 0 ? 0 : switched_for_s));
+	}
+	return run_checks(l, conn, plan, phase);
+}

@@ -1,0 +1,821 @@
+/*
+ * The runner: executes the steps of phases and undos against a live database
+ * and records every move in the state store. The rules of what may happen
+ * next live in phase.c; the SQL in render.c; this file only does it.
+ */
+#include "ecplan/runner.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ecplan/backfill.h"
+#include "ecplan/backoff.h"
+#include "ecplan/catalog.h"
+#include "ecplan/db.h"
+#include "ecplan/precheck.h"
+#include "ecplan/render.h"
+#include "ecplan/sql.h"
+#include "ecplan/state.h"
+#include "ecplan/strbuf.h"
+#include "ecplan/template.h"
+#include "ecplan/webhook.h"
+
+struct ecplan_runner {
+	PGconn *conn;
+	const ecplan_plan *plan;
+	ecplan_run_opts opts;
+	char *lock_key;
+	uint64_t rng;
+	ecplan_plan_row *row;
+};
+
+static void info(ecplan_runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void info(ecplan_runner *r, const char *fmt, ...)
+{
+	if (!r->opts.info)
+		return;
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	ecplan_strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	r->opts.info(sb.buf, r->opts.ctx);
+	ecplan_strbuf_release(&sb);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(ecplan_runner *r, long ms)
+{
+	if (ms <= 0)
+		return;
+	if (r->opts.sleep_ms) {
+		r->opts.sleep_ms(ms, r->opts.ctx);
+		return;
+	}
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Logs an event; failures to log never fail the work. */
+static void log_event(ecplan_runner *r, const char *kind, ecplan_phase phase, const char *data,
+		      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void log_event(ecplan_runner *r, const char *kind, ecplan_phase phase, const char *data,
+		      const char *fmt, ...)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	ecplan_strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	if (PQstatus(r->conn) == CONNECTION_OK && !ecplan_db_in_transaction(r->conn))
+		ecplan_state_log(r->conn, r->plan->name, kind, ecplan_phase_name(phase), sb.buf, data,
+				 NULL);
+	ecplan_strbuf_release(&sb);
+}
+
+int ecplan_runner_open(ecplan_runner **out, const char *conninfo, const ecplan_plan *plan,
+		       const ecplan_run_opts *opts, ecplan_error *err)
+{
+	int rc;
+	bool got = false;
+	*out = NULL;
+	ecplan_runner *r = ecplan_xcalloc(1, sizeof(*r));
+	r->plan = plan;
+	if (opts)
+		r->opts = *opts;
+	r->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	r->lock_key = ecplan_xstrfmt("ecplan:plan:%s", plan->name);
+	if ((rc = ecplan_db_connect(&r->conn, conninfo, err)) < 0 ||
+	    (rc = ecplan_db_set_session_timeouts(r->conn, plan->safety.lock_timeout_ms,
+						 plan->safety.statement_timeout_ms, err)) < 0 ||
+	    (rc = ecplan_state_ensure_schema(r->conn, err)) < 0 ||
+	    (rc = ecplan_db_try_advisory_lock(r->conn, r->lock_key, &got, err)) < 0)
+		goto fail;
+	if (!got) {
+		char *holder = NULL;
+		ecplan_db_advisory_lock_holder(&holder, r->conn, r->lock_key, NULL);
+		rc = ecplan_error_set(err, ECPLAN_ELOCKED, "another runner holds plan \"%s\"", plan->name);
+		ecplan_error_detail(err, "held by %s", holder ? holder : "a session that just ended");
+		ecplan_error_hint(err, "wait for it to finish (ecplan wait / ecplan status), or stop it; "
+				       "its work resumes where it stopped");
+		free(holder);
+		goto fail;
+	}
+	*out = r;
+	return 0;
+fail:
+	ecplan_runner_close(r);
+	return rc;
+}
+
+void ecplan_runner_close(ecplan_runner *r)
+{
+	if (!r)
+		return;
+	ecplan_db_close(r->conn);
+	ecplan_plan_row_free(r->row);
+	free(r->lock_key);
+	free(r);
+}
+
+PGconn *ecplan_runner_conn(ecplan_runner *r)
+{
+	return r->conn;
+}
+
+static int reload(ecplan_runner *r, ecplan_error *err)
+{
+	ecplan_plan_row_free(r->row);
+	r->row = NULL;
+	return ecplan_state_load(&r->row, r->conn, r->plan->name, err);
+}
+
+/* Registers the plan on first use; refuses drift. */
+static int register_or_check(ecplan_runner *r, bool may_register, ecplan_error *err)
+{
+	int rc;
+	if ((rc = reload(r, err)) < 0)
+		return rc;
+	if (!r->row) {
+		if (!may_register) {
+			ecplan_error_set(err, ECPLAN_ENOTFOUND, "plan \"%s\" is not registered in this database",
+					 r->plan->name);
+			ecplan_error_hint(err, "nothing was done; \"ecplan advance\" registers a plan");
+			return ECPLAN_ENOTFOUND;
+		}
+		if ((rc = ecplan_state_register(r->conn, r->plan, err)) < 0)
+			return rc;
+		log_event(r, "register", ECPLAN_PHASE_NONE, NULL, "plan registered from %s (sha256 %s)",
+			  r->plan->source, r->plan->sha256);
+		return reload(r, err);
+	}
+	return ecplan_state_check_drift(r->plan, r->row, err);
+}
+
+/* ---- webhooks -------------------------------------------------------- */
+
+typedef struct hook_ctx {
+	ecplan_runner *r;
+	ecplan_phase phase;
+	long last_status;
+	int attempts;
+	char last_error[256];
+} hook_ctx;
+
+static int on_attempt(const ecplan_webhook_attempt *a, void *ctx)
+{
+	hook_ctx *h = ctx;
+	h->attempts = a->attempt;
+	h->last_status = a->http_status;
+	snprintf(h->last_error, sizeof(h->last_error), "%s", a->error ? a->error : "");
+	json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:b, s:s?}",
+			      "webhook", a->webhook, "event", a->event, "delivery_id", a->delivery_id,
+			      "url", a->url, "method", a->method, "attempt", a->attempt,
+			      "max_attempts", a->max_attempts, "http_status", (json_int_t)a->http_status,
+			      "duration_ms", (json_int_t)a->duration_ms, "ok", a->ok, "error", a->error);
+	char *data = json_dumps(d, JSON_COMPACT);
+	log_event(h->r, "webhook", h->phase, data, "webhook \"%s\" %s attempt %d/%d: %s", a->webhook,
+		  a->event, a->attempt, a->max_attempts,
+		  a->ok ? "delivered" : (a->error ? a->error : "failed"));
+	info(h->r, "webhook %s (%s) attempt %d/%d: %s%s", a->webhook, a->event, a->attempt,
+	     a->max_attempts, a->ok ? "delivered" : (a->error ? a->error : "failed"),
+	     a->will_retry ? ", retrying" : "");
+	free(data);
+	json_decref(d);
+	return 0;
+}
+
+/*
+ * Delivers `event` to every subscribed webhook not yet delivered for this
+ * phase attempt. A failed gate webhook makes it return ECPLAN_EGATE when
+ * `gates` is true; other failures are only recorded.
+ */
+static int fire(ecplan_runner *r, const char *event, ecplan_phase phase, int phase_attempt,
+		bool gates, const char *error_text, ecplan_error *err)
+{
+	const ecplan_webhook_spec *hooks[64];
+	size_t n = ecplan_plan_webhooks_for(r->plan, event, hooks, 64);
+	int result = 0;
+	char table[300];
+	snprintf(table, sizeof(table), "%s.%s", r->plan->schema, r->plan->table);
+	for (size_t i = 0; i < n; i++) {
+		ecplan_delivery d;
+		ecplan_error e;
+		ecplan_error_clear(&e);
+		if (ecplan_state_delivery(&d, r->conn, r->plan->name, event, hooks[i]->name, phase_attempt,
+					  hooks[i]->gate, &e) < 0) {
+			ecplan_error_set(err, ECPLAN_ERR, "%s", e.message);
+			return ECPLAN_ERR;
+		}
+		if (d.delivered)
+			continue;
+		ecplan_webhook_request req = {
+			.plan_name = r->plan->name, .table = table, .column = r->plan->column,
+			.new_column = r->plan->new_column, .event = event,
+			.phase = ecplan_phase_name(phase),
+			.state = r->row ? ecplan_state_name(r->row->state) : "planned",
+			.delivery_id = d.id, .phase_attempt = phase_attempt > 0 ? phase_attempt : 1,
+			.error = error_text,
+		};
+		hook_ctx h = { r, phase, 0, 0, "" };
+		int rc = ecplan_webhook_deliver(hooks[i], &req, on_attempt, &h, &e);
+		ecplan_state_delivery_done(r->conn, d.id, rc == 0, h.attempts, h.last_status,
+					   rc == 0 ? NULL : e.message, NULL);
+		if (rc == 0 || !(gates && hooks[i]->gate))
+			continue;
+		ecplan_error_set(err, ECPLAN_EGATE, "gate webhook \"%s\" for %s failed: %s",
+				 hooks[i]->name, event, e.message);
+		ecplan_error_hint(err, "fix the receiver and run the same command again; it re-delivers "
+				       "only what is missing (same delivery id) without repeating the database work");
+		err->http_status = e.http_status;
+		result = ECPLAN_EGATE;
+	}
+	return result;
+}
+
+/* ---- steps ------------------------------------------------------------ */
+
+/* Describes who holds locks on the table, for an exhausted-retries error. */
+static void describe_lockers(ecplan_runner *r, ecplan_error *err)
+{
+	ecplan_long_txn *t = NULL;
+	size_t n = 0;
+	if (ecplan_catalog_long_transactions(&t, &n, r->conn, r->plan->schema, r->plan->table, 0,
+					     NULL) < 0 || n == 0) {
+		ecplan_long_txns_free(t, n);
+		return;
+	}
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	ecplan_strbuf_adds(&sb, "sessions with a lock on the table:");
+	for (size_t i = 0; i < n && i < 5; i++)
+		ecplan_strbuf_addf(&sb, "\n  pid %d (application_name \"%s\", %s, transaction open %.0f s): %.80s",
+				   t[i].pid, t[i].application_name, t[i].state ? t[i].state : "state hidden",
+				   t[i].xact_age_s, t[i].query ? t[i].query : "");
+	ecplan_error_detail(err, "%s", sb.buf);
+	ecplan_strbuf_release(&sb);
+	ecplan_long_txns_free(t, n);
+}
+
+typedef int (*try_fn)(ecplan_runner *r, void *arg, ecplan_error *err);
+
+/*
+ * Runs fn, retrying when it fails on lock_timeout: jittered exponential
+ * backoff, at most lock_retries retries, then ECPLAN_ELOCKTIMEOUT.
+ */
+static int with_lock_retries(ecplan_runner *r, ecplan_phase phase, const char *what, try_fn fn,
+			     void *arg, ecplan_error *err)
+{
+	long retries = r->plan->safety.lock_retries;
+	for (long attempt = 0;; attempt++) {
+		ecplan_error e;
+		ecplan_error_clear(&e);
+		int rc = fn(r, arg, &e);
+		if (ecplan_db_in_transaction(r->conn))
+			ecplan_db_rollback(r->conn, NULL);
+		if (rc == 0)
+			return 0;
+		if (!ecplan_db_error_is_lock_timeout(&e)) {
+			if (err && !err->code)
+				*err = e;
+			return rc;
+		}
+		if (attempt >= retries) {
+			ecplan_error_set(err, ECPLAN_ELOCKTIMEOUT,
+					 "%s: lock not granted within %ld ms, %ld retries exhausted", what,
+					 r->plan->safety.lock_timeout_ms, retries);
+			describe_lockers(r, err);
+			ecplan_error_hint(err, "end the long transactions, or raise safety.lock_retries; "
+					       "run the same command again to resume");
+			return ECPLAN_ELOCKTIMEOUT;
+		}
+		long delay = ecplan_backoff_delay_ms((int)attempt, 200, 30000, ecplan_backoff_splitmix64,
+						     &r->rng);
+		log_event(r, "lock_timeout", phase, NULL, "%s: lock not granted within %ld ms (try %ld of %ld); "
+			  "retrying in %ld ms", what, r->plan->safety.lock_timeout_ms, attempt + 1,
+			  retries + 1, delay);
+		info(r, "%s: lock not granted within %ld ms (try %ld of %ld); retrying in %ld ms", what,
+		     r->plan->safety.lock_timeout_ms, attempt + 1, retries + 1, delay);
+		sleep_ms(r, delay);
+	}
+}
+
+typedef struct ddl_arg {
+	const ecplan_step *step;
+	int index;            /* steps done after this one */
+	long statement_timeout;
+} ddl_arg;
+
+static int try_ddl(ecplan_runner *r, void *arg, ecplan_error *err)
+{
+	ddl_arg *a = arg;
+	int rc;
+	if ((rc = ecplan_db_begin(r->conn, err)) < 0 ||
+	    (rc = ecplan_db_set_local_timeouts(r->conn, r->plan->safety.lock_timeout_ms,
+					       a->statement_timeout, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < a->step->nstmts; i++)
+		if ((rc = ecplan_db_exec(r->conn, a->step->stmts[i].sql, err)) < 0)
+			return rc;
+	if ((rc = ecplan_state_set_step(r->conn, r->plan->name, a->index, err)) < 0)
+		return rc;
+	return ecplan_db_commit(r->conn, err);
+}
+
+static int try_index(ecplan_runner *r, void *arg, ecplan_error *err)
+{
+	ddl_arg *a = arg;
+	int rc;
+	bool exists, valid;
+	if ((rc = ecplan_precheck_index_state(r->conn, r->plan->schema, a->step->index_name, &exists,
+					      &valid, err)) < 0)
+		return rc;
+	if (exists && !valid) {
+		/* The leftover of an interrupted CREATE INDEX CONCURRENTLY. */
+		ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+		ecplan_strbuf_adds(&sb, "DROP INDEX CONCURRENTLY IF EXISTS ");
+		ecplan_sql_qualified(&sb, r->plan->schema, a->step->index_name);
+		info(r, "dropping invalid index %s left by an interrupted build", a->step->index_name);
+		rc = ecplan_db_exec(r->conn, sb.buf, err);
+		ecplan_strbuf_release(&sb);
+		if (rc < 0)
+			return rc;
+	}
+	/* Index builds scan the whole table: no statement timeout. */
+	if ((rc = ecplan_db_set_session_timeouts(r->conn, -1, 0, err)) < 0)
+		return rc;
+	rc = ecplan_db_exec(r->conn, a->step->stmts[0].sql, err);
+	ecplan_db_set_session_timeouts(r->conn, -1, r->plan->safety.statement_timeout_ms, NULL);
+	if (rc < 0)
+		return rc;
+	return ecplan_state_set_step(r->conn, r->plan->name, a->index, err);
+}
+
+static int try_drop_index(ecplan_runner *r, void *arg, ecplan_error *err)
+{
+	ddl_arg *a = arg;
+	int rc = ecplan_db_exec(r->conn, a->step->stmts[0].sql, err);
+	if (rc < 0)
+		return rc;
+	return ecplan_state_set_step(r->conn, r->plan->name, a->index, err);
+}
+
+static int run_verify(ecplan_runner *r, const ecplan_step *st, ecplan_phase phase, ecplan_error *err)
+{
+	PGresult *res = NULL;
+	int rc;
+	if ((rc = ecplan_db_set_session_timeouts(r->conn, -1, 0, err)) < 0)
+		return rc;
+	rc = ecplan_db_query(&res, r->conn, st->stmts[0].sql, 0, NULL, err);
+	ecplan_db_set_session_timeouts(r->conn, -1, r->plan->safety.statement_timeout_ms, NULL);
+	if (rc < 0)
+		return rc;
+	long long divergent = atoll(PQgetvalue(res, 0, 2)), total = atoll(PQgetvalue(res, 0, 3));
+	info(r, "%s: verify: %lld divergent rows of %lld", ecplan_phase_name(phase), divergent, total);
+	log_event(r, "verify", phase, NULL, "%lld divergent rows of %lld (new differs %s, old differs %s)",
+		  divergent, total, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	PQclear(res);
+	if (divergent > 0) {
+		ecplan_error_set(err, ECPLAN_EPRECONDITION,
+				 "%lld rows have \"%s\" and \"%s\" out of agreement; %s refused",
+				 divergent, r->plan->column, r->plan->new_column, ecplan_phase_name(phase));
+		ecplan_error_hint(err, "run \"ecplan verify\" for the counts; roll back to synced and "
+				       "backfill again, or fix the rows, then retry");
+		return ECPLAN_EPRECONDITION;
+	}
+	return 0;
+}
+
+static long long estimate_rows(ecplan_runner *r, const ecplan_catalog *cat)
+{
+	char *v = NULL;
+	char oid[16];
+	snprintf(oid, sizeof(oid), "%u", cat->table_oid);
+	const char *params[1] = { oid };
+	long long n = -1;
+	if (ecplan_db_query_value(&v, r->conn,
+		"SELECT (CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint"
+		" ELSE coalesce(s.n_live_tup, -1) END)::text FROM pg_class c"
+		" LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = $1::oid",
+		1, params, NULL) == 0 && v)
+		n = atoll(v);
+	free(v);
+	return n;
+}
+
+typedef struct batch_arg {
+	const ecplan_catalog *cat;
+	char **cursor;     /* in: lower bound (NULL: none); out: the new one */
+	size_t ncursor;
+	long size;
+	long long rows;    /* out: rows covered */
+	bool last;         /* out: no rows beyond this batch */
+	int step_index;    /* recorded when last */
+	double started;
+} batch_arg;
+
+static void free_cursor(char **c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(c[i]);
+	free(c);
+}
+
+static int try_batch(ecplan_runner *r, void *arg, ecplan_error *err)
+{
+	batch_arg *a = arg;
+	const ecplan_catalog *cat = a->cat;
+	PGresult *bound = NULL, *upd = NULL;
+	bool has_lower = a->cursor != NULL;
+	size_t nk = cat->nkey;
+	const char **params = ecplan_xcalloc(2 * nk + 1, sizeof(char *));
+	char offset[32];
+	char *sql = NULL;
+	int rc, np = 0;
+	a->started = now_s();
+	if ((rc = ecplan_db_begin(r->conn, err)) < 0 ||
+	    (rc = ecplan_db_set_local_timeouts(r->conn, r->plan->safety.lock_timeout_ms,
+					       r->plan->safety.statement_timeout_ms, err)) < 0)
+		goto done;
+	const char *mark[1] = { r->plan->name };
+	if ((rc = ecplan_db_query(NULL, r->conn, "SELECT set_config('ecplan.backfill', $1, true)", 1,
+				  mark, err)) < 0)
+		goto done;
+	for (size_t i = 0; has_lower && i < nk; i++)
+		params[np++] = a->cursor[i];
+	snprintf(offset, sizeof(offset), "%ld", a->size - 1);
+	params[np] = offset;
+	sql = ecplan_render_batch_bound(r->plan, cat, has_lower);
+	rc = ecplan_db_query(&bound, r->conn, sql, np + 1, params, err);
+	free(sql);
+	if (rc < 0)
+		goto done;
+	a->last = PQntuples(bound) == 0;
+	for (size_t i = 0; !a->last && i < nk; i++)
+		params[np + (int)i] = PQgetvalue(bound, 0, (int)i);
+	sql = ecplan_render_batch_update(r->plan, cat, has_lower, !a->last);
+	rc = ecplan_db_query(&upd, r->conn, sql, np + (a->last ? 0 : (int)nk), params, err);
+	free(sql);
+	if (rc < 0)
+		goto done;
+	a->rows = a->last ? atoll(PQcmdTuples(upd)) : a->size;
+	if (!a->last) {
+		char **next = ecplan_xcalloc(nk, sizeof(char *));
+		for (size_t i = 0; i < nk; i++)
+			next[i] = ecplan_xstrdup(PQgetvalue(bound, 0, (int)i));
+		rc = ecplan_state_save_batch(r->conn, r->plan->name, next, nk, a->rows,
+					     now_s() - a->started, err);
+		if (rc == 0)
+			rc = ecplan_db_commit(r->conn, err);
+		if (rc == 0) {
+			free_cursor(a->cursor, a->ncursor);
+			a->cursor = next;
+			a->ncursor = nk;
+		} else {
+			free_cursor(next, nk);
+		}
+		goto done;
+	}
+	if ((rc = ecplan_state_save_batch(r->conn, r->plan->name, a->cursor, a->cursor ? nk : 0, a->rows,
+					  now_s() - a->started, err)) < 0 ||
+	    (rc = ecplan_state_set_step(r->conn, r->plan->name, a->step_index, err)) < 0)
+		goto done;
+	rc = ecplan_db_commit(r->conn, err);
+done:
+	PQclear(bound);
+	PQclear(upd);
+	free(params);
+	return rc;
+}
+
+static int run_backfill(ecplan_runner *r, const ecplan_catalog *cat, int step_index,
+			ecplan_error *err)
+{
+	batch_arg a = { .cat = cat, .size = r->plan->backfill.batch_size, .step_index = step_index };
+	int rc;
+	if (cat->nkey == 0)
+		return ecplan_error_set(err, ECPLAN_EPRECONDITION, "the table has no usable key for the backfill");
+	if ((rc = ecplan_state_load_cursor(&a.cursor, &a.ncursor, r->conn, r->plan->name, err)) < 0)
+		return rc;
+	if (a.cursor && a.ncursor != cat->nkey) {
+		free_cursor(a.cursor, a.ncursor);
+		return ecplan_error_set(err, ECPLAN_EPRECONDITION,
+					"the saved backfill cursor does not match the table's key");
+	}
+	long long total = estimate_rows(r, cat);
+	if (r->row->rows_total < 0 || !a.cursor)
+		ecplan_state_set_rows_total(r->conn, r->plan->name, total, !a.cursor, NULL);
+	if ((rc = reload(r, err)) < 0)
+		goto done;
+	long long done_rows = r->row->rows_done, run_rows = 0;
+	double seconds = r->row->backfill_seconds, run_start = now_s(), last_log = 0;
+	info(r, "backfill: %s (about %lld rows, batches of %ld)", a.cursor ? "resuming from the saved cursor" : "starting",
+	     total, a.size);
+	for (;;) {
+		rc = with_lock_retries(r, ECPLAN_PHASE_BACKFILL, "backfill batch", try_batch, &a, err);
+		if (rc < 0)
+			goto done;
+		double elapsed = now_s() - a.started;
+		done_rows += a.rows;
+		run_rows += a.rows;
+		seconds += elapsed;
+		if (r->opts.progress) {
+			ecplan_progress p = { done_rows, total, ecplan_backfill_rate(done_rows, seconds),
+					      ecplan_backfill_eta(done_rows, total, seconds), a.size };
+			r->opts.progress(&p, r->opts.ctx);
+		}
+		if (now_s() - last_log > 10 || a.last) {
+			log_event(r, "backfill", ECPLAN_PHASE_BACKFILL, NULL, "%lld rows done, batch size %ld",
+				  done_rows, a.size);
+			last_log = now_s();
+		}
+		if (a.last)
+			break;
+		a.size = ecplan_backfill_next_size(a.size, elapsed * 1000.0, r->plan->backfill.target_batch_ms,
+						   r->plan->backfill.batch_size);
+		sleep_ms(r, ecplan_backfill_throttle_ms(run_rows, now_s() - run_start,
+							r->plan->backfill.max_rows_per_second,
+							r->plan->backfill.pause_ms));
+	}
+	if (total < done_rows)
+		ecplan_state_set_rows_total(r->conn, r->plan->name, done_rows, false, NULL);
+done:
+	free_cursor(a.cursor, a.ncursor);
+	return rc;
+}
+
+/* Runs steps[from..] of a phase (or of its undo). */
+static int run_steps(ecplan_runner *r, const ecplan_steps *steps, const ecplan_catalog *cat,
+		     ecplan_phase phase, bool undo, int from, ecplan_error *err)
+{
+	for (int i = from; i < (int)steps->count; i++) {
+		const ecplan_step *st = &steps->items[i];
+		double t0 = now_s();
+		ddl_arg a = { st, i + 1, r->plan->safety.statement_timeout_ms };
+		char what[200];
+		int rc;
+		snprintf(what, sizeof(what), "%s%s: %s", undo ? "rollback " : "", ecplan_phase_name(phase),
+			 st->name);
+		info(r, "%s (step %d/%zu)", what, i + 1, steps->count);
+		switch (st->kind) {
+		case ECPLAN_STEP_BACKFILL:
+			rc = run_backfill(r, cat, i + 1, err);
+			break;
+		case ECPLAN_STEP_VERIFY:
+			rc = run_verify(r, st, phase, err);
+			if (rc == 0)
+				rc = ecplan_state_set_step(r->conn, r->plan->name, i + 1, err);
+			break;
+		case ECPLAN_STEP_INDEX:
+			rc = with_lock_retries(r, phase, what, undo ? try_drop_index : try_index, &a, err);
+			break;
+		default:
+			/* VALIDATE CONSTRAINT scans the table: no statement timeout. */
+			if (strstr(st->stmts[0].sql, " VALIDATE CONSTRAINT "))
+				a.statement_timeout = 0;
+			rc = with_lock_retries(r, phase, what, try_ddl, &a, err);
+			break;
+		}
+		if (rc < 0)
+			return rc;
+		log_event(r, "step", phase, NULL, "%s done in %.3f s", what, now_s() - t0);
+	}
+	return 0;
+}
+
+/* ---- phases ----------------------------------------------------------- */
+
+static int load_catalog(ecplan_runner *r, ecplan_catalog **cat, ecplan_error *err)
+{
+	int rc = ecplan_catalog_load(cat, r->conn, r->plan, err);
+	if (rc == 0 && !(*cat)->table_exists) {
+		ecplan_error_set(err, ECPLAN_EPRECONDITION, "table %s.%s does not exist", r->plan->schema,
+				 r->plan->table);
+		ecplan_error_hint(err, "check \"table\" in the plan (names are case-sensitive) and --db");
+		return ECPLAN_EPRECONDITION;
+	}
+	return rc;
+}
+
+static int record_failure(ecplan_runner *r, ecplan_phase phase, const ecplan_error *e)
+{
+	if (PQstatus(r->conn) != CONNECTION_OK)
+		return 0;
+	if (ecplan_db_in_transaction(r->conn))
+		ecplan_db_rollback(r->conn, NULL);
+	ecplan_state_set_error(r->conn, r->plan->name, e->message, NULL);
+	log_event(r, "error", phase, NULL, "%s%s%s", e->message, e->detail[0] ? ": " : "", e->detail);
+	if (e->code != ECPLAN_EGATE)
+		fire(r, "failed", phase, r->row ? r->row->phase_attempt : 1, false, e->message, NULL);
+	return 0;
+}
+
+static int run_phase(ecplan_runner *r, ecplan_phase phase, ecplan_error *err)
+{
+	ecplan_catalog *cat = NULL;
+	ecplan_checklist checks = { NULL, 0 };
+	ecplan_steps steps;
+	char ev[32];
+	int rc;
+	bool resume = r->row->running == phase;
+	memset(&steps, 0, sizeof(steps));
+	if ((rc = load_catalog(r, &cat, err)) < 0)
+		goto done;
+	ecplan_render_phase(&steps, r->plan, cat, phase);
+	if (!resume || r->row->step == 0) {
+		if ((rc = ecplan_precheck_phase(&checks, r->conn, r->plan, cat, phase,
+						r->row->seconds_since_switch, err)) < 0)
+			goto done;
+		if ((rc = ecplan_checklist_result(&checks, phase, err)) < 0) {
+			log_event(r, "precondition", phase, NULL, "%s: %s", err->message, err->detail);
+			goto done;
+		}
+	}
+	if (!resume) {
+		ecplan_event_name(ev, sizeof(ev), phase, "before");
+		if ((rc = fire(r, ev, phase, r->row->phase_attempt + 1, true, NULL, err)) < 0)
+			goto done;
+		if ((rc = ecplan_state_begin_phase(r->conn, r->plan->name, phase, false, err)) < 0 ||
+		    (rc = reload(r, err)) < 0)
+			goto done;
+		log_event(r, "phase", phase, NULL, "%s started (attempt %d)", ecplan_phase_name(phase),
+			  r->row->phase_attempt);
+	} else {
+		log_event(r, "phase", phase, NULL, "%s resumed at step %d of %zu", ecplan_phase_name(phase),
+			  r->row->step + 1, steps.count);
+		info(r, "%s: resuming at step %d of %zu", ecplan_phase_name(phase), r->row->step + 1,
+		     steps.count);
+	}
+	if ((rc = run_steps(r, &steps, cat, phase, false, r->row->step, err)) < 0)
+		goto done;
+	ecplan_event_name(ev, sizeof(ev), phase, "after");
+	if ((rc = fire(r, ev, phase, r->row->phase_attempt, true, NULL, err)) < 0)
+		goto done;
+	if ((rc = ecplan_state_finish_phase(r->conn, r->plan->name, ecplan_phase_result(phase), err)) < 0)
+		goto done;
+	log_event(r, "phase", phase, NULL, "%s done: state %s", ecplan_phase_name(phase),
+		  ecplan_state_name(ecplan_phase_result(phase)));
+	info(r, "%s done: state is now %s", ecplan_phase_name(phase),
+	     ecplan_state_name(ecplan_phase_result(phase)));
+	rc = reload(r, err);
+done:
+	if (rc < 0)
+		record_failure(r, phase, err);
+	ecplan_checklist_release(&checks);
+	ecplan_steps_release(&steps);
+	ecplan_catalog_free(cat);
+	return rc;
+}
+
+static int check_env(ecplan_runner *r, ecplan_error *err)
+{
+	ecplan_diags d = ECPLAN_DIAGS_INIT;
+	int rc = ecplan_template_check_plan(r->plan, NULL, NULL, &d);
+	if (rc < 0 && d.count) {
+		*err = d.items[0];
+		if (d.count > 1)
+			ecplan_error_detail(err, "and %zu more problems of the same kind", d.count - 1);
+	}
+	ecplan_diags_release(&d);
+	return rc;
+}
+
+int ecplan_runner_advance(ecplan_runner *r, ecplan_phase to, ecplan_error *err)
+{
+	int rc;
+	if ((rc = check_env(r, err)) < 0 || (rc = register_or_check(r, true, err)) < 0)
+		return rc;
+	for (bool first = true;; first = false) {
+		ecplan_phase next = r->row->running;
+		if (next != ECPLAN_PHASE_NONE && r->row->rolling_back) {
+			ecplan_error_set(err, ECPLAN_EIMPOSSIBLE,
+					 "a rollback of phase %s was interrupted", ecplan_phase_name(next));
+			ecplan_error_hint(err, "run \"ecplan rollback\" to finish it first");
+			return ECPLAN_EIMPOSSIBLE;
+		}
+		if (next == ECPLAN_PHASE_NONE)
+			next = ecplan_state_next(r->row->state);
+		if (next == ECPLAN_PHASE_NONE || (to != ECPLAN_PHASE_NONE && next > to)) {
+			if (first && to == ECPLAN_PHASE_NONE) {
+				ecplan_error_set(err, ECPLAN_EIMPOSSIBLE, "plan \"%s\" is %s: there is no next phase",
+						 r->plan->name, ecplan_state_name(r->row->state));
+				return ECPLAN_EIMPOSSIBLE;
+			}
+			if (first)
+				info(r, "plan \"%s\" is already %s", r->plan->name,
+				     ecplan_state_name(r->row->state));
+			return 0;
+		}
+		if ((rc = run_phase(r, next, err)) < 0)
+			return rc;
+		if (to == ECPLAN_PHASE_NONE)
+			return 0;
+	}
+}
+
+/* The phase to undo next, or NONE when the state is at (or below) `to`. */
+static ecplan_phase undo_next(const ecplan_plan_row *row, ecplan_state to)
+{
+	if (row->running != ECPLAN_PHASE_NONE)
+		return row->running;
+	ecplan_phase p = ecplan_state_phase(row->state);
+	if (p == ECPLAN_PHASE_NONE || ecplan_state_rank(row->state) <= ecplan_state_rank(to))
+		return ECPLAN_PHASE_NONE;
+	return p;
+}
+
+static int undo_phase(ecplan_runner *r, ecplan_phase phase, ecplan_state to, ecplan_error *err)
+{
+	ecplan_catalog *cat = NULL;
+	ecplan_steps steps;
+	int rc;
+	memset(&steps, 0, sizeof(steps));
+	if ((rc = load_catalog(r, &cat, err)) < 0)
+		goto done;
+	if (phase == ECPLAN_PHASE_CONTRACT) {
+		if (!cat->column_exists) {
+			rc = ecplan_error_set(err, ECPLAN_EIMPOSSIBLE,
+					      "contract already dropped \"%s\"; it cannot be rolled back",
+					      r->plan->column);
+			goto done;
+		}
+		/* Contract stopped before its drop step: nothing of it to undo. */
+	}
+	if (phase == ECPLAN_PHASE_EXPAND && cat->new_column_exists && !cat->new_column_is_ours) {
+		rc = ecplan_error_set(err, ECPLAN_EPRECONDITION,
+				      "column \"%s\" was not added by plan \"%s\"; not dropping it",
+				      r->plan->new_column, r->plan->name);
+		goto done;
+	}
+	bool resume = r->row->running == phase && r->row->rolling_back;
+	if (!resume) {
+		if ((rc = ecplan_state_begin_phase(r->conn, r->plan->name, phase, true, err)) < 0 ||
+		    (rc = reload(r, err)) < 0)
+			goto done;
+	}
+	log_event(r, "rollback", phase, NULL, "undoing %s%s", ecplan_phase_name(phase),
+		  resume ? " (resumed)" : "");
+	ecplan_render_undo(&steps, r->plan, cat, phase);
+	if ((rc = run_steps(r, &steps, cat, phase, true, r->row->step, err)) < 0)
+		goto done;
+	ecplan_state result = (ecplan_state)phase; /* the state before the phase */
+	if (result == ECPLAN_STATE_PLANNED && to == ECPLAN_STATE_PLANNED)
+		result = ECPLAN_STATE_ROLLED_BACK;
+	if ((rc = ecplan_state_finish_phase(r->conn, r->plan->name, result, err)) < 0)
+		goto done;
+	log_event(r, "rollback", phase, NULL, "%s undone: state %s", ecplan_phase_name(phase),
+		  ecplan_state_name(result));
+	info(r, "rollback of %s done: state is now %s", ecplan_phase_name(phase), ecplan_state_name(result));
+	rc = reload(r, err);
+done:
+	if (rc < 0)
+		record_failure(r, phase, err);
+	ecplan_steps_release(&steps);
+	ecplan_catalog_free(cat);
+	return rc;
+}
+
+int ecplan_runner_rollback(ecplan_runner *r, ecplan_state to, ecplan_error *err)
+{
+	int rc;
+	if ((rc = check_env(r, err)) < 0 || (rc = register_or_check(r, false, err)) < 0)
+		return rc;
+	if (r->row->state == ECPLAN_STATE_CONTRACTED) {
+		ecplan_error_set(err, ECPLAN_EIMPOSSIBLE, "plan \"%s\" is contracted: the old column is gone",
+				 r->plan->name);
+		if (r->plan->contract.archive)
+			ecplan_error_detail(err, "its values are archived with the key in table "
+					    "ecplan_archive.\"%s\"", r->plan->name);
+		ecplan_error_hint(err, "restore by hand if needed: add the column back and fill it from "
+				       "the archive with a keyed UPDATE");
+		return ECPLAN_EIMPOSSIBLE;
+	}
+	if (undo_next(r->row, to) == ECPLAN_PHASE_NONE) {
+		info(r, "plan \"%s\" is %s: nothing to roll back", r->plan->name,
+		     ecplan_state_name(r->row->state));
+		return 0;
+	}
+	int attempt = r->row->phase_attempt + 1;
+	if ((rc = fire(r, "rollback.before", ECPLAN_PHASE_NONE, attempt, true, NULL, err)) < 0)
+		return rc;
+	ecplan_phase p;
+	while ((p = undo_next(r->row, to)) != ECPLAN_PHASE_NONE)
+		if ((rc = undo_phase(r, p, to, err)) < 0)
+			return rc;
+	return fire(r, "rollback.after", ECPLAN_PHASE_NONE, attempt, true, NULL, err);
+}

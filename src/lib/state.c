@@ -1,0 +1,454 @@
+/*
+ * The state store in schema ecplan of the target database. Every value goes
+ * through query parameters; the schema's DDL is fixed text.
+ */
+#include "ecplan/state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ecplan/db.h"
+#include "ecplan/strbuf.h"
+#include "ecplan/webhook.h"
+
+/* Migrations, applied in order; never edit one that has shipped. */
+static const char *const migrations[] = {
+	/* 1 */
+	"CREATE TABLE ecplan.plans ("
+	"  name text PRIMARY KEY,"
+	"  plan_json text NOT NULL,"
+	"  sha256 text NOT NULL,"
+	"  state text NOT NULL DEFAULT 'planned',"
+	"  running_phase text,"
+	"  rolling_back boolean NOT NULL DEFAULT false,"
+	"  step integer NOT NULL DEFAULT 0,"
+	"  phase_attempt integer NOT NULL DEFAULT 0,"
+	"  cursor text[],"
+	"  rows_done bigint NOT NULL DEFAULT 0,"
+	"  rows_total bigint NOT NULL DEFAULT -1,"
+	"  backfill_seconds double precision NOT NULL DEFAULT 0,"
+	"  switched_at timestamptz,"
+	"  last_error text,"
+	"  created_at timestamptz NOT NULL DEFAULT now(),"
+	"  updated_at timestamptz NOT NULL DEFAULT now());"
+	"CREATE TABLE ecplan.events ("
+	"  id bigserial PRIMARY KEY,"
+	"  plan text NOT NULL,"
+	"  at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+	"  kind text NOT NULL,"
+	"  phase text,"
+	"  message text NOT NULL,"
+	"  data jsonb);"
+	"CREATE INDEX events_plan_idx ON ecplan.events (plan, id);"
+	"CREATE TABLE ecplan.deliveries ("
+	"  id text PRIMARY KEY,"
+	"  plan text NOT NULL,"
+	"  event text NOT NULL,"
+	"  webhook text NOT NULL,"
+	"  phase_attempt integer NOT NULL,"
+	"  gate boolean NOT NULL,"
+	"  delivered boolean NOT NULL DEFAULT false,"
+	"  attempts integer NOT NULL DEFAULT 0,"
+	"  last_status integer,"
+	"  last_error text,"
+	"  created_at timestamptz NOT NULL DEFAULT now(),"
+	"  updated_at timestamptz NOT NULL DEFAULT now(),"
+	"  UNIQUE (plan, event, webhook, phase_attempt));"
+};
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int ecplan_state_schema_exists(PGconn *conn, bool *out, ecplan_error *err)
+{
+	char *v = NULL;
+	int rc = ecplan_db_query_value(&v, conn,
+		"SELECT (to_regclass('ecplan.schema_version') IS NOT NULL)::text", 0, NULL, err);
+	*out = rc == 0 && v && !strcmp(v, "true");
+	free(v);
+	return rc;
+}
+
+int ecplan_state_ensure_schema(PGconn *conn, ecplan_error *err)
+{
+	char *v = NULL;
+	int rc;
+	if ((rc = ecplan_db_begin(conn, err)) < 0)
+		return rc;
+	/* Serialise concurrent first runs; released at commit. */
+	if ((rc = ecplan_db_exec(conn,
+		"SELECT pg_advisory_xact_lock(hashtextextended('ecplan:schema', 0));"
+		"CREATE SCHEMA IF NOT EXISTS ecplan;"
+		"CREATE TABLE IF NOT EXISTS ecplan.schema_version ("
+		"  version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+		err)) < 0)
+		goto fail;
+	if ((rc = ecplan_db_query_value(&v, conn,
+		"SELECT coalesce(max(version), 0)::text FROM ecplan.schema_version", 0, NULL, err)) < 0)
+		goto fail;
+	int have = atoi(v);
+	free(v);
+	if (have > NMIGRATIONS) {
+		rc = ecplan_error_set(err, ECPLAN_EIMPOSSIBLE,
+			"the ecplan schema is version %d, newer than this ecplan (%d)", have, NMIGRATIONS);
+		ecplan_error_hint(err, "upgrade ecplan to the release that wrote this database");
+		goto fail;
+	}
+	for (int i = have; i < NMIGRATIONS; i++) {
+		char num[16];
+		const char *params[1] = { num };
+		snprintf(num, sizeof(num), "%d", i + 1);
+		if ((rc = ecplan_db_exec(conn, migrations[i], err)) < 0 ||
+		    (rc = ecplan_db_query(NULL, conn, "INSERT INTO ecplan.schema_version (version) VALUES ($1::int)",
+					  1, params, err)) < 0)
+			goto fail;
+	}
+	return ecplan_db_commit(conn, err);
+fail:
+	ecplan_db_rollback(conn, NULL);
+	return rc;
+}
+
+#define ROW_COLUMNS \
+	"name, plan_json, sha256, state, running_phase, rolling_back, step, phase_attempt," \
+	" cursor::text, rows_done, rows_total, backfill_seconds," \
+	" to_char(switched_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')," \
+	" coalesce(extract(epoch FROM now() - switched_at), -1)::float8, last_error," \
+	" to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+static char *dupval(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : ecplan_xstrdup(PQgetvalue(res, row, col));
+}
+
+static ecplan_plan_row *row_from(const PGresult *res, int r)
+{
+	ecplan_plan_row *row = ecplan_xcalloc(1, sizeof(*row));
+	row->name = dupval(res, r, 0);
+	row->plan_json = dupval(res, r, 1);
+	row->sha256 = dupval(res, r, 2);
+	row->state = ecplan_state_parse(PQgetvalue(res, r, 3));
+	row->running = PQgetisnull(res, r, 4) ? ECPLAN_PHASE_NONE
+					      : ecplan_phase_parse(PQgetvalue(res, r, 4));
+	row->rolling_back = !strcmp(PQgetvalue(res, r, 5), "t");
+	row->step = atoi(PQgetvalue(res, r, 6));
+	row->phase_attempt = atoi(PQgetvalue(res, r, 7));
+	row->cursor = dupval(res, r, 8);
+	row->rows_done = atoll(PQgetvalue(res, r, 9));
+	row->rows_total = atoll(PQgetvalue(res, r, 10));
+	row->backfill_seconds = atof(PQgetvalue(res, r, 11));
+	row->switched_at = dupval(res, r, 12);
+	row->seconds_since_switch = atof(PQgetvalue(res, r, 13));
+	row->last_error = dupval(res, r, 14);
+	row->updated_at = dupval(res, r, 15);
+	/* What status shows comes from the registered plan, not from a file. */
+	json_t *j = json_loads(row->plan_json ? row->plan_json : "{}", 0, NULL);
+	json_t *change = json_object_get(j, "change");
+	row->table_name = ecplan_xstrdup(json_string_value(json_object_get(j, "table")));
+	row->column = ecplan_xstrdup(json_string_value(json_object_get(change, "column")));
+	row->new_column = ecplan_xstrdup(json_string_value(json_object_get(change, "new_column")));
+	json_decref(j);
+	return row;
+}
+
+int ecplan_state_load(ecplan_plan_row **out, PGconn *conn, const char *name, ecplan_error *err)
+{
+	PGresult *res = NULL;
+	const char *params[1] = { name };
+	*out = NULL;
+	int rc = ecplan_db_query(&res, conn, "SELECT " ROW_COLUMNS " FROM ecplan.plans WHERE name = $1",
+				 1, params, err);
+	if (rc == 0 && PQntuples(res) == 1)
+		*out = row_from(res, 0);
+	PQclear(res);
+	return rc;
+}
+
+int ecplan_state_load_all(ecplan_plan_row ***out, size_t *count, PGconn *conn, ecplan_error *err)
+{
+	PGresult *res = NULL;
+	*out = NULL;
+	*count = 0;
+	int rc = ecplan_db_query(&res, conn, "SELECT " ROW_COLUMNS " FROM ecplan.plans ORDER BY name",
+				 0, NULL, err);
+	if (rc == 0) {
+		*count = (size_t)PQntuples(res);
+		*out = ecplan_xcalloc(*count, sizeof(**out));
+		for (size_t i = 0; i < *count; i++)
+			(*out)[i] = row_from(res, (int)i);
+	}
+	PQclear(res);
+	return rc;
+}
+
+void ecplan_plan_row_free(ecplan_plan_row *row)
+{
+	if (!row)
+		return;
+	free(row->name);
+	free(row->plan_json);
+	free(row->sha256);
+	free(row->cursor);
+	free(row->switched_at);
+	free(row->last_error);
+	free(row->updated_at);
+	free(row->table_name);
+	free(row->column);
+	free(row->new_column);
+	free(row);
+}
+
+void ecplan_plan_rows_free(ecplan_plan_row **rows, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		ecplan_plan_row_free(rows[i]);
+	free(rows);
+}
+
+int ecplan_state_register(PGconn *conn, const ecplan_plan *plan, ecplan_error *err)
+{
+	const char *params[2] = { plan->name, plan->canonical };
+	return ecplan_db_query(NULL, conn,
+		"INSERT INTO ecplan.plans (name, plan_json, sha256)"
+		" VALUES ($1, $2, encode(sha256(convert_to($2, 'UTF8')), 'hex'))",
+		2, params, err);
+}
+
+/* Appends "path: a -> b" lines for every leaf that differs. */
+static void json_diff(ecplan_strbuf *out, const char *path, json_t *a, json_t *b, int *n)
+{
+	if (json_equal(a, b))
+		return;
+	if (a && b && json_is_object(a) && json_is_object(b)) {
+		const char *key;
+		json_t *v;
+		json_object_foreach(a, key, v) {
+			char *p = ecplan_xstrfmt("%s.%s", path, key);
+			json_diff(out, p, v, json_object_get(b, key), n);
+			free(p);
+		}
+		json_object_foreach(b, key, v) {
+			if (json_object_get(a, key))
+				continue;
+			char *p = ecplan_xstrfmt("%s.%s", path, key);
+			json_diff(out, p, NULL, v, n);
+			free(p);
+		}
+		return;
+	}
+	if (++*n > 20)
+		return;
+	char *sa = a ? json_dumps(a, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+	char *sb = b ? json_dumps(b, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+	/* Header values may hold secrets: name the path only. */
+	bool secret = strstr(path, ".headers") != NULL;
+	ecplan_strbuf_addf(out, "\n  %s: registered %.120s, file %.120s", path,
+			   secret ? "(hidden)" : (sa ? sa : "(absent)"),
+			   secret ? "(hidden)" : (sb ? sb : "(absent)"));
+	free(sa);
+	free(sb);
+}
+
+int ecplan_state_check_drift(const ecplan_plan *plan, const ecplan_plan_row *row,
+			     ecplan_error *err)
+{
+	if (row->plan_json && !strcmp(row->plan_json, plan->canonical))
+		return 0;
+	json_t *a = json_loads(row->plan_json ? row->plan_json : "{}", 0, NULL);
+	json_t *b = json_loads(plan->canonical, 0, NULL);
+	ecplan_strbuf d = ECPLAN_STRBUF_INIT;
+	int n = 0;
+	ecplan_strbuf_adds(&d, "what differs:");
+	json_diff(&d, "$", a, b, &n);
+	if (n > 20)
+		ecplan_strbuf_addf(&d, "\n  ... and %d more", n - 20);
+	json_decref(a);
+	json_decref(b);
+	ecplan_error_set(err, ECPLAN_EDRIFT,
+		"plan file %s differs from plan \"%s\" registered in the database", plan->source,
+		plan->name);
+	ecplan_error_detail(err, "%s", d.buf);
+	ecplan_error_hint(err, "run the plan file that was registered, or give the changed plan a "
+			       "new name (and roll the old one back first)");
+	ecplan_strbuf_release(&d);
+	return ECPLAN_EDRIFT;
+}
+
+static int update_plan(PGconn *conn, const char *sql, int n, const char *const *params,
+		       ecplan_error *err)
+{
+	PGresult *res = NULL;
+	int rc = ecplan_db_query(&res, conn, sql, n, params, err);
+	if (rc == 0 && atoi(PQcmdTuples(res)) != 1)
+		rc = ecplan_error_set(err, ECPLAN_ERR, "plan \"%s\" is not registered", params[0]);
+	PQclear(res);
+	return rc;
+}
+
+int ecplan_state_begin_phase(PGconn *conn, const char *name, ecplan_phase phase, bool rollback,
+			     ecplan_error *err)
+{
+	const char *params[3] = { name, ecplan_phase_name(phase), rollback ? "true" : "false" };
+	return update_plan(conn,
+		"UPDATE ecplan.plans SET running_phase = $2, rolling_back = $3::boolean, step = 0,"
+		" phase_attempt = phase_attempt + 1, last_error = NULL, updated_at = now()"
+		" WHERE name = $1", 3, params, err);
+}
+
+int ecplan_state_set_step(PGconn *conn, const char *name, int step, ecplan_error *err)
+{
+	char s[16];
+	snprintf(s, sizeof(s), "%d", step);
+	const char *params[2] = { name, s };
+	return update_plan(conn,
+		"UPDATE ecplan.plans SET step = $2::int, updated_at = now() WHERE name = $1", 2, params,
+		err);
+}
+
+int ecplan_state_finish_phase(PGconn *conn, const char *name, ecplan_state state, ecplan_error *err)
+{
+	const char *params[2] = { name, ecplan_state_name(state) };
+	return update_plan(conn,
+		"UPDATE ecplan.plans SET state = $2, running_phase = NULL, rolling_back = false,"
+		" step = 0, last_error = NULL, updated_at = now(),"
+		" switched_at = CASE WHEN $2 = 'switched' THEN now()"
+		"   WHEN $2 IN ('backfilled', 'synced', 'expanded', 'planned', 'rolled_back') THEN NULL"
+		"   ELSE switched_at END,"
+		" cursor = CASE WHEN $2 IN ('synced', 'expanded', 'planned', 'rolled_back') THEN NULL ELSE cursor END,"
+		" rows_done = CASE WHEN $2 IN ('synced', 'expanded', 'planned', 'rolled_back') THEN 0 ELSE rows_done END,"
+		" backfill_seconds = CASE WHEN $2 IN ('synced', 'expanded', 'planned', 'rolled_back') THEN 0"
+		"   ELSE backfill_seconds END"
+		" WHERE name = $1", 2, params, err);
+}
+
+int ecplan_state_set_error(PGconn *conn, const char *name, const char *error, ecplan_error *err)
+{
+	const char *params[2] = { name, error };
+	return update_plan(conn,
+		"UPDATE ecplan.plans SET last_error = $2, updated_at = now() WHERE name = $1", 2, params,
+		err);
+}
+
+int ecplan_state_save_batch(PGconn *conn, const char *name, char *const *cursor, size_t ncursor,
+			    long long rows, double seconds, ecplan_error *err)
+{
+	char r[32], s[32];
+	ecplan_strbuf sql = ECPLAN_STRBUF_INIT;
+	const char **params = ecplan_xcalloc(ncursor + 3, sizeof(char *));
+	snprintf(r, sizeof(r), "%lld", rows);
+	snprintf(s, sizeof(s), "%.6f", seconds);
+	params[0] = name;
+	params[1] = r;
+	params[2] = s;
+	ecplan_strbuf_adds(&sql, "UPDATE ecplan.plans SET cursor = ARRAY[");
+	for (size_t i = 0; i < ncursor; i++) {
+		ecplan_strbuf_addf(&sql, "%s$%zu::text", i ? ", " : "", i + 4);
+		params[i + 3] = cursor[i];
+	}
+	ecplan_strbuf_adds(&sql, "]::text[], rows_done = rows_done + $2::bigint,"
+		" backfill_seconds = backfill_seconds + $3::float8, updated_at = now() WHERE name = $1");
+	int rc = update_plan(conn, sql.buf, (int)ncursor + 3, params, err);
+	free(params);
+	ecplan_strbuf_release(&sql);
+	return rc;
+}
+
+int ecplan_state_load_cursor(char ***out, size_t *ncursor, PGconn *conn, const char *name,
+			     ecplan_error *err)
+{
+	PGresult *res = NULL;
+	const char *params[1] = { name };
+	*out = NULL;
+	*ncursor = 0;
+	int rc = ecplan_db_query(&res, conn,
+		"SELECT u.v FROM ecplan.plans p, unnest(p.cursor) WITH ORDINALITY AS u(v, i)"
+		" WHERE p.name = $1 ORDER BY u.i", 1, params, err);
+	if (rc == 0 && PQntuples(res) > 0) {
+		*ncursor = (size_t)PQntuples(res);
+		*out = ecplan_xcalloc(*ncursor, sizeof(char *));
+		for (size_t i = 0; i < *ncursor; i++)
+			(*out)[i] = ecplan_xstrdup(PQgetvalue(res, (int)i, 0));
+	}
+	PQclear(res);
+	return rc;
+}
+
+int ecplan_state_set_rows_total(PGconn *conn, const char *name, long long total,
+				bool reset_progress, ecplan_error *err)
+{
+	char t[32];
+	snprintf(t, sizeof(t), "%lld", total);
+	const char *params[3] = { name, t, reset_progress ? "true" : "false" };
+	return update_plan(conn,
+		"UPDATE ecplan.plans SET rows_total = $2::bigint,"
+		" rows_done = CASE WHEN $3::boolean THEN 0 ELSE rows_done END,"
+		" backfill_seconds = CASE WHEN $3::boolean THEN 0 ELSE backfill_seconds END,"
+		" cursor = CASE WHEN $3::boolean THEN NULL ELSE cursor END,"
+		" updated_at = now() WHERE name = $1", 3, params, err);
+}
+
+int ecplan_state_log(PGconn *conn, const char *name, const char *kind, const char *phase,
+		     const char *message, const char *data_json, ecplan_error *err)
+{
+	const char *params[5] = { name, kind, phase, message, data_json };
+	return ecplan_db_query(NULL, conn,
+		"INSERT INTO ecplan.events (plan, kind, phase, message, data)"
+		" VALUES ($1, $2, $3, $4, $5::jsonb)", 5, params, err);
+}
+
+int ecplan_state_delivery(ecplan_delivery *out, PGconn *conn, const char *name, const char *event,
+			  const char *webhook, int phase_attempt, bool gate, ecplan_error *err)
+{
+	char id[ECPLAN_WEBHOOK_DELIVERY_ID_SIZE], pa[16];
+	PGresult *res = NULL;
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if ((rc = ecplan_webhook_new_delivery_id(id, sizeof(id), err)) < 0)
+		return rc;
+	snprintf(pa, sizeof(pa), "%d", phase_attempt);
+	const char *params[6] = { id, name, event, webhook, pa, gate ? "true" : "false" };
+	rc = ecplan_db_query(&res, conn,
+		"WITH ins AS (INSERT INTO ecplan.deliveries (id, plan, event, webhook, phase_attempt, gate)"
+		" VALUES ($1, $2, $3, $4, $5::int, $6::boolean) ON CONFLICT DO NOTHING RETURNING id, delivered, attempts)"
+		" SELECT id, delivered, attempts FROM ins UNION ALL"
+		" SELECT id, delivered, attempts FROM ecplan.deliveries"
+		" WHERE plan = $2 AND event = $3 AND webhook = $4 AND phase_attempt = $5::int",
+		6, params, err);
+	if (rc == 0 && PQntuples(res) >= 1) {
+		snprintf(out->id, sizeof(out->id), "%s", PQgetvalue(res, 0, 0));
+		out->delivered = !strcmp(PQgetvalue(res, 0, 1), "t");
+		out->attempts = atoi(PQgetvalue(res, 0, 2));
+	} else if (rc == 0) {
+		rc = ecplan_error_set(err, ECPLAN_ERR, "could not record webhook delivery");
+	}
+	PQclear(res);
+	return rc;
+}
+
+int ecplan_state_delivery_done(PGconn *conn, const char *id, bool delivered, int attempts,
+			       long http_status, const char *error, ecplan_error *err)
+{
+	char a[16], s[16];
+	snprintf(a, sizeof(a), "%d", attempts);
+	snprintf(s, sizeof(s), "%ld", http_status);
+	const char *params[5] = { id, delivered ? "true" : "false", a, http_status ? s : NULL, error };
+	return ecplan_db_query(NULL, conn,
+		"UPDATE ecplan.deliveries SET delivered = $2::boolean, attempts = attempts + $3::int,"
+		" last_status = $4::int, last_error = $5, updated_at = now() WHERE id = $1",
+		5, params, err);
+}
+
+int ecplan_state_pending_webhooks(long long *out, PGconn *conn, const char *name, ecplan_error *err)
+{
+	char *v = NULL;
+	const char *params[1] = { name };
+	*out = 0;
+	int rc = ecplan_db_query_value(&v, conn,
+		"SELECT count(*)::text FROM ecplan.deliveries d JOIN ecplan.plans p ON p.name = d.plan"
+		" WHERE d.plan = $1 AND NOT d.delivered AND d.gate", 1, params, err);
+	if (rc == 0 && v)
+		*out = atoll(v);
+	free(v);
+	return rc;
+}
