@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ecplan/db.h"
 #include "ecplan/render.h"
 
 int cmd_render(int argc, char **argv)
@@ -42,7 +43,32 @@ int cmd_render(int argc, char **argv)
 	if (!plan)
 		return EXIT_USAGE;
 	ecplan_catalog *cat = NULL;
-	(void)db;
+	/* The catalog is read only when a database is named: render must work
+	 * without one. */
+	if (db || getenv("ECPLAN_DB") || getenv("DATABASE_URL")) {
+		PGconn *conn = NULL;
+		ecplan_error err;
+		ecplan_error_clear(&err);
+		if (cli_connect(&conn, db) < 0) {
+			ecplan_plan_free(plan);
+			return EXIT_RUNTIME;
+		}
+		int rc = ecplan_catalog_load(&cat, conn, plan, &err);
+		ecplan_db_close(conn);
+		if (rc < 0) {
+			cli_print_error(&err);
+			ecplan_plan_free(plan);
+			return cli_exit_code(rc);
+		}
+		if (!cat->table_exists || !cat->column_exists) {
+			fprintf(stderr, "ecplan: %s\nhint: check \"table\" and \"change.column\" in the plan, and --db\n",
+				!cat->table_exists ? "the table does not exist in that database"
+						   : "the column does not exist in that table");
+			ecplan_catalog_free(cat);
+			ecplan_plan_free(plan);
+			return EXIT_PRECONDITION;
+		}
+	}
 	printf("-- ecplan %s: plan \"%s\" on %s.%s: %s -> %s\n", ECPLAN_VERSION, plan->name,
 	       plan->schema, plan->table, plan->column, plan->new_column);
 	for (int i = 0; i < ECPLAN_PHASE_COUNT; i++) {
@@ -64,6 +90,7 @@ int cmd_render(int argc, char **argv)
 	if (undo && only == ECPLAN_PHASE_CONTRACT)
 		printf("\n-- contract cannot be rolled back; the old column's values are archived in "
 		       "ecplan_archive.\"%s\"\n", plan->name);
+	ecplan_catalog_free(cat);
 	ecplan_plan_free(plan);
 	return EXIT_DONE;
 }

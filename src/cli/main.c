@@ -18,7 +18,8 @@ const cli_command cli_commands[] = {
 	  "With --rollback, prints the steps that undo the phases instead.\n"
 	  "Without --db, what depends on the catalog (the key, the indexes, the old\n"
 	  "column's type and default) is shown as a placeholder and listed at the end;\n"
-	  "with --db CONNINFO (or ECPLAN_DB / DATABASE_URL) it is read from the database.\n"
+	  "with --db CONNINFO (or ECPLAN_DB / DATABASE_URL set) it is read from the\n"
+	  "database; the PG* variables alone do not make render connect.\n"
 	  "Nothing is changed in the database.\n" },
 	{ "advance", cmd_advance, "PLAN.json [--to PHASE | --all] [--db CONNINFO] [--quiet]",
 	  "run the next phase (or up to PHASE, or all), then exit",
