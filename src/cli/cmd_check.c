@@ -54,7 +54,18 @@ static double mono(void)
  */
 static void estimate(PGconn *conn, const ecplan_plan *plan, const ecplan_catalog *cat)
 {
-	long long rows = cat->reltuples > 0 ? (long long)cat->reltuples : 0;
+	long long rows = cat->reltuples >= 0 ? (long long)cat->reltuples : -1;
+	if (rows < 0) {
+		/* Never analyzed: count (one sequential scan, read-only). */
+		char *v = NULL, *q = ecplan_sql_ident_dup(plan->schema), *t = ecplan_sql_ident_dup(plan->table);
+		char *sql = ecplan_xstrfmt("SELECT count(*)::text FROM %s.%s", q, t);
+		if (ecplan_db_query_value(&v, conn, sql, 0, NULL, NULL) == 0 && v)
+			rows = atoll(v);
+		free(v);
+		free(sql);
+		free(q);
+		free(t);
+	}
 	printf("\nbackfill estimate: about %lld rows, %.1f MiB of table data\n", rows,
 	       (double)cat->relation_bytes / 1048576.0);
 	if (cat->nkey == 0 || rows == 0)
@@ -70,6 +81,9 @@ static void estimate(PGconn *conn, const ecplan_plan *plan, const ecplan_catalog
 	int rc = ecplan_db_exec(conn, cat->new_column_exists ? "BEGIN" : "BEGIN READ ONLY", &err);
 	if (rc == 0)
 		rc = ecplan_db_set_local_timeouts(conn, plan->safety.lock_timeout_ms, 30000, &err);
+	const char *mark[1] = { plan->name };
+	if (rc == 0 && cat->new_column_exists) /* as the real batch: the trigger skips it */
+		rc = ecplan_db_query(NULL, conn, "SELECT set_config('ecplan.backfill', $1, true)", 1, mark, &err);
 	if (rc == 0)
 		rc = ecplan_db_query(&b, conn, bound, 1, params, &err);
 	long long sample = plan->backfill.batch_size;

@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "ecplan/strbuf.h"
+#include "ecplan/webhook.h"
 
 /* ---- positions of values and keys by JSON path ---------------------- */
 
@@ -479,6 +480,22 @@ static bool column_name_ok(vctx *v, const char *path, const char *key, const cha
 	return ok;
 }
 
+/*
+ * A type is pasted into DDL, so it may only hold what type names hold:
+ * letters, digits, spaces, _ . , ( ) [ ] and double-quoted names.
+ */
+static bool type_name_safe(const char *t)
+{
+	bool quoted = false;
+	for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted && !(isalnum(*p) || *p >= 0x80 || strchr(" _.,()[]", *p)))
+			return false;
+	}
+	return !quoted;
+}
+
 static void parse_change(vctx *v, const json_t *root, ecplan_plan *plan)
 {
 	static const char *const keys[] = { "column", "new_column", "type", "up", "down",
@@ -509,6 +526,10 @@ static void parse_change(vctx *v, const json_t *root, ecplan_plan *plan)
 			free(p);
 		}
 	}
+	if (plan->type && plan->type[0] && !type_name_safe(plan->type))
+		report(v, "$.change.type", AT_VALUE,
+		       "write a type name such as \"numeric(12,2)\", \"text\" or \"timestamp with time zone\"",
+		       "\"%s\" is not a type name", plan->type);
 	get_bool(v, c, "$.change", "not_null", &plan->not_null);
 }
 
@@ -569,7 +590,8 @@ static void parse_webhook(vctx *v, const json_t *w, const char *path, ecplan_web
 		free(p);
 	}
 	if (get_string(v, w, path, "url", true, false, &spec->url, "give an http:// or https:// URL") &&
-	    strncmp(spec->url, "http://", 7) && strncmp(spec->url, "https://", 8)) {
+	    strncmp(spec->url, "http://", 7) && strncmp(spec->url, "https://", 8) &&
+	    strncmp(spec->url, "${env.", 6)) {
 		p = child_path(path, "url");
 		report(v, p, AT_VALUE, "use an http:// or https:// URL",
 		       "unsupported URL scheme in \"%.40s\"", spec->url);
@@ -636,6 +658,9 @@ static void parse_webhook(vctx *v, const json_t *w, const char *path, ecplan_web
 			if (!name_ok)
 				report(v, p, AT_KEY, "header names are tokens without spaces or colons",
 				       "invalid header name");
+			else if (ecplan_webhook_header_reserved(key))
+				report(v, p, AT_KEY, "ecplan sets this header itself; remove it from the plan",
+				       "header \"%s\" cannot be set by a plan", key);
 			else if (!json_is_string(val))
 				report(v, p, AT_VALUE, NULL, "expected a string, found %s", type_name(val));
 			else if (strpbrk(json_string_value(val), "\r\n"))
