@@ -20,6 +20,19 @@ typedef struct ecplan_column_info {
 	bool default_volatile; /* the default calls a volatile function (nextval, random) */
 	bool generated;        /* a generated column */
 	char *comment;         /* col_description, or NULL */
+	/* Added fields: */
+	int attnum;            /* pg_attribute.attnum */
+	char identity;         /* 'a' (ALWAYS), 'd' (BY DEFAULT) or 0; an identity
+	                        * column has default_expr NULL but counts as
+	                        * default_volatile (it draws from a sequence) */
+	char *generation_expr; /* expression of a generated column, or NULL; the
+	                        * default_expr of a generated column is NULL */
+	char *collation;       /* collation when not the type's default, SQL-ready
+	                        * (schema.name, quoted as needed), or NULL */
+	bool inherited;        /* attinhcount > 0: comes from a parent table */
+	char *owned_sequence;  /* sequence owned by the column (serial, OWNED BY,
+	                        * identity), SQL-ready schema.name, or NULL;
+	                        * dropping the column drops it */
 } ecplan_column_info;
 
 typedef struct ecplan_index_column {
@@ -28,6 +41,14 @@ typedef struct ecplan_index_column {
 	char *collation; /* qualified non-default collation, or NULL */
 	bool desc;
 	bool nulls_first;
+	/* Added: the expression of an expression key as pg_get_indexdef prints
+	 * it (e.g. "lower(email)": wrap it in parentheses in CREATE INDEX), or
+	 * NULL for a plain column. opclass and collation above are SQL-ready:
+	 * schema-qualified, each part quoted only if needed (quote_ident), e.g.
+	 * pg_catalog.text_pattern_ops, pg_catalog."C"; do not quote them again.
+	 * collation is given when it differs from the column's own collation
+	 * (for an expression: from its type's default collation). */
+	char *expression;
 } ecplan_index_column;
 
 typedef struct ecplan_index_info {
@@ -73,15 +94,75 @@ typedef struct ecplan_catalog {
 	size_t ndependents;
 	double reltuples;           /* pg_class.reltuples; -1 when never analyzed */
 	long long relation_bytes;   /* pg_relation_size */
+	/* Added: CHECK constraints that use the old column; not blockers. One
+	 * line each: name (quoted if needed) and pg_get_constraintdef, e.g.
+	 * "price_positive CHECK ((price > (0)::numeric))". */
+	char **check_constraints;
+	size_t nchecks;
+	char *key_index;            /* name of the index behind the key, or NULL */
 } ecplan_catalog;
 
 /*
  * Reads the catalog for plan's table. A missing table or column is not an
  * error here (the *_exists fields say so; preconditions report it); a
  * database error is. Returns 0 or ECPLAN_ERR; *out owned by the caller.
+ *
+ * Details of the implementation (catalog.c):
+ * - Needs PostgreSQL 11 or later; an older server is ECPLAN_ERR.
+ * - Names are looked up by value (nspname, relname, attname as query
+ *   parameters), never pasted into SQL, so any name works.
+ * - table_exists is true for any relation of that name; relkind says what it
+ *   is ('r' table, 'p' partitioned table; a 'v' view is not something ecplan
+ *   can change). The remaining fields are filled for whatever it is.
+ * - default_volatile: the default's node tree calls (funcid/opfuncid) a
+ *   function with provolatile = 'v', or the column is an identity column.
+ *   Volatile type I/O functions behind a cast (CoerceViaIO) are not seen.
+ * - new_column_is_ours: the new column's comment is "ecplan:<plan name>"
+ *   followed by ':', a space or nothing.
+ * - The key: the primary key, else the first by name of the valid unique
+ *   btree indexes with no expressions and no predicate whose key columns
+ *   are all NOT NULL. An index is passed over when one of its key columns is
+ *   the old or the new column (the change would drop or rewrite it), or uses
+ *   a non-default operator class or collation (a row comparison on the
+ *   columns would not follow the index order). nkey is 0 when nothing fits.
+ * - indexes: every index whose key or INCLUDE columns, expressions or
+ *   predicate use the old column (by indkey, the node trees and pg_depend),
+ *   ordered by name. Empty when the old column does not exist.
+ * - dependents, one line each, sorted: "view s.v", "materialized view s.v",
+ *   "rule r on s.t", "generated column g of s.t", "policy p on s.t",
+ *   "partition key of s.t", "column inherited from s.parent",
+ *   "foreign key fk on s.other (references this column)",
+ *   "foreign key fk on s.t (this column references s.other)", and anything
+ *   else with a normal dependency on the column (pg_describe_object text,
+ *   e.g. an SQL-standard function body or a publication column list).
+ *   Triggers are not examined. Names are quote_ident'ed.
  */
 int ecplan_catalog_load(ecplan_catalog **out, PGconn *conn, const ecplan_plan *plan,
 			ecplan_error *err);
 void ecplan_catalog_free(ecplan_catalog *cat);
+
+/* A session that has held a transaction open too long with a lock on the
+ * table: what DDL on the table would queue behind. */
+typedef struct ecplan_long_txn {
+	int pid;
+	char *application_name; /* "" when unset */
+	char *state;            /* pg_stat_activity.state, e.g. "idle in transaction"; NULL if hidden */
+	double xact_age_s;      /* seconds since xact_start */
+	char *query;            /* last query, at most 200 characters; NULL if hidden */
+} ecplan_long_txn;
+
+/*
+ * Lists the sessions other than conn's own whose transaction began more than
+ * max_age_s seconds ago and that hold (or wait for) any lock on schema.table,
+ * oldest first. Only locks on the table itself count: not its indexes, not
+ * its partitions. Prepared transactions are not listed. Without
+ * pg_read_all_stats, other roles' state and query read NULL.
+ * On success returns 0 and sets *out (NULL when none; free with
+ * ecplan_long_txns_free) and *count. Returns ECPLAN_ERR on a database error.
+ */
+int ecplan_catalog_long_transactions(ecplan_long_txn **out, size_t *count, PGconn *conn,
+				     const char *schema, const char *table, long max_age_s,
+				     ecplan_error *err);
+void ecplan_long_txns_free(ecplan_long_txn *txns, size_t count);
 
 #endif
