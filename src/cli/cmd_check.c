@@ -232,9 +232,27 @@ int cmd_verify(int argc, char **argv)
 	printf("rows: %s\nnew differs from up(old): %s\nold differs from down(new): %s\ndivergent (both differ): %lld\n",
 	       PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), divergent);
 	rc = divergent == 0 ? EXIT_DONE : EXIT_PRECONDITION;
+	if (divergent && cat->nkey) {
+		PGresult *sample = NULL;
+		char *ssql = ecplan_render_divergent_sample(plan, cat, 10);
+		if (ecplan_db_query(&sample, conn, ssql, 0, NULL, NULL) == 0) {
+			printf("first divergent rows (key: old | new):\n");
+			for (int i = 0; i < PQntuples(sample); i++) {
+				printf("  ");
+				for (int k = 0; k < (int)cat->nkey; k++)
+					printf("%s%s", k ? ", " : "", PQgetvalue(sample, i, k));
+				printf(": %s | %s\n", PQgetisnull(sample, i, (int)cat->nkey) ? "NULL" : PQgetvalue(sample, i, (int)cat->nkey),
+				       PQgetisnull(sample, i, (int)cat->nkey + 1) ? "NULL" : PQgetvalue(sample, i, (int)cat->nkey + 1));
+			}
+		}
+		PQclear(sample);
+		free(ssql);
+	}
 	if (divergent)
-		fprintf(stderr, "ecplan: %lld rows have \"%s\" and \"%s\" out of agreement\n", divergent,
-			plan->column, plan->new_column);
+		fprintf(stderr, "ecplan: %lld rows have \"%s\" and \"%s\" out of agreement\n"
+				"hint: rows written to \"%s\" before the sync trigger existed (or with it disabled) "
+				"stay out of agreement; fix them, or roll the plan back and advance again\n",
+			divergent, plan->column, plan->new_column, plan->new_column);
 done:
 	PQclear(res);
 	ecplan_catalog_free(cat);

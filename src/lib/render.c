@@ -429,6 +429,25 @@ char *ecplan_render_verify(const ecplan_plan *plan, const ecplan_catalog *cat)
 	return ecplan_strbuf_detach(&sb);
 }
 
+char *ecplan_render_divergent_sample(const ecplan_plan *plan, const ecplan_catalog *cat, int limit)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT, nq = ECPLAN_STRBUF_INIT, oq = ECPLAN_STRBUF_INIT;
+	char *up = ecplan_render_up_expr(plan), *down = ecplan_render_down_expr(plan, cat);
+	ecplan_sql_ident(&nq, plan->new_column);
+	ecplan_sql_ident(&oq, plan->column);
+	ecplan_strbuf_adds(&sb, "SELECT ");
+	key_list(&sb, cat);
+	ecplan_strbuf_addf(&sb, ", %s::text, %s::text FROM ", oq.buf, nq.buf);
+	table_ref(&sb, plan);
+	ecplan_strbuf_addf(&sb, " WHERE %s IS DISTINCT FROM (%s) AND %s IS DISTINCT FROM (%s) LIMIT %d",
+			   nq.buf, up, oq.buf, down, limit);
+	free(up);
+	free(down);
+	ecplan_strbuf_release(&nq);
+	ecplan_strbuf_release(&oq);
+	return ecplan_strbuf_detach(&sb);
+}
+
 static void render_expand(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;

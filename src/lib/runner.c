@@ -394,8 +394,10 @@ static int run_verify(ecplan_runner *r, const ecplan_step *st, ecplan_phase phas
 		ecplan_error_set(err, ECPLAN_EPRECONDITION,
 				 "%lld rows have \"%s\" and \"%s\" out of agreement; %s refused",
 				 divergent, r->plan->column, r->plan->new_column, ecplan_phase_name(phase));
-		ecplan_error_hint(err, "run \"ecplan verify\" for the counts; roll back to synced and "
-				       "backfill again, or fix the rows, then retry");
+		ecplan_error_hint(err, "\"ecplan verify\" lists them; rows written to \"%s\" before the sync "
+				       "trigger existed, or by hand with the trigger disabled, stay out of agreement: "
+				       "fix them (or roll the plan back and advance again), then retry",
+				  r->plan->new_column);
 		return ECPLAN_EPRECONDITION;
 	}
 	return 0;
