@@ -12,11 +12,13 @@ it_setup
 DUMP=${ECPLAN_BUILD_DIR:?}/tests/catalog_dump
 [[ -x "$DUMP" ]] || fail "catalog_dump not built: $DUMP"
 SERVER_VERSION=$(q "show server_version_num")
+# The interpreter itself, not a wrapper such as a pyenv shim: j runs it often.
+PY=$(python3 -c 'import sys; print(sys.executable)')
 
 # plan NAME TABLE COLUMN NEW_COLUMN: writes $IT_TMP/NAME.json, prints its path.
 # TABLE is the plan's "table" string (quoted as SQL where needed).
 plan() {
-	python3 - "$IT_TMP/$1.json" "$1" "$2" "$3" "$4" <<'EOF'
+	"$PY" - "$IT_TMP/$1.json" "$1" "$2" "$3" "$4" <<'EOF'
 import json, sys
 path, name, table, column, new_column = sys.argv[1:]
 with open(path, "w", encoding="utf-8") as f:
@@ -34,7 +36,7 @@ dump() {
 # j EXPR: evaluates a Python expression over the JSON in $OUT (as d); strings
 # print raw, anything else as compact JSON.
 j() {
-	python3 -c '
+	"$PY" -c '
 import json, sys
 d = json.load(open(sys.argv[1], encoding="utf-8"))
 v = eval(sys.argv[2])
