@@ -454,7 +454,7 @@ static void render_expand(ecplan_steps *out, const ecplan_plan *plan, const ecpl
 	ecplan_step *st = add_step(out, ECPLAN_STEP_DDL, true, "add column %s", plan->new_column);
 	ecplan_strbuf_adds(&sb, "ALTER TABLE ");
 	table_ref(&sb, plan);
-	ecplan_strbuf_adds(&sb, " ADD COLUMN ");
+	ecplan_strbuf_adds(&sb, " ADD COLUMN IF NOT EXISTS ");
 	ecplan_sql_ident(&sb, plan->new_column);
 	if (new_type(plan, cat)) {
 		ecplan_strbuf_addf(&sb, " %s", new_type(plan, cat));
