@@ -59,6 +59,17 @@ int cli_connect(struct pg_conn **out, const char *db);
  * printing why. Caller frees. */
 char *cli_plan_name(const char *arg);
 
+/* Parses --json and --db (status, history); returns optind or -1 after a
+ * usage error. */
+int cli_parse_json_db(const cli_command *self, int argc, char **argv, bool *as_json,
+		      const char **db);
+/* Parses [--db X] PLAN.json (check, verify); returns the plan, or NULL with
+ * *rc set after printing why. */
+ecplan_plan *cli_parse_plan_args(const cli_command *self, int argc, char **argv, const char **db,
+				 int *rc);
+/* advance and rollback: parse options, open a runner, run, report. */
+int cli_run_phases(bool rollback, int argc, char **argv);
+
 int cmd_validate(int argc, char **argv);
 int cmd_advance(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);

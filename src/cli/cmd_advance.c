@@ -1,4 +1,4 @@
-/* ecplan advance / rollback: move a plan forward or back, phase by phase. */
+/* ecplan advance (and the runner front end rollback shares): move a plan phase by phase. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +61,7 @@ static void on_progress(const ecplan_progress *p, void *ctx)
 		       pct, p->rows_per_second < 0 ? 0 : p->rows_per_second, eta);
 }
 
-static int run(bool rollback, int argc, char **argv)
+int cli_run_phases(bool rollback, int argc, char **argv)
 {
 	const cli_command *self = cli_find_command(rollback ? "rollback" : "advance");
 	static const struct option opts[] = {
@@ -132,10 +132,5 @@ static int run(bool rollback, int argc, char **argv)
 
 int cmd_advance(int argc, char **argv)
 {
-	return run(false, argc, argv);
-}
-
-int cmd_rollback(int argc, char **argv)
-{
-	return run(true, argc, argv);
+	return cli_run_phases(false, argc, argv);
 }

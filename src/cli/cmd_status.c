@@ -1,4 +1,4 @@
-/* ecplan status / wait / history: read the state store, change nothing. */
+/* ecplan status: one plan or every plan, for humans or as JSON; changes nothing. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,35 +13,6 @@
 #include "ecplan/db.h"
 #include "ecplan/state.h"
 #include "ecplan/strbuf.h"
-
-int cli_connect(PGconn **out, const char *db)
-{
-	ecplan_error err;
-	ecplan_error_clear(&err);
-	int rc = ecplan_db_connect(out, db, &err);
-	if (rc < 0)
-		cli_print_error(&err);
-	return rc;
-}
-
-char *cli_plan_name(const char *arg)
-{
-	size_t n = strlen(arg);
-	if ((n > 5 && !strcmp(arg + n - 5, ".json")) || strchr(arg, '/')) {
-		ecplan_plan *plan = cli_load_plan(arg);
-		if (!plan)
-			return NULL;
-		char *name = ecplan_xstrdup(plan->name);
-		ecplan_plan_free(plan);
-		return name;
-	}
-	if (!ecplan_plan_name_valid(arg)) {
-		fprintf(stderr, "ecplan: \"%s\" is neither a plan name nor a plan file\n"
-				"hint: plan names are 1-63 characters of [a-z0-9_-]; files end in .json\n", arg);
-		return NULL;
-	}
-	return ecplan_xstrdup(arg);
-}
 
 static json_t *status_json(PGconn *conn, const ecplan_plan_row *row)
 {
@@ -115,23 +86,10 @@ static void print_human(json_t *o)
 int cmd_status(int argc, char **argv)
 {
 	const cli_command *self = cli_find_command("status");
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "db", required_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 }
-	};
 	bool as_json = false;
 	const char *db = NULL;
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': as_json = true; break;
-		case 'd': db = optarg; break;
-		default: return cli_usage_error(self, "unknown or incomplete option \"%s\"", argv[optind - 1]);
-		}
-	}
+	if (cli_parse_json_db(self, argc, argv, &as_json, &db) < 0)
+		return EXIT_USAGE;
 	if (argc - optind > 1)
 		return cli_usage_error(self, "give at most one plan name or file");
 	char *name = NULL;
@@ -190,184 +148,6 @@ int cmd_status(int argc, char **argv)
 	ecplan_plan_rows_free(rows, n);
 	rc = EXIT_DONE;
 done:
-	free(name);
-	ecplan_db_close(conn);
-	return rc;
-}
-
-static void sleep_s(double s)
-{
-	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
-	nanosleep(&ts, NULL);
-}
-
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-int cmd_wait(int argc, char **argv)
-{
-	const cli_command *self = cli_find_command("wait");
-	static const struct option opts[] = {
-		{ "until", required_argument, NULL, 'u' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "db", required_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *until = NULL, *db = NULL;
-	double timeout = 0, interval = 2;
-	char *end;
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'u': until = optarg; break;
-		case 't':
-			timeout = strtod(optarg, &end);
-			if (*end || timeout < 0)
-				return cli_usage_error(self, "--timeout takes seconds, e.g. 600");
-			break;
-		case 'i':
-			interval = strtod(optarg, &end);
-			if (*end || interval <= 0)
-				return cli_usage_error(self, "--interval takes seconds greater than 0");
-			break;
-		case 'd': db = optarg; break;
-		default: return cli_usage_error(self, "unknown or incomplete option \"%s\"", argv[optind - 1]);
-		}
-	}
-	if (optind != argc - 1)
-		return cli_usage_error(self, "give one plan name");
-	if (!until)
-		return cli_usage_error(self, "--until PHASE is required");
-	ecplan_state target = ecplan_state_parse(until);
-	if (ecplan_phase_parse(until) != ECPLAN_PHASE_NONE)
-		target = ecplan_phase_result(ecplan_phase_parse(until));
-	if (target == ECPLAN_STATE_INVALID)
-		return cli_usage_error(self, "unknown phase or state \"%s\"", until);
-	char *name = cli_plan_name(argv[optind]);
-	if (!name)
-		return EXIT_USAGE;
-	PGconn *conn = NULL;
-	int rc = EXIT_RUNTIME;
-	double start = mono();
-	if (cli_connect(&conn, db) < 0)
-		goto done;
-	for (;;) {
-		ecplan_error err;
-		ecplan_error_clear(&err);
-		ecplan_plan_row *row = NULL;
-		bool exists = false;
-		if (ecplan_state_schema_exists(conn, &exists, &err) < 0 ||
-		    (exists && ecplan_state_load(&row, conn, name, &err) < 0)) {
-			cli_print_error(&err);
-			goto done;
-		}
-		bool reached = row && row->state == target;
-		if (row && target != ECPLAN_STATE_ROLLED_BACK && row->state != ECPLAN_STATE_ROLLED_BACK &&
-		    ecplan_state_rank(row->state) >= ecplan_state_rank(target))
-			reached = true;
-		if (reached) {
-			printf("plan \"%s\" is %s\n", name, ecplan_state_name(row->state));
-			ecplan_plan_row_free(row);
-			rc = EXIT_DONE;
-			goto done;
-		}
-		ecplan_plan_row_free(row);
-		if (timeout > 0 && mono() - start + interval > timeout) {
-			if (timeout > mono() - start)
-				sleep_s(timeout - (mono() - start));
-			fprintf(stderr, "ecplan: timed out after %.0f s waiting for plan \"%s\" to reach %s\n",
-				timeout, name, ecplan_state_name(target));
-			rc = EXIT_WAIT_TIMEOUT;
-			goto done;
-		}
-		sleep_s(interval);
-	}
-done:
-	free(name);
-	ecplan_db_close(conn);
-	return rc;
-}
-
-int cmd_history(int argc, char **argv)
-{
-	const cli_command *self = cli_find_command("history");
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "db", required_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 }
-	};
-	bool as_json = false;
-	const char *db = NULL;
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': as_json = true; break;
-		case 'd': db = optarg; break;
-		default: return cli_usage_error(self, "unknown or incomplete option \"%s\"", argv[optind - 1]);
-		}
-	}
-	if (optind != argc - 1)
-		return cli_usage_error(self, "give one plan name");
-	char *name = cli_plan_name(argv[optind]);
-	if (!name)
-		return EXIT_USAGE;
-	PGconn *conn = NULL;
-	PGresult *res = NULL;
-	ecplan_error err;
-	ecplan_error_clear(&err);
-	int rc = EXIT_RUNTIME;
-	bool exists = false;
-	if (cli_connect(&conn, db) < 0)
-		goto done;
-	if (ecplan_state_schema_exists(conn, &exists, &err) < 0) {
-		cli_print_error(&err);
-		goto done;
-	}
-	if (exists) {
-		const char *params[1] = { name };
-		if (ecplan_db_query(&res, conn,
-			"SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), kind,"
-			" coalesce(phase, ''), message, data::text FROM ecplan.events WHERE plan = $1 ORDER BY id",
-			1, params, &err) < 0) {
-			cli_print_error(&err);
-			goto done;
-		}
-	}
-	int n = res ? PQntuples(res) : 0;
-	if (n == 0 && !as_json) {
-		fprintf(stderr, "ecplan: no history for plan \"%s\" in this database\n", name);
-		rc = EXIT_USAGE;
-		goto done;
-	}
-	json_t *arr = json_array();
-	for (int i = 0; i < n; i++) {
-		json_t *data = PQgetisnull(res, i, 4) ? json_null() : json_loads(PQgetvalue(res, i, 4), 0, NULL);
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:s, s:o}",
-			"at", PQgetvalue(res, i, 0), "kind", PQgetvalue(res, i, 1),
-			"phase", PQgetvalue(res, i, 2)[0] ? PQgetvalue(res, i, 2) : NULL,
-			"message", PQgetvalue(res, i, 3), "data", data ? data : json_null()));
-		if (!as_json)
-			printf("%s  %-12s %-9s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-			       PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
-	}
-	if (as_json) {
-		char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		printf("%s\n", s);
-		free(s);
-	}
-	json_decref(arr);
-	rc = EXIT_DONE;
-done:
-	PQclear(res);
 	free(name);
 	ecplan_db_close(conn);
 	return rc;

@@ -4,7 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <getopt.h>
+
 #include "cli.h"
+#include "ecplan/db.h"
+#include "ecplan/strbuf.h"
 
 const char cli_exit_codes_text[] =
 	"Exit codes:\n"
@@ -78,4 +82,84 @@ bool cli_wants_help(int argc, char **argv)
 			return true;
 	}
 	return false;
+}
+
+int cli_connect(PGconn **out, const char *db)
+{
+	ecplan_error err;
+	ecplan_error_clear(&err);
+	int rc = ecplan_db_connect(out, db, &err);
+	if (rc < 0)
+		cli_print_error(&err);
+	return rc;
+}
+
+char *cli_plan_name(const char *arg)
+{
+	size_t n = strlen(arg);
+	if ((n > 5 && !strcmp(arg + n - 5, ".json")) || strchr(arg, '/')) {
+		ecplan_plan *plan = cli_load_plan(arg);
+		if (!plan)
+			return NULL;
+		char *name = ecplan_xstrdup(plan->name);
+		ecplan_plan_free(plan);
+		return name;
+	}
+	if (!ecplan_plan_name_valid(arg)) {
+		fprintf(stderr, "ecplan: \"%s\" is neither a plan name nor a plan file\n"
+				"hint: plan names are 1-63 characters of [a-z0-9_-]; files end in .json\n", arg);
+		return NULL;
+	}
+	return ecplan_xstrdup(arg);
+}
+
+/* Options shared by status and history: --json, --db. Returns optind or -1
+ * after printing a usage error. */
+int cli_parse_json_db(const cli_command *self, int argc, char **argv, bool *as_json,
+			 const char **db)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "db", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': *as_json = true; break;
+		case 'd': *db = optarg; break;
+		default:
+			cli_usage_error(self, "unknown or incomplete option \"%s\"", argv[optind - 1]);
+			return -1;
+		}
+	}
+	return optind;
+}
+
+/* Parses [--db X] PLAN.json; returns the plan or NULL (usage printed, *rc set). */
+ecplan_plan *cli_parse_plan_args(const cli_command *self, int argc, char **argv, const char **db,
+				    int *rc)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+	optind = 1;
+	opterr = 0;
+	*rc = EXIT_USAGE;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'd') {
+			cli_usage_error(self, "unknown or incomplete option \"%s\"", argv[optind - 1]);
+			return NULL;
+		}
+		*db = optarg;
+	}
+	if (optind != argc - 1) {
+		cli_usage_error(self, optind >= argc ? "no plan file given" : "give one plan file");
+		return NULL;
+	}
+	return cli_load_plan(argv[optind]);
 }

@@ -343,9 +343,9 @@ static bool get_bool(vctx *v, const json_t *obj, const char *path, const char *k
 	return true;
 }
 
-/* Returns the member if it is an object (reporting otherwise), else NULL. */
-static json_t *get_object(vctx *v, const json_t *obj, const char *path, const char *key,
-			  bool required)
+/* Returns the member if it has type `type` (reporting otherwise), else NULL. */
+static json_t *get_typed(vctx *v, const json_t *obj, const char *path, const char *key,
+			 bool required, json_type type, const char *what)
 {
 	json_t *j = json_object_get(obj, key);
 	if (!j) {
@@ -353,31 +353,25 @@ static json_t *get_object(vctx *v, const json_t *obj, const char *path, const ch
 			missing(v, path, key, NULL);
 		return NULL;
 	}
-	if (!json_is_object(j)) {
+	if (json_typeof(j) != type) {
 		char *p = child_path(path, key);
-		report(v, p, AT_VALUE, NULL, "expected an object, found %s", type_name(j));
+		report(v, p, AT_VALUE, NULL, "expected %s, found %s", what, type_name(j));
 		free(p);
 		return NULL;
 	}
 	return j;
 }
 
+static json_t *get_object(vctx *v, const json_t *obj, const char *path, const char *key,
+			  bool required)
+{
+	return get_typed(v, obj, path, key, required, JSON_OBJECT, "an object");
+}
+
 static json_t *get_array(vctx *v, const json_t *obj, const char *path, const char *key,
 			 bool required)
 {
-	json_t *j = json_object_get(obj, key);
-	if (!j) {
-		if (required)
-			missing(v, path, key, NULL);
-		return NULL;
-	}
-	if (!json_is_array(j)) {
-		char *p = child_path(path, key);
-		report(v, p, AT_VALUE, NULL, "expected an array, found %s", type_name(j));
-		free(p);
-		return NULL;
-	}
-	return j;
+	return get_typed(v, obj, path, key, required, JSON_ARRAY, "an array");
 }
 
 bool ecplan_plan_name_valid(const char *name)
