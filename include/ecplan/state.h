@@ -30,7 +30,10 @@ typedef struct ecplan_plan_row {
 	ecplan_phase running; /* phase in progress, or NONE */
 	bool rolling_back;    /* the phase in progress is being undone */
 	int step;             /* steps of `running` done */
-	int phase_attempt;    /* how many times `running` (or the last phase) started */
+	int attempts[ECPLAN_PHASE_COUNT]; /* how many times each phase started */
+	int phase_attempt;    /* attempts[running], or 0 when nothing runs */
+	int rollback_attempts;/* how many rollbacks started */
+	int failures;         /* how many attempts failed */
 	char *cursor;         /* backfill cursor as a text[] literal, or NULL */
 	long long rows_done;
 	long long rows_total; /* estimate; -1 unknown */
@@ -68,10 +71,17 @@ int ecplan_state_register(PGconn *conn, const ecplan_plan *plan, ecplan_error *e
 int ecplan_state_check_drift(const ecplan_plan *plan, const ecplan_plan_row *row,
 			     ecplan_error *err);
 
-/* Marks `phase` as started (running, step 0, phase_attempt + 1, last_error
- * cleared) or, for rollback, as being undone. */
+/* Marks `phase` as started (running, step 0, its attempt count + 1, last
+ * error cleared) or, for rollback, as being undone (attempts unchanged). */
 int ecplan_state_begin_phase(PGconn *conn, const char *name, ecplan_phase phase, bool rollback,
 			     ecplan_error *err);
+/* Counts a new rollback (*out: its number, for webhook idempotency). */
+int ecplan_state_begin_rollback(int *out, PGconn *conn, const char *name, ecplan_error *err);
+/* Counts a failed attempt (*out: its number, for the `failed` webhook). */
+int ecplan_state_next_failure(int *out, PGconn *conn, const char *name, ecplan_error *err);
+/* Replaces the registered plan (only for a plan that never started a phase). */
+int ecplan_state_reregister(PGconn *conn, const ecplan_plan *plan, ecplan_error *err);
+
 /* Records that `step` steps of the running phase are done. Meant to run
  * inside the step's own transaction. */
 int ecplan_state_set_step(PGconn *conn, const char *name, int step, ecplan_error *err);

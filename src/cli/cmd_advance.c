@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "ecplan/runner.h"
+#include "ecplan/template.h"
 #include "ecplan/webhook.h"
 
 typedef struct out_ctx {
@@ -111,6 +112,17 @@ int cli_run_phases(bool rollback, int argc, char **argv)
 	ecplan_plan *plan = cli_load_plan(argv[optind]);
 	if (!plan)
 		return EXIT_USAGE;
+	/* Unset ${env.X} and secret_env variables: refuse before connecting, so
+	 * nothing in the database changes. */
+	ecplan_diags diags = ECPLAN_DIAGS_INIT;
+	if (ecplan_template_check_plan(plan, NULL, NULL, &diags) < 0) {
+		for (size_t i = 0; i < diags.count; i++)
+			cli_print_error(&diags.items[i]);
+		ecplan_diags_release(&diags);
+		ecplan_plan_free(plan);
+		return EXIT_USAGE;
+	}
+	ecplan_diags_release(&diags);
 	ecplan_error err;
 	ecplan_error_clear(&err);
 	ecplan_runner *r = NULL;

@@ -165,6 +165,23 @@ static int register_or_check(ecplan_runner *r, bool may_register, ecplan_error *
 			  r->plan->source, r->plan->sha256);
 		return reload(r, err);
 	}
+	if (r->row->sha256 && !strcmp(r->row->sha256, r->plan->sha256))
+		return 0;
+	/* A plan that never started a phase has left nothing in the database:
+	 * a corrected file (a typo in the table name, say) replaces it. */
+	bool never_started = r->row->state == ECPLAN_STATE_PLANNED && r->row->running == ECPLAN_PHASE_NONE &&
+			     r->row->rollback_attempts == 0;
+	for (int i = 0; i < ECPLAN_PHASE_COUNT; i++)
+		never_started &= r->row->attempts[i] == 0;
+	if (never_started && may_register) {
+		int rc2 = ecplan_state_reregister(r->conn, r->plan, err);
+		if (rc2 < 0)
+			return rc2;
+		log_event(r, "register", ECPLAN_PHASE_NONE, NULL,
+			  "plan replaced from %s (sha256 %s); it had not started any phase", r->plan->source,
+			  r->plan->sha256);
+		return reload(r, err);
+	}
 	return ecplan_state_check_drift(r->plan, r->row, err);
 }
 
@@ -622,8 +639,9 @@ static int record_failure(ecplan_runner *r, ecplan_phase phase, const ecplan_err
 		ecplan_db_rollback(r->conn, NULL);
 	ecplan_state_set_error(r->conn, r->plan->name, e->message, NULL);
 	log_event(r, "error", phase, NULL, "%s%s%s", e->message, e->detail[0] ? ": " : "", e->detail);
-	if (e->code != ECPLAN_EGATE)
-		fire(r, "failed", phase, r->row ? r->row->phase_attempt : 1, false, e->message, NULL);
+	int failure = 0;
+	if (e->code != ECPLAN_EGATE && ecplan_state_next_failure(&failure, r->conn, r->plan->name, NULL) == 0)
+		fire(r, "failed", phase, failure, false, e->message, NULL);
 	return 0;
 }
 
@@ -650,7 +668,7 @@ static int run_phase(ecplan_runner *r, ecplan_phase phase, ecplan_error *err)
 	}
 	if (!resume) {
 		ecplan_event_name(ev, sizeof(ev), phase, "before");
-		if ((rc = fire(r, ev, phase, r->row->phase_attempt + 1, true, NULL, err)) < 0)
+		if ((rc = fire(r, ev, phase, r->row->attempts[phase] + 1, true, NULL, err)) < 0)
 			goto done;
 		if ((rc = ecplan_state_begin_phase(r->conn, r->plan->name, phase, false, err)) < 0 ||
 		    (rc = reload(r, err)) < 0)
@@ -808,16 +826,32 @@ int ecplan_runner_rollback(ecplan_runner *r, ecplan_state to, ecplan_error *err)
 		return ECPLAN_EIMPOSSIBLE;
 	}
 	if (undo_next(r->row, to) == ECPLAN_PHASE_NONE) {
+		/* Nothing left to undo: deliver what the last rollback could not. */
+		if (r->row->rollback_attempts > 0) {
+			rc = fire(r, "rollback.after", ECPLAN_PHASE_NONE, r->row->rollback_attempts, true, NULL, err);
+			if (rc < 0) {
+				ecplan_state_set_error(r->conn, r->plan->name, err->message, NULL);
+				return rc;
+			}
+		}
 		info(r, "plan \"%s\" is %s: nothing to roll back", r->plan->name,
 		     ecplan_state_name(r->row->state));
 		return 0;
 	}
-	int attempt = r->row->phase_attempt + 1;
-	if ((rc = fire(r, "rollback.before", ECPLAN_PHASE_NONE, attempt, true, NULL, err)) < 0)
+	/* rollback.before is retried with the same number until it goes
+	 * through; only then does the rollback count. */
+	int attempt = r->row->rollback_attempts + 1;
+	if ((rc = fire(r, "rollback.before", ECPLAN_PHASE_NONE, attempt, true, NULL, err)) < 0) {
+		ecplan_state_set_error(r->conn, r->plan->name, err->message, NULL);
+		return rc;
+	}
+	if ((rc = ecplan_state_begin_rollback(&attempt, r->conn, r->plan->name, err)) < 0)
 		return rc;
 	ecplan_phase p;
 	while ((p = undo_next(r->row, to)) != ECPLAN_PHASE_NONE)
 		if ((rc = undo_phase(r, p, to, err)) < 0)
 			return rc;
-	return fire(r, "rollback.after", ECPLAN_PHASE_NONE, attempt, true, NULL, err);
+	if ((rc = fire(r, "rollback.after", ECPLAN_PHASE_NONE, attempt, true, NULL, err)) < 0)
+		ecplan_state_set_error(r->conn, r->plan->name, err->message, NULL);
+	return rc;
 }

@@ -25,7 +25,9 @@ static const char *const migrations[] = {
 	"  running_phase text,"
 	"  rolling_back boolean NOT NULL DEFAULT false,"
 	"  step integer NOT NULL DEFAULT 0,"
-	"  phase_attempt integer NOT NULL DEFAULT 0,"
+	"  attempts integer[] NOT NULL DEFAULT '{0,0,0,0,0}',"
+	"  rollback_attempts integer NOT NULL DEFAULT 0,"
+	"  failures integer NOT NULL DEFAULT 0,"
 	"  cursor text[],"
 	"  rows_done bigint NOT NULL DEFAULT 0,"
 	"  rows_total bigint NOT NULL DEFAULT -1,"
@@ -111,11 +113,11 @@ fail:
 }
 
 #define ROW_COLUMNS \
-	"name, plan_json, sha256, state, running_phase, rolling_back, step, phase_attempt," \
+	"name, plan_json, sha256, state, running_phase, rolling_back, step, array_to_string(attempts, ',')," \
 	" cursor::text, rows_done, rows_total, backfill_seconds," \
 	" to_char(switched_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')," \
 	" coalesce(extract(epoch FROM now() - switched_at), -1)::float8, last_error," \
-	" to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+	" to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), rollback_attempts, failures"
 
 static char *dupval(const PGresult *res, int row, int col)
 {
@@ -133,7 +135,19 @@ static ecplan_plan_row *row_from(const PGresult *res, int r)
 					      : ecplan_phase_parse(PQgetvalue(res, r, 4));
 	row->rolling_back = !strcmp(PQgetvalue(res, r, 5), "t");
 	row->step = atoi(PQgetvalue(res, r, 6));
-	row->phase_attempt = atoi(PQgetvalue(res, r, 7));
+	{
+		const char *p = PQgetvalue(res, r, 7);
+		for (int i = 0; i < ECPLAN_PHASE_COUNT && *p; i++) {
+			row->attempts[i] = atoi(p);
+			p = strchr(p, ',');
+			if (!p)
+				break;
+			p++;
+		}
+	}
+	row->phase_attempt = row->running != ECPLAN_PHASE_NONE ? row->attempts[row->running] : 0;
+	row->rollback_attempts = atoi(PQgetvalue(res, r, 16));
+	row->failures = atoi(PQgetvalue(res, r, 17));
 	row->cursor = dupval(res, r, 8);
 	row->rows_done = atoll(PQgetvalue(res, r, 9));
 	row->rows_total = atoll(PQgetvalue(res, r, 10));
@@ -289,11 +303,45 @@ static int update_plan(PGconn *conn, const char *sql, int n, const char *const *
 int ecplan_state_begin_phase(PGconn *conn, const char *name, ecplan_phase phase, bool rollback,
 			     ecplan_error *err)
 {
-	const char *params[3] = { name, ecplan_phase_name(phase), rollback ? "true" : "false" };
+	char idx[16];
+	snprintf(idx, sizeof(idx), "%d", (int)phase + 1);
+	const char *params[4] = { name, ecplan_phase_name(phase), rollback ? "true" : "false", idx };
+	/* Only a forward start counts as an attempt of the phase. */
 	return update_plan(conn,
 		"UPDATE ecplan.plans SET running_phase = $2, rolling_back = $3::boolean, step = 0,"
-		" phase_attempt = phase_attempt + 1, last_error = NULL, updated_at = now()"
-		" WHERE name = $1", 3, params, err);
+		" attempts[$4::int] = attempts[$4::int] + CASE WHEN $3::boolean THEN 0 ELSE 1 END,"
+		" last_error = NULL, updated_at = now() WHERE name = $1", 4, params, err);
+}
+
+static int bump(int *out, PGconn *conn, const char *name, const char *sql, ecplan_error *err)
+{
+	char *v = NULL;
+	const char *params[1] = { name };
+	int rc = ecplan_db_query_value(&v, conn, sql, 1, params, err);
+	*out = v ? atoi(v) : 0;
+	free(v);
+	return rc;
+}
+
+int ecplan_state_begin_rollback(int *out, PGconn *conn, const char *name, ecplan_error *err)
+{
+	return bump(out, conn, name,
+		"UPDATE ecplan.plans SET rollback_attempts = rollback_attempts + 1, updated_at = now()"
+		" WHERE name = $1 RETURNING rollback_attempts::text", err);
+}
+
+int ecplan_state_next_failure(int *out, PGconn *conn, const char *name, ecplan_error *err)
+{
+	return bump(out, conn, name,
+		"UPDATE ecplan.plans SET failures = failures + 1 WHERE name = $1 RETURNING failures::text", err);
+}
+
+int ecplan_state_reregister(PGconn *conn, const ecplan_plan *plan, ecplan_error *err)
+{
+	const char *params[2] = { plan->name, plan->canonical };
+	return update_plan(conn,
+		"UPDATE ecplan.plans SET plan_json = $2, sha256 = encode(sha256(convert_to($2, 'UTF8')), 'hex'),"
+		" updated_at = now() WHERE name = $1", 2, params, err);
 }
 
 int ecplan_state_set_step(PGconn *conn, const char *name, int step, ecplan_error *err)

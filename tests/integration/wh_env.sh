@@ -56,7 +56,7 @@ assert_eq "expanded|" "$(wh_state wh-env2)" "expanded with the variables set"
 assert_eq 1 "$(col_exists)" "column added"
 last_id=$(q "SELECT max(id) FROM ecplan.events")
 snapshot() {
-	q "SELECT state, running_phase, step, phase_attempt, last_error, updated_at FROM ecplan.plans WHERE name = 'wh-env2'"
+	q "SELECT state, running_phase, step, attempts, rollback_attempts, last_error, updated_at FROM ecplan.plans WHERE name = 'wh-env2'"
 }
 before=$(snapshot)
 triggers() {
