@@ -1,0 +1,116 @@
+-- phase expand
+
+-- step 1: add column email_normalized (one transaction)
+-- lock: ACCESS EXCLUSIVE, metadata only (brief)
+ALTER TABLE "public"."users" ADD COLUMN IF NOT EXISTS "email_normalized" text;
+-- lock: ACCESS EXCLUSIVE already held (same transaction)
+COMMENT ON COLUMN "public"."users"."email_normalized" IS 'ecplan:users-email-lower: replaces column email';
+
+-- phase sync
+
+-- step 1: install sync trigger (one transaction)
+-- lock: none on the table
+CREATE OR REPLACE FUNCTION "public"."ecplan_sync_users-email-lower"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+#variable_conflict use_column
+-- ecplan:users-email-lower: keeps "email" and "email_normalized" in agreement; the old column wins a conflict
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF NEW."email_normalized" IS NULL THEN
+      NEW."email_normalized" := (SELECT (lower(email)) FROM (SELECT NEW.*) AS ecplan_row);
+    ELSIF NEW."email" IS NULL THEN
+      NEW."email" := NEW."email_normalized";
+    ELSE
+      NEW."email_normalized" := (SELECT (lower(email)) FROM (SELECT NEW.*) AS ecplan_row);
+    END IF;
+  ELSIF NEW."email" IS DISTINCT FROM OLD."email" THEN
+    NEW."email_normalized" := (SELECT (lower(email)) FROM (SELECT NEW.*) AS ecplan_row);
+  ELSIF NEW."email_normalized" IS DISTINCT FROM OLD."email_normalized" THEN
+    NEW."email" := NEW."email_normalized";
+  END IF;
+  RETURN NEW;
+END
+$ecplan$;
+-- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
+CREATE TRIGGER "zz_ecplan_sync_users-email-lower" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW WHEN (current_setting('ecplan.backfill', true) IS DISTINCT FROM 'users-email-lower') EXECUTE FUNCTION "public"."ecplan_sync_users-email-lower"();
+-- not known without --db: the default of "email" (an INSERT that leaves it at its default counts as not given)
+
+-- phase backfill
+
+-- step 1: backfill email_normalized (in a transaction)
+-- repeated per batch of up to 10000 rows by key range, each batch in its own transaction with SET LOCAL ecplan.backfill = 'users-email-lower' (the sync trigger skips those writes) and the cursor saved in the same transaction
+-- lock: ROW EXCLUSIVE per batch (one short transaction each)
+UPDATE "public"."users" SET "email_normalized" = (lower(email)) WHERE (/* key columns, known with --db */ key) > ($1::unknown) AND (/* key columns, known with --db */ key) <= ($2::unknown) AND "email_normalized" IS NULL AND (lower(email)) IS NOT NULL;
+
+-- step 2: add NOT NULL check (not valid) (in a transaction)
+-- lock: ACCESS EXCLUSIVE, metadata only (brief)
+ALTER TABLE "public"."users" ADD CONSTRAINT "ecplan_not_null_users-email-lower" CHECK ("email_normalized" IS NOT NULL) NOT VALID;
+
+-- step 3: validate NOT NULL check (in a transaction)
+-- lock: SHARE UPDATE EXCLUSIVE (reads and writes continue)
+ALTER TABLE "public"."users" VALIDATE CONSTRAINT "ecplan_not_null_users-email-lower";
+
+-- step 4: analyze (in a transaction)
+-- lock: SHARE UPDATE EXCLUSIVE (reads and writes continue)
+ANALYZE "public"."users" ("email_normalized");
+-- not known without --db: the key the backfill walks (primary key, or a unique index on NOT NULL columns)
+-- not known without --db: the indexes on "email" (each is rebuilt on "email_normalized" with CREATE INDEX CONCURRENTLY)
+
+-- phase switch
+
+-- step 1: verify no divergent rows (in a transaction)
+-- the phase stops (exit 3) unless divergent = 0
+-- lock: ACCESS SHARE (reads and writes continue)
+SELECT count(*) FILTER (WHERE "email_normalized" IS DISTINCT FROM (lower(email))) AS new_differs, count(*) FILTER (WHERE "email" IS DISTINCT FROM (email_normalized)) AS old_differs, count(*) FILTER (WHERE "email_normalized" IS DISTINCT FROM (lower(email)) AND "email" IS DISTINCT FROM (email_normalized)) AS divergent, count(*) AS total FROM "public"."users";
+
+-- step 2: make new column authoritative (in a transaction)
+-- lock: none on the table
+CREATE OR REPLACE FUNCTION "public"."ecplan_sync_users-email-lower"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+#variable_conflict use_column
+-- ecplan:users-email-lower: keeps "email" and "email_normalized" in agreement; the new column wins a conflict
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF NEW."email" IS NULL THEN
+      NEW."email" := NEW."email_normalized";
+    ELSIF NEW."email_normalized" IS NULL THEN
+      NEW."email_normalized" := (SELECT (lower(email)) FROM (SELECT NEW.*) AS ecplan_row);
+    ELSE
+      NEW."email" := NEW."email_normalized";
+    END IF;
+  ELSIF NEW."email" IS DISTINCT FROM OLD."email" THEN
+    IF NEW."email_normalized" IS NOT DISTINCT FROM OLD."email_normalized" THEN
+      NEW."email_normalized" := (SELECT (lower(email)) FROM (SELECT NEW.*) AS ecplan_row);
+    ELSE
+      NEW."email" := NEW."email_normalized";
+    END IF;
+  ELSIF NEW."email_normalized" IS DISTINCT FROM OLD."email_normalized" THEN
+    NEW."email" := NEW."email_normalized";
+  END IF;
+  RETURN NEW;
+END
+$ecplan$;
+
+-- phase contract
+
+-- step 1: verify no divergent rows (in a transaction)
+-- the phase stops (exit 3) unless divergent = 0
+-- lock: ACCESS SHARE (reads and writes continue)
+SELECT count(*) FILTER (WHERE "email_normalized" IS DISTINCT FROM (lower(email))) AS new_differs, count(*) FILTER (WHERE "email" IS DISTINCT FROM (email_normalized)) AS old_differs, count(*) FILTER (WHERE "email_normalized" IS DISTINCT FROM (lower(email)) AND "email" IS DISTINCT FROM (email_normalized)) AS divergent, count(*) AS total FROM "public"."users";
+
+-- step 2: archive email (one transaction)
+-- lock: none on the table
+CREATE SCHEMA IF NOT EXISTS ecplan_archive;
+-- lock: ACCESS SHARE (reads and writes continue)
+CREATE TABLE "ecplan_archive"."users-email-lower" AS SELECT /* key columns, known with --db */ key, "email" FROM "public"."users";
+
+-- step 3: drop old column (one transaction)
+-- lock: ACCESS EXCLUSIVE, metadata only (brief)
+DROP TRIGGER "zz_ecplan_sync_users-email-lower" ON "public"."users";
+-- lock: none on the table
+DROP FUNCTION "public"."ecplan_sync_users-email-lower"();
+-- lock: ACCESS EXCLUSIVE, metadata only (brief)
+ALTER TABLE "public"."users" DROP COLUMN "email";
+-- lock: ACCESS EXCLUSIVE, no table scan (the validated CHECK proves it)
+ALTER TABLE "public"."users" ALTER COLUMN "email_normalized" SET NOT NULL;
+-- lock: ACCESS EXCLUSIVE, metadata only (brief)
+ALTER TABLE "public"."users" DROP CONSTRAINT "ecplan_not_null_users-email-lower";
+-- not known without --db: the rebuilt indexes renamed to their old names

@@ -1,0 +1,116 @@
+-- phase expand
+
+-- step 1: add column Naïve "New" Col (one transaction)
+-- lock: ACCESS EXCLUSIVE, metadata only (brief)
+ALTER TABLE "My Schema"."Weird ""Table""" ADD COLUMN IF NOT EXISTS "Naïve ""New"" Col" text, ALTER COLUMN "Naïve ""New"" Col" SET DEFAULT ('it''s');
+-- lock: ACCESS EXCLUSIVE already held (same transaction)
+COMMENT ON COLUMN "My Schema"."Weird ""Table"""."Naïve ""New"" Col" IS 'ecplan:weird-quoted-names: replaces column naïve col';
+
+-- phase sync
+
+-- step 1: install sync trigger (one transaction)
+-- lock: none on the table
+CREATE OR REPLACE FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+#variable_conflict use_column
+-- ecplan:weird-quoted-names: keeps "naïve col" and "Naïve ""New"" Col" in agreement; the old column wins a conflict
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF NEW."Naïve ""New"" Col" IS NULL THEN
+      NEW."Naïve ""New"" Col" := (SELECT (CAST("naïve col" AS text)) FROM (SELECT NEW.*) AS ecplan_row);
+    ELSIF NEW."naïve col" IS NULL THEN
+      NEW."naïve col" := (SELECT (CAST("Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+    ELSE
+      NEW."Naïve ""New"" Col" := (SELECT (CAST("naïve col" AS text)) FROM (SELECT NEW.*) AS ecplan_row);
+    END IF;
+  ELSIF NEW."naïve col" IS DISTINCT FROM OLD."naïve col" THEN
+    NEW."Naïve ""New"" Col" := (SELECT (CAST("naïve col" AS text)) FROM (SELECT NEW.*) AS ecplan_row);
+  ELSIF NEW."Naïve ""New"" Col" IS DISTINCT FROM OLD."Naïve ""New"" Col" THEN
+    NEW."naïve col" := (SELECT (CAST("Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+  END IF;
+  RETURN NEW;
+END
+$ecplan$;
+-- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
+CREATE TRIGGER "zz_ecplan_sync_weird-quoted-names" BEFORE INSERT OR UPDATE ON "My Schema"."Weird ""Table""" FOR EACH ROW WHEN (current_setting('ecplan.backfill', true) IS DISTINCT FROM 'weird-quoted-names') EXECUTE FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"();
+-- not known without --db: the default of "naïve col" (an INSERT that leaves it at its default counts as not given)
+
+-- phase backfill
+
+-- step 1: backfill Naïve "New" Col (in a transaction)
+-- repeated per batch of up to 5000 rows by key range, each batch in its own transaction with SET LOCAL ecplan.backfill = 'weird-quoted-names' (the sync trigger skips those writes) and the cursor saved in the same transaction
+-- lock: ROW EXCLUSIVE per batch (one short transaction each)
+UPDATE "My Schema"."Weird ""Table""" SET "Naïve ""New"" Col" = (CAST("naïve col" AS text)) WHERE (/* key columns, known with --db */ key) > ($1::unknown) AND (/* key columns, known with --db */ key) <= ($2::unknown) AND "Naïve ""New"" Col" IS NULL AND (CAST("naïve col" AS text)) IS NOT NULL;
+
+-- step 2: add NOT NULL check (not valid) (in a transaction)
+-- lock: ACCESS EXCLUSIVE, metadata only (brief)
+ALTER TABLE "My Schema"."Weird ""Table""" ADD CONSTRAINT "ecplan_not_null_weird-quoted-names" CHECK ("Naïve ""New"" Col" IS NOT NULL) NOT VALID;
+
+-- step 3: validate NOT NULL check (in a transaction)
+-- lock: SHARE UPDATE EXCLUSIVE (reads and writes continue)
+ALTER TABLE "My Schema"."Weird ""Table""" VALIDATE CONSTRAINT "ecplan_not_null_weird-quoted-names";
+
+-- step 4: analyze (in a transaction)
+-- lock: SHARE UPDATE EXCLUSIVE (reads and writes continue)
+ANALYZE "My Schema"."Weird ""Table""" ("Naïve ""New"" Col");
+-- not known without --db: the key the backfill walks (primary key, or a unique index on NOT NULL columns)
+-- not known without --db: the indexes on "naïve col" (each is rebuilt on "Naïve "New" Col" with CREATE INDEX CONCURRENTLY)
+
+-- phase switch
+
+-- step 1: verify no divergent rows (in a transaction)
+-- the phase stops (exit 3) unless divergent = 0
+-- lock: ACCESS SHARE (reads and writes continue)
+SELECT count(*) FILTER (WHERE "Naïve ""New"" Col" IS DISTINCT FROM (CAST("naïve col" AS text))) AS new_differs, count(*) FILTER (WHERE "naïve col" IS DISTINCT FROM (CAST("Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown))) AS old_differs, count(*) FILTER (WHERE "Naïve ""New"" Col" IS DISTINCT FROM (CAST("naïve col" AS text)) AND "naïve col" IS DISTINCT FROM (CAST("Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown))) AS divergent, count(*) AS total FROM "My Schema"."Weird ""Table""";
+
+-- step 2: make new column authoritative (in a transaction)
+-- lock: none on the table
+CREATE OR REPLACE FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+#variable_conflict use_column
+-- ecplan:weird-quoted-names: keeps "naïve col" and "Naïve ""New"" Col" in agreement; the new column wins a conflict
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF NEW."naïve col" IS NULL THEN
+      NEW."naïve col" := (SELECT (CAST("Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+    ELSIF NEW."Naïve ""New"" Col" IS NULL OR NEW."Naïve ""New"" Col" IS NOT DISTINCT FROM ('it''s') THEN
+      NEW."Naïve ""New"" Col" := (SELECT (CAST("naïve col" AS text)) FROM (SELECT NEW.*) AS ecplan_row);
+    ELSE
+      NEW."naïve col" := (SELECT (CAST("Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+    END IF;
+  ELSIF NEW."naïve col" IS DISTINCT FROM OLD."naïve col" THEN
+    IF NEW."Naïve ""New"" Col" IS NOT DISTINCT FROM OLD."Naïve ""New"" Col" THEN
+      NEW."Naïve ""New"" Col" := (SELECT (CAST("naïve col" AS text)) FROM (SELECT NEW.*) AS ecplan_row);
+    ELSE
+      NEW."naïve col" := (SELECT (CAST("Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+    END IF;
+  ELSIF NEW."Naïve ""New"" Col" IS DISTINCT FROM OLD."Naïve ""New"" Col" THEN
+    NEW."naïve col" := (SELECT (CAST("Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+  END IF;
+  RETURN NEW;
+END
+$ecplan$;
+
+-- phase contract
+
+-- step 1: verify no divergent rows (in a transaction)
+-- the phase stops (exit 3) unless divergent = 0
+-- lock: ACCESS SHARE (reads and writes continue)
+SELECT count(*) FILTER (WHERE "Naïve ""New"" Col" IS DISTINCT FROM (CAST("naïve col" AS text))) AS new_differs, count(*) FILTER (WHERE "naïve col" IS DISTINCT FROM (CAST("Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown))) AS old_differs, count(*) FILTER (WHERE "Naïve ""New"" Col" IS DISTINCT FROM (CAST("naïve col" AS text)) AND "naïve col" IS DISTINCT FROM (CAST("Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown))) AS divergent, count(*) AS total FROM "My Schema"."Weird ""Table""";
+
+-- step 2: archive naïve col (one transaction)
+-- lock: none on the table
+CREATE SCHEMA IF NOT EXISTS ecplan_archive;
+-- lock: ACCESS SHARE (reads and writes continue)
+CREATE TABLE "ecplan_archive"."weird-quoted-names" AS SELECT /* key columns, known with --db */ key, "naïve col" FROM "My Schema"."Weird ""Table""";
+
+-- step 3: drop old column (one transaction)
+-- lock: ACCESS EXCLUSIVE, metadata only (brief)
+DROP TRIGGER "zz_ecplan_sync_weird-quoted-names" ON "My Schema"."Weird ""Table""";
+-- lock: none on the table
+DROP FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"();
+-- lock: ACCESS EXCLUSIVE, metadata only (brief)
+ALTER TABLE "My Schema"."Weird ""Table""" DROP COLUMN "naïve col";
+-- lock: ACCESS EXCLUSIVE, no table scan (the validated CHECK proves it)
+ALTER TABLE "My Schema"."Weird ""Table""" ALTER COLUMN "Naïve ""New"" Col" SET NOT NULL;
+-- lock: ACCESS EXCLUSIVE, metadata only (brief)
+ALTER TABLE "My Schema"."Weird ""Table""" DROP CONSTRAINT "ecplan_not_null_weird-quoted-names";
+-- not known without --db: the rebuilt indexes renamed to their old names

@@ -1,0 +1,98 @@
+-- phase expand
+
+-- step 1: add column quantity_big (one transaction)
+-- lock: ACCESS EXCLUSIVE, metadata only (brief)
+ALTER TABLE "public"."orders" ADD COLUMN IF NOT EXISTS "quantity_big" bigint;
+-- lock: ACCESS EXCLUSIVE already held (same transaction)
+COMMENT ON COLUMN "public"."orders"."quantity_big" IS 'ecplan:orders-quantity-bigint: replaces column quantity';
+
+-- phase sync
+
+-- step 1: install sync trigger (one transaction)
+-- lock: none on the table
+CREATE OR REPLACE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+#variable_conflict use_column
+-- ecplan:orders-quantity-bigint: keeps "quantity" and "quantity_big" in agreement; the old column wins a conflict
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF NEW."quantity_big" IS NULL THEN
+      NEW."quantity_big" := (SELECT (CAST("quantity" AS bigint)) FROM (SELECT NEW.*) AS ecplan_row);
+    ELSIF NEW."quantity" IS NULL THEN
+      NEW."quantity" := (SELECT (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+    ELSE
+      NEW."quantity_big" := (SELECT (CAST("quantity" AS bigint)) FROM (SELECT NEW.*) AS ecplan_row);
+    END IF;
+  ELSIF NEW."quantity" IS DISTINCT FROM OLD."quantity" THEN
+    NEW."quantity_big" := (SELECT (CAST("quantity" AS bigint)) FROM (SELECT NEW.*) AS ecplan_row);
+  ELSIF NEW."quantity_big" IS DISTINCT FROM OLD."quantity_big" THEN
+    NEW."quantity" := (SELECT (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+  END IF;
+  RETURN NEW;
+END
+$ecplan$;
+-- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
+CREATE TRIGGER "zz_ecplan_sync_orders-quantity-bigint" BEFORE INSERT OR UPDATE ON "public"."orders" FOR EACH ROW WHEN (current_setting('ecplan.backfill', true) IS DISTINCT FROM 'orders-quantity-bigint') EXECUTE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"();
+-- not known without --db: the default of "quantity" (an INSERT that leaves it at its default counts as not given)
+
+-- phase backfill
+
+-- step 1: backfill quantity_big (in a transaction)
+-- repeated per batch of up to 5000 rows by key range, each batch in its own transaction with SET LOCAL ecplan.backfill = 'orders-quantity-bigint' (the sync trigger skips those writes) and the cursor saved in the same transaction
+-- lock: ROW EXCLUSIVE per batch (one short transaction each)
+UPDATE "public"."orders" SET "quantity_big" = (CAST("quantity" AS bigint)) WHERE (/* key columns, known with --db */ key) > ($1::unknown) AND (/* key columns, known with --db */ key) <= ($2::unknown) AND "quantity_big" IS NULL AND (CAST("quantity" AS bigint)) IS NOT NULL;
+
+-- step 2: analyze (in a transaction)
+-- lock: SHARE UPDATE EXCLUSIVE (reads and writes continue)
+ANALYZE "public"."orders" ("quantity_big");
+-- not known without --db: the key the backfill walks (primary key, or a unique index on NOT NULL columns)
+-- not known without --db: the indexes on "quantity" (each is rebuilt on "quantity_big" with CREATE INDEX CONCURRENTLY)
+
+-- phase switch
+
+-- step 1: verify no divergent rows (in a transaction)
+-- the phase stops (exit 3) unless divergent = 0
+-- lock: ACCESS SHARE (reads and writes continue)
+SELECT count(*) FILTER (WHERE "quantity_big" IS DISTINCT FROM (CAST("quantity" AS bigint))) AS new_differs, count(*) FILTER (WHERE "quantity" IS DISTINCT FROM (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown))) AS old_differs, count(*) FILTER (WHERE "quantity_big" IS DISTINCT FROM (CAST("quantity" AS bigint)) AND "quantity" IS DISTINCT FROM (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown))) AS divergent, count(*) AS total FROM "public"."orders";
+
+-- step 2: make new column authoritative (in a transaction)
+-- lock: none on the table
+CREATE OR REPLACE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+#variable_conflict use_column
+-- ecplan:orders-quantity-bigint: keeps "quantity" and "quantity_big" in agreement; the new column wins a conflict
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF NEW."quantity" IS NULL THEN
+      NEW."quantity" := (SELECT (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+    ELSIF NEW."quantity_big" IS NULL THEN
+      NEW."quantity_big" := (SELECT (CAST("quantity" AS bigint)) FROM (SELECT NEW.*) AS ecplan_row);
+    ELSE
+      NEW."quantity" := (SELECT (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+    END IF;
+  ELSIF NEW."quantity" IS DISTINCT FROM OLD."quantity" THEN
+    IF NEW."quantity_big" IS NOT DISTINCT FROM OLD."quantity_big" THEN
+      NEW."quantity_big" := (SELECT (CAST("quantity" AS bigint)) FROM (SELECT NEW.*) AS ecplan_row);
+    ELSE
+      NEW."quantity" := (SELECT (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+    END IF;
+  ELSIF NEW."quantity_big" IS DISTINCT FROM OLD."quantity_big" THEN
+    NEW."quantity" := (SELECT (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+  END IF;
+  RETURN NEW;
+END
+$ecplan$;
+
+-- phase contract
+
+-- step 1: verify no divergent rows (in a transaction)
+-- the phase stops (exit 3) unless divergent = 0
+-- lock: ACCESS SHARE (reads and writes continue)
+SELECT count(*) FILTER (WHERE "quantity_big" IS DISTINCT FROM (CAST("quantity" AS bigint))) AS new_differs, count(*) FILTER (WHERE "quantity" IS DISTINCT FROM (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown))) AS old_differs, count(*) FILTER (WHERE "quantity_big" IS DISTINCT FROM (CAST("quantity" AS bigint)) AND "quantity" IS DISTINCT FROM (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown))) AS divergent, count(*) AS total FROM "public"."orders";
+
+-- step 2: drop old column (one transaction)
+-- lock: ACCESS EXCLUSIVE, metadata only (brief)
+DROP TRIGGER "zz_ecplan_sync_orders-quantity-bigint" ON "public"."orders";
+-- lock: none on the table
+DROP FUNCTION "public"."ecplan_sync_orders-quantity-bigint"();
+-- lock: ACCESS EXCLUSIVE, metadata only (brief)
+ALTER TABLE "public"."orders" DROP COLUMN "quantity";
+-- not known without --db: the rebuilt indexes renamed to their old names
