@@ -52,7 +52,33 @@ char *ecplan_render_archive_table(const ecplan_plan *plan)
 
 /* ---- expressions ----------------------------------------------------- */
 
-/* True when expr is just the column name, bare or double-quoted. */
+/* A quoted name inside a -- or block comment: no line breaks, no comment end. */
+static void comment_ident(ecplan_strbuf *sb, const char *name)
+{
+	size_t start = sb->len;
+	ecplan_sql_ident(sb, name);
+	for (size_t i = start; i < sb->len; i++) {
+		if (sb->buf[i] == '\n' || sb->buf[i] == '\r')
+			sb->buf[i] = ' ';
+		/* block comments nest in PostgreSQL: defuse openers and closers */
+		if (i + 1 < sb->len && ((sb->buf[i] == '*' && sb->buf[i + 1] == '/') ||
+					(sb->buf[i] == '/' && sb->buf[i + 1] == '*')))
+			sb->buf[i] = '+';
+	}
+}
+
+/* Free text inside a -- comment: no line breaks. */
+static void comment_text(ecplan_strbuf *sb, const char *text)
+{
+	for (const char *p = text; *p; p++)
+		ecplan_strbuf_addch(sb, (*p == '\n' || *p == '\r') ? ' ' : *p);
+}
+
+
+/*
+ * True when expr names just the column: double-quoted exactly, or unquoted
+ * as PostgreSQL reads it (an unquoted identifier is folded to lower case).
+ */
 static bool is_bare_column(const char *expr, const char *column)
 {
 	const char *s = expr;
@@ -62,10 +88,18 @@ static bool is_bare_column(const char *expr, const char *column)
 	while (n && isspace((unsigned char)s[n - 1]))
 		n--;
 	char *quoted = ecplan_sql_ident_dup(column);
-	bool r = (n == strlen(column) && !strncmp(s, column, n)) ||
-		 (n == strlen(quoted) && !strncmp(s, quoted, n));
+	bool r = n == strlen(quoted) && !strncmp(s, quoted, n);
 	free(quoted);
-	return r;
+	if (r || n != strlen(column) || n == 0 || isdigit((unsigned char)s[0]))
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!(isalnum(c) || c == '_' || c == '$' || c >= 0x80))
+			return false;
+		if ((char)(c < 0x80 ? tolower(c) : c) != column[i])
+			return false;
+	}
+	return true;
 }
 
 char *ecplan_render_up_expr(const ecplan_plan *plan)
@@ -100,7 +134,7 @@ char *ecplan_render_down_expr(const ecplan_plan *plan, const ecplan_catalog *cat
 			ecplan_strbuf_addf(&sb, " AS %s)", old_type(cat));
 		} else {
 			ecplan_strbuf_adds(&sb, " AS /* type of ");
-			ecplan_sql_ident(&sb, plan->column);
+			comment_ident(&sb, plan->column);
 			ecplan_strbuf_adds(&sb, ", known with --db */ unknown)");
 		}
 	} else {
@@ -132,26 +166,6 @@ static void trigger_expr(ecplan_strbuf *sb, const char *expr, const char *target
 	ecplan_strbuf_adds(sb, " FROM (SELECT NEW.*) AS ecplan_row)");
 }
 
-/* A quoted name inside a -- or block comment: no line breaks, no comment end. */
-static void comment_ident(ecplan_strbuf *sb, const char *name)
-{
-	size_t start = sb->len;
-	ecplan_sql_ident(sb, name);
-	for (size_t i = start; i < sb->len; i++) {
-		if (sb->buf[i] == '\n' || sb->buf[i] == '\r')
-			sb->buf[i] = ' ';
-		if (sb->buf[i] == '*' && i + 1 < sb->len && sb->buf[i + 1] == '/')
-			sb->buf[i] = '+';
-	}
-}
-
-/* Free text inside a -- comment: no line breaks. */
-static void comment_text(ecplan_strbuf *sb, const char *text)
-{
-	for (const char *p = text; *p; p++)
-		ecplan_strbuf_addch(sb, (*p == '\n' || *p == '\r') ? ' ' : *p);
-}
-
 static void new_col(ecplan_strbuf *sb, const char *prefix, const char *col)
 {
 	ecplan_strbuf_adds(sb, prefix);
@@ -162,7 +176,7 @@ char *ecplan_render_trigger_function(const ecplan_plan *plan, const ecplan_catal
 				     bool new_wins)
 {
 	ecplan_strbuf body = ECPLAN_STRBUF_INIT, up = ECPLAN_STRBUF_INIT, down = ECPLAN_STRBUF_INIT;
-	ecplan_strbuf o_missing = ECPLAN_STRBUF_INIT, n_missing = ECPLAN_STRBUF_INIT;
+	ecplan_strbuf o_default = ECPLAN_STRBUF_INIT, n_default = ECPLAN_STRBUF_INIT;
 	ecplan_strbuf set_n = ECPLAN_STRBUF_INIT, set_o = ECPLAN_STRBUF_INIT;
 	char *upx = ecplan_render_up_expr(plan), *downx = ecplan_render_down_expr(plan, cat);
 	const char *o = plan->column, *n = plan->new_column;
@@ -174,20 +188,20 @@ char *ecplan_render_trigger_function(const ecplan_plan *plan, const ecplan_catal
 	new_col(&set_o, "NEW.", o);
 	ecplan_strbuf_addf(&set_o, " := %s;", down.buf);
 
-	/* On INSERT a column counts as "not given" when it is NULL or holds its
-	 * own column default (re-evaluated only when that is not volatile). */
-	new_col(&o_missing, "NEW.", o);
-	ecplan_strbuf_adds(&o_missing, " IS NULL");
+	/* On INSERT a column holding its column default may not have been given
+	 * at all: compare with the default, re-evaluated only when it is not
+	 * volatile (else "false": it never counts as a default). */
 	if (cat && cat->column_exists && cat->column.default_expr && !cat->column.default_volatile) {
-		new_col(&o_missing, " OR NEW.", o);
-		ecplan_strbuf_addf(&o_missing, " IS NOT DISTINCT FROM (%s)", cat->column.default_expr);
+		new_col(&o_default, "NEW.", o);
+		ecplan_strbuf_addf(&o_default, " IS NOT DISTINCT FROM (%s)", cat->column.default_expr);
+	} else {
+		ecplan_strbuf_adds(&o_default, "false");
 	}
-	new_col(&n_missing, "NEW.", n);
-	ecplan_strbuf_adds(&n_missing, " IS NULL");
-	if (new_wins && plan->default_expr &&
-	    !(cat && cat->new_column_exists && cat->new_col.default_volatile)) {
-		new_col(&n_missing, " OR NEW.", n);
-		ecplan_strbuf_addf(&n_missing, " IS NOT DISTINCT FROM (%s)", plan->default_expr);
+	if (plan->default_expr && !(cat && cat->new_column_exists && cat->new_col.default_volatile)) {
+		new_col(&n_default, "NEW.", n);
+		ecplan_strbuf_addf(&n_default, " IS NOT DISTINCT FROM (%s)", plan->default_expr);
+	} else {
+		ecplan_strbuf_adds(&n_default, "false");
 	}
 
 	ecplan_strbuf_addf(&body, "\n#variable_conflict use_column\n-- ecplan:%s: keeps ", plan->name);
@@ -196,14 +210,23 @@ char *ecplan_render_trigger_function(const ecplan_plan *plan, const ecplan_catal
 	comment_ident(&body, n);
 	ecplan_strbuf_addf(&body, " in agreement; the %s column wins a conflict\n"
 			   "BEGIN\n  IF TG_OP = 'INSERT' THEN\n", new_wins ? "new" : "old");
-	if (new_wins)
-		ecplan_strbuf_addf(&body,
-			"    IF %s THEN\n      %s\n    ELSIF %s THEN\n      %s\n    ELSE\n      %s\n    END IF;\n",
-			o_missing.buf, set_o.buf, n_missing.buf, set_n.buf, set_o.buf);
-	else
-		ecplan_strbuf_addf(&body,
-			"    IF %s THEN\n      %s\n    ELSIF %s THEN\n      %s\n    ELSE\n      %s\n    END IF;\n",
-			n_missing.buf, set_n.buf, o_missing.buf, set_o.buf, set_n.buf);
+	/* A NULL side is computed from the other; then a side left at its
+	 * default is computed from one that is not; only a real conflict
+	 * (both given) depends on which side is authoritative. */
+	ecplan_strbuf_adds(&body, "    IF NEW.");
+	ecplan_sql_ident(&body, n);
+	ecplan_strbuf_addf(&body, " IS NULL THEN\n      %s\n    ELSIF NEW.", set_n.buf);
+	ecplan_sql_ident(&body, o);
+	ecplan_strbuf_addf(&body, " IS NULL THEN\n      %s\n", set_o.buf);
+	/* The losing side left at its default (and the winner not) was not
+	 * given: compute it. The opposite case is the ELSE branch anyway. */
+	if (new_wins && strcmp(n_default.buf, "false"))
+		ecplan_strbuf_addf(&body, "    ELSIF (%s) AND NOT (%s) THEN\n      %s\n", n_default.buf,
+				   o_default.buf, set_n.buf);
+	if (!new_wins && strcmp(o_default.buf, "false"))
+		ecplan_strbuf_addf(&body, "    ELSIF (%s) AND NOT (%s) THEN\n      %s\n", o_default.buf,
+				   n_default.buf, set_o.buf);
+	ecplan_strbuf_addf(&body, "    ELSE\n      %s\n    END IF;\n", new_wins ? set_o.buf : set_n.buf);
 	/* UPDATE: the side that changed drives the other; both changed: the winner. */
 	ecplan_strbuf_adds(&body, "  ELSIF NEW.");
 	ecplan_sql_ident(&body, o);
@@ -237,8 +260,8 @@ char *ecplan_render_trigger_function(const ecplan_plan *plan, const ecplan_catal
 	ecplan_strbuf_release(&body);
 	ecplan_strbuf_release(&up);
 	ecplan_strbuf_release(&down);
-	ecplan_strbuf_release(&o_missing);
-	ecplan_strbuf_release(&n_missing);
+	ecplan_strbuf_release(&o_default);
+	ecplan_strbuf_release(&n_default);
 	ecplan_strbuf_release(&set_n);
 	ecplan_strbuf_release(&set_o);
 	return ecplan_strbuf_detach(&out);
@@ -504,8 +527,17 @@ static char *trigger_ddl(const ecplan_plan *plan)
 	return ecplan_strbuf_detach(&sb);
 }
 
+/* The default down casts to the old column's type, known only from the catalog. */
+static void note_down_type(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
+{
+	if (plan->type && !plan->down && !old_type(cat))
+		add_line(&out->unknowns, &out->nunknowns,
+			 "the type of \"%s\" (the default \"down\" casts back to it)", plan->column);
+}
+
 static void render_sync(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
 {
+	note_down_type(out, plan, cat);
 	ecplan_step *st = add_step(out, ECPLAN_STEP_DDL, true, "install sync trigger");
 	add_stmt(st, ecplan_render_trigger_function(plan, cat, false), LOCK_NONE);
 	add_stmt(st, trigger_ddl(plan), LOCK_SRE);
@@ -516,29 +548,51 @@ static void render_sync(ecplan_steps *out, const ecplan_plan *plan, const ecplan
 }
 
 /*
+ * Why ecplan cannot rebuild idx on the new column, or NULL when it can.
+ * Returns malloc'ed text.
+ */
+static char *index_blocker(const ecplan_plan *plan, const ecplan_index_info *idx)
+{
+	if (idx->primary)
+		return ecplan_xstrfmt("\"%s\" is part of the primary key \"%s\"; change a non-key column, "
+				      "or add a new key first", plan->column, idx->name);
+	if (idx->uses_column_in_expression)
+		return ecplan_xstrfmt("index \"%s\" uses \"%s\" in an expression or WHERE clause, which ecplan "
+				      "cannot rewrite: create the equivalent index on \"%s\" yourself, then drop \"%s\"",
+				      idx->name, plan->column, plan->new_column, idx->name);
+	if (idx->constraint_type == 'x')
+		return ecplan_xstrfmt("exclusion constraint \"%s\" uses \"%s\"; ecplan cannot rebuild it",
+				      idx->constraint_name ? idx->constraint_name : idx->name, plan->column);
+	for (size_t i = 0; plan->type && i < idx->nkeys; i++) {
+		const ecplan_index_column *k = &idx->keys[i];
+		if (k->name && !strcmp(k->name, plan->column) && (k->opclass || k->collation))
+			return ecplan_xstrfmt("index \"%s\" uses a non-default operator class or collation on "
+					      "\"%s\"; with a type change ecplan cannot choose one: rebuild it yourself",
+					      idx->name, plan->column);
+	}
+	return NULL;
+}
+
+/* True when ecplan rebuilds idx in the backfill (and renames it in contract). */
+static bool index_rebuilt(const ecplan_plan *plan, const ecplan_index_info *idx)
+{
+	char *why = idx->valid ? index_blocker(plan, idx) : NULL;
+	bool r = idx->valid && !why;
+	free(why);
+	return r;
+}
+
+/*
  * Appends the CREATE INDEX CONCURRENTLY that rebuilds idx on the new column,
  * or returns false and adds a blocker when ecplan cannot rebuild it safely.
  */
 static bool index_rebuild(ecplan_strbuf *sb, ecplan_steps *out, const ecplan_plan *plan,
 			  const ecplan_index_info *idx)
 {
-	if (idx->primary) {
-		add_line(&out->blockers, &out->nblockers,
-			 "\"%s\" is part of the primary key \"%s\"; change a non-key column, or add a new key first",
-			 plan->column, idx->name);
-		return false;
-	}
-	if (idx->uses_column_in_expression) {
-		add_line(&out->blockers, &out->nblockers,
-			 "index \"%s\" uses \"%s\" in an expression or WHERE clause, which ecplan cannot rewrite: "
-			 "create the equivalent index on \"%s\" yourself, then drop \"%s\"",
-			 idx->name, plan->column, plan->new_column, idx->name);
-		return false;
-	}
-	if (idx->constraint_type == 'x') {
-		add_line(&out->blockers, &out->nblockers,
-			 "exclusion constraint \"%s\" uses \"%s\"; ecplan cannot rebuild it",
-			 idx->constraint_name ? idx->constraint_name : idx->name, plan->column);
+	char *why = index_blocker(plan, idx);
+	if (why) {
+		add_line(&out->blockers, &out->nblockers, "%s", why);
+		free(why);
 		return false;
 	}
 	char *newname = ecplan_render_index_name(idx->name);
@@ -548,20 +602,15 @@ static bool index_rebuild(ecplan_strbuf *sb, ecplan_steps *out, const ecplan_pla
 	table_ref(sb, plan);
 	ecplan_strbuf_addf(sb, " USING %s (", idx->method);
 	free(newname);
-	bool ok = true;
 	for (size_t i = 0; i < idx->nkeys; i++) {
 		const ecplan_index_column *k = &idx->keys[i];
 		bool is_old = k->name && !strcmp(k->name, plan->column);
 		if (i)
 			ecplan_strbuf_adds(sb, ", ");
-		ecplan_sql_ident(sb, is_old ? plan->new_column : k->name);
-		if (is_old && plan->type && (k->opclass || k->collation)) {
-			add_line(&out->blockers, &out->nblockers,
-				 "index \"%s\" uses a non-default operator class or collation on \"%s\"; with a "
-				 "type change ecplan cannot choose one: rebuild it yourself",
-				 idx->name, plan->column);
-			ok = false;
-		}
+		if (k->name)
+			ecplan_sql_ident(sb, is_old ? plan->new_column : k->name);
+		else /* an expression that does not use the old column: kept as is */
+			ecplan_strbuf_addf(sb, "(%s)", k->expression ? k->expression : "NULL");
 		if (k->collation)
 			ecplan_strbuf_addf(sb, " COLLATE %s", k->collation);
 		if (k->opclass)
@@ -586,7 +635,7 @@ static bool index_rebuild(ecplan_strbuf *sb, ecplan_steps *out, const ecplan_pla
 		ecplan_strbuf_adds(sb, " NULLS NOT DISTINCT");
 	if (idx->predicate)
 		ecplan_strbuf_addf(sb, " WHERE (%s)", idx->predicate);
-	return ok;
+	return true;
 }
 
 static void render_backfill(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
@@ -659,6 +708,7 @@ static void add_verify(ecplan_steps *out, const ecplan_plan *plan, const ecplan_
 
 static void render_switch(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
 {
+	note_down_type(out, plan, cat);
 	add_verify(out, plan, cat);
 	ecplan_step *st = add_step(out, ECPLAN_STEP_DDL, true, "make new column authoritative");
 	add_stmt(st, ecplan_render_trigger_function(plan, cat, true), LOCK_NONE);
@@ -667,6 +717,10 @@ static void render_switch(ecplan_steps *out, const ecplan_plan *plan, const ecpl
 static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	note_down_type(out, plan, cat);
+	if (plan->contract.archive && !have_key(cat))
+		add_line(&out->unknowns, &out->nunknowns,
+			 "the key columns archived with \"%s\"", plan->column);
 	add_verify(out, plan, cat);
 	if (plan->contract.archive) {
 		char *at = ecplan_render_archive_table(plan);
@@ -718,8 +772,7 @@ static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ec
 	}
 	for (size_t i = 0; cat && i < cat->nindexes; i++) {
 		const ecplan_index_info *idx = &cat->indexes[i];
-		if (!idx->valid || idx->primary || idx->uses_column_in_expression ||
-		    idx->constraint_type == 'x')
+		if (!index_rebuilt(plan, idx))
 			continue;
 		char *nn = ecplan_render_index_name(idx->name);
 		if (idx->constraint_type == 'u' && idx->constraint_name) {
@@ -767,6 +820,7 @@ void ecplan_render_undo(ecplan_steps *out, const ecplan_plan *plan, const ecplan
 	memset(out, 0, sizeof(*out));
 	switch (phase) {
 	case ECPLAN_PHASE_SWITCH:
+		note_down_type(out, plan, cat);
 		st = add_step(out, ECPLAN_STEP_DDL, true, "make old column authoritative");
 		add_stmt(st, ecplan_render_trigger_function(plan, cat, false), LOCK_NONE);
 		break;

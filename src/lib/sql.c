@@ -1,6 +1,7 @@
 /* Quoting of identifiers and literals for generated SQL, libpq-compatible. */
 #include "ecplan/sql.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,10 +45,23 @@ void ecplan_sql_literal(ecplan_strbuf *sb, const char *text)
 	ecplan_strbuf_addch(sb, '\'');
 }
 
+/* True when tag's first occurrence in body followed by tag is that final tag:
+ * the string then closes exactly where it should. */
+static bool tag_closes_at_end(const char *body, const char *tag)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	ecplan_strbuf_adds(&sb, body);
+	ecplan_strbuf_adds(&sb, tag);
+	const char *first = strstr(sb.buf, tag);
+	bool ok = first && (size_t)(first - sb.buf) == strlen(body);
+	ecplan_strbuf_release(&sb);
+	return ok;
+}
+
 void ecplan_sql_dollar_quote(ecplan_strbuf *sb, const char *body)
 {
 	char tag[32] = "$ecplan$";
-	for (int n = 1; strstr(body, tag); n++)
+	for (int n = 1; !tag_closes_at_end(body, tag); n++)
 		snprintf(tag, sizeof(tag), "$ecplan%d$", n);
 	ecplan_strbuf_adds(sb, tag);
 	ecplan_strbuf_adds(sb, body);

@@ -518,10 +518,10 @@ static void test_trigger_rename_exact(void **state)
 		"-- ecplan:p: keeps \"a\" and \"b\" in agreement; the new column wins a conflict\n"
 		"BEGIN\n"
 		"  IF TG_OP = 'INSERT' THEN\n"
-		"    IF NEW.\"a\" IS NULL THEN\n"
-		"      NEW.\"a\" := NEW.\"b\";\n"
-		"    ELSIF NEW.\"b\" IS NULL THEN\n"
+		"    IF NEW.\"b\" IS NULL THEN\n"
 		"      NEW.\"b\" := NEW.\"a\";\n"
+		"    ELSIF NEW.\"a\" IS NULL THEN\n"
+		"      NEW.\"a\" := NEW.\"b\";\n"
 		"    ELSE\n"
 		"      NEW.\"a\" := NEW.\"b\";\n"
 		"    END IF;\n"
@@ -626,12 +626,17 @@ static void test_trigger_old_default(void **state)
 	ecplan_catalog *cat = cat_std("character varying(16)");
 	cat->column.default_expr = ecplan_xstrdup("'active'::character varying");
 
-	/* Non-volatile default: an INSERT leaving the old column at it counts as not given. */
+	/* Non-volatile default: before switch, an INSERT leaving the old column at
+	 * it (and giving the new one) counts as new code: old computed from new. */
 	char *f = ecplan_render_trigger_function(p, cat, false);
-	assert_contains(f, "ELSIF NEW.\"a\" IS NULL OR NEW.\"a\" IS NOT DISTINCT FROM ('active'::character varying) THEN");
+	assert_contains(f, "    ELSIF NEW.\"a\" IS NULL THEN\n      NEW.\"a\" := ");
+	assert_contains(f, "    ELSIF (NEW.\"a\" IS NOT DISTINCT FROM ('active'::character varying)) AND NOT (false) THEN\n      NEW.\"a\" := ");
 	free(f);
+	/* After switch the new column wins a conflict anyway (ELSE: old from new);
+	 * the old default only guards the branch that computes the new column. */
 	f = ecplan_render_trigger_function(p, cat, true);
-	assert_contains(f, "IF NEW.\"a\" IS NULL OR NEW.\"a\" IS NOT DISTINCT FROM ('active'::character varying) THEN\n      NEW.\"a\" := ");
+	assert_contains(f, "    ELSE\n      NEW.\"a\" := ");
+	assert_not_contains(f, "ELSIF (NEW.\"a\" IS NOT DISTINCT FROM");
 	free(f);
 
 	/* Volatile default (nextval, random): never re-evaluated in the trigger. */
@@ -662,9 +667,10 @@ static void test_trigger_new_default(void **state)
 	(void)state;
 	ecplan_plan *p = mkplan(", \"type\": \"text\", \"default\": \"'active'\"");
 	ecplan_catalog *cat = cat_std("text");
-	/* New wins: the new column at the plan's default counts as not given. */
+	/* New wins: an INSERT leaving the new column at the plan's default (and
+	 * giving the old one) counts as old code: new computed from old. */
 	char *f = ecplan_render_trigger_function(p, cat, true);
-	assert_contains(f, "ELSIF NEW.\"b\" IS NULL OR NEW.\"b\" IS NOT DISTINCT FROM ('active') THEN");
+	assert_contains(f, "    ELSIF (NEW.\"b\" IS NOT DISTINCT FROM ('active')) AND NOT (false) THEN\n      NEW.\"b\" := ");
 	free(f);
 	/* Old wins: an old-code INSERT gets the default in the new column, and the
 	 * old column wins anyway, so no comparison is needed. */

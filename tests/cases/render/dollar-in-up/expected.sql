@@ -61,10 +61,10 @@ CREATE OR REPLACE FUNCTION "public"."ecplan_sync_notes-dollar"() RETURNS trigger
 -- ecplan:notes-dollar: keeps "body" and "body_clean" in agreement; the new column wins a conflict
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    IF NEW."body" IS NULL THEN
-      NEW."body" := NEW."body_clean";
-    ELSIF NEW."body_clean" IS NULL THEN
+    IF NEW."body_clean" IS NULL THEN
       NEW."body_clean" := (SELECT (replace(body, '$ecplan$', '')) FROM (SELECT NEW.*) AS ecplan_row);
+    ELSIF NEW."body" IS NULL THEN
+      NEW."body" := NEW."body_clean";
     ELSE
       NEW."body" := NEW."body_clean";
     END IF;
@@ -101,4 +101,5 @@ DROP TRIGGER "zz_ecplan_sync_notes-dollar" ON "public"."notes";
 DROP FUNCTION "public"."ecplan_sync_notes-dollar"();
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."notes" DROP COLUMN "body";
+-- not known without --db: the key columns archived with "body"
 -- not known without --db: the rebuilt indexes renamed to their old names

@@ -69,10 +69,10 @@ CREATE OR REPLACE FUNCTION "public"."ecplan_sync_users-email-lower"() RETURNS tr
 -- ecplan:users-email-lower: keeps "email" and "email_normalized" in agreement; the new column wins a conflict
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    IF NEW."email" IS NULL THEN
-      NEW."email" := NEW."email_normalized";
-    ELSIF NEW."email_normalized" IS NULL THEN
+    IF NEW."email_normalized" IS NULL THEN
       NEW."email_normalized" := (SELECT (lower(email)) FROM (SELECT NEW.*) AS ecplan_row);
+    ELSIF NEW."email" IS NULL THEN
+      NEW."email" := NEW."email_normalized";
     ELSE
       NEW."email" := NEW."email_normalized";
     END IF;
@@ -113,4 +113,5 @@ ALTER TABLE "public"."users" DROP COLUMN "email";
 ALTER TABLE "public"."users" ALTER COLUMN "email_normalized" SET NOT NULL;
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."users" DROP CONSTRAINT "ecplan_not_null_users-email-lower";
+-- not known without --db: the key columns archived with "email"
 -- not known without --db: the rebuilt indexes renamed to their old names

@@ -69,9 +69,11 @@ CREATE OR REPLACE FUNCTION "public"."ecplan_sync_products-price-numeric"() RETUR
 -- ecplan:products-price-numeric: keeps "price" and "price_numeric" in agreement; the new column wins a conflict
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    IF NEW."price" IS NULL THEN
+    IF NEW."price_numeric" IS NULL THEN
+      NEW."price_numeric" := (SELECT (round(price::numeric, 2)) FROM (SELECT NEW.*) AS ecplan_row);
+    ELSIF NEW."price" IS NULL THEN
       NEW."price" := (SELECT (price_numeric::float8) FROM (SELECT NEW.*) AS ecplan_row);
-    ELSIF NEW."price_numeric" IS NULL OR NEW."price_numeric" IS NOT DISTINCT FROM (0) THEN
+    ELSIF (NEW."price_numeric" IS NOT DISTINCT FROM (0)) AND NOT (false) THEN
       NEW."price_numeric" := (SELECT (round(price::numeric, 2)) FROM (SELECT NEW.*) AS ecplan_row);
     ELSE
       NEW."price" := (SELECT (price_numeric::float8) FROM (SELECT NEW.*) AS ecplan_row);
@@ -113,4 +115,5 @@ ALTER TABLE "public"."products" DROP COLUMN "price";
 ALTER TABLE "public"."products" ALTER COLUMN "price_numeric" SET NOT NULL;
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."products" DROP CONSTRAINT "ecplan_not_null_products-price-numeric";
+-- not known without --db: the key columns archived with "price"
 -- not known without --db: the rebuilt indexes renamed to their old names

@@ -62,10 +62,10 @@ CREATE OR REPLACE FUNCTION "public"."ecplan_sync_users-full-name"() RETURNS trig
 -- ecplan:users-full-name: keeps "name" and "full_name" in agreement; the new column wins a conflict
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    IF NEW."name" IS NULL THEN
-      NEW."name" := NEW."full_name";
-    ELSIF NEW."full_name" IS NULL THEN
+    IF NEW."full_name" IS NULL THEN
       NEW."full_name" := NEW."name";
+    ELSIF NEW."name" IS NULL THEN
+      NEW."name" := NEW."full_name";
     ELSE
       NEW."name" := NEW."full_name";
     END IF;
@@ -102,4 +102,5 @@ DROP TRIGGER "zz_ecplan_sync_users-full-name" ON "public"."users";
 DROP FUNCTION "public"."ecplan_sync_users-full-name"();
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."users" DROP COLUMN "name";
+-- not known without --db: the key columns archived with "name"
 -- not known without --db: the rebuilt indexes renamed to their old names

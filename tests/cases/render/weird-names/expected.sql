@@ -32,6 +32,7 @@ END
 $ecplan$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
 CREATE TRIGGER "zz_ecplan_sync_weird-quoted-names" BEFORE INSERT OR UPDATE ON "My Schema"."Weird ""Table""" FOR EACH ROW WHEN (current_setting('ecplan.backfill', true) IS DISTINCT FROM 'weird-quoted-names') EXECUTE FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"();
+-- not known without --db: the type of "naïve col" (the default "down" casts back to it)
 -- not known without --db: the default of "naïve col" (an INSERT that leaves it at its default counts as not given)
 
 -- phase backfill
@@ -69,9 +70,11 @@ CREATE OR REPLACE FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"() RETURN
 -- ecplan:weird-quoted-names: keeps "naïve col" and "Naïve ""New"" Col" in agreement; the new column wins a conflict
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    IF NEW."naïve col" IS NULL THEN
+    IF NEW."Naïve ""New"" Col" IS NULL THEN
+      NEW."Naïve ""New"" Col" := (SELECT (CAST("naïve col" AS text)) FROM (SELECT NEW.*) AS ecplan_row);
+    ELSIF NEW."naïve col" IS NULL THEN
       NEW."naïve col" := (SELECT (CAST("Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
-    ELSIF NEW."Naïve ""New"" Col" IS NULL OR NEW."Naïve ""New"" Col" IS NOT DISTINCT FROM ('it''s') THEN
+    ELSIF (NEW."Naïve ""New"" Col" IS NOT DISTINCT FROM ('it''s')) AND NOT (false) THEN
       NEW."Naïve ""New"" Col" := (SELECT (CAST("naïve col" AS text)) FROM (SELECT NEW.*) AS ecplan_row);
     ELSE
       NEW."naïve col" := (SELECT (CAST("Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
@@ -88,6 +91,7 @@ BEGIN
   RETURN NEW;
 END
 $ecplan$;
+-- not known without --db: the type of "naïve col" (the default "down" casts back to it)
 
 -- phase contract
 
@@ -113,4 +117,6 @@ ALTER TABLE "My Schema"."Weird ""Table""" DROP COLUMN "naïve col";
 ALTER TABLE "My Schema"."Weird ""Table""" ALTER COLUMN "Naïve ""New"" Col" SET NOT NULL;
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "My Schema"."Weird ""Table""" DROP CONSTRAINT "ecplan_not_null_weird-quoted-names";
+-- not known without --db: the type of "naïve col" (the default "down" casts back to it)
+-- not known without --db: the key columns archived with "naïve col"
 -- not known without --db: the rebuilt indexes renamed to their old names

@@ -17,7 +17,9 @@ BEGIN
   IF TG_OP = 'INSERT' THEN
     IF NEW."quantity_big" IS NULL THEN
       NEW."quantity_big" := (SELECT (CAST("quantity" AS bigint)) FROM (SELECT NEW.*) AS ecplan_row);
-    ELSIF NEW."quantity" IS NULL OR NEW."quantity" IS NOT DISTINCT FROM (1) THEN
+    ELSIF NEW."quantity" IS NULL THEN
+      NEW."quantity" := (SELECT (CAST("quantity_big" AS integer)) FROM (SELECT NEW.*) AS ecplan_row);
+    ELSIF (NEW."quantity" IS NOT DISTINCT FROM (1)) AND NOT (false) THEN
       NEW."quantity" := (SELECT (CAST("quantity_big" AS integer)) FROM (SELECT NEW.*) AS ecplan_row);
     ELSE
       NEW."quantity_big" := (SELECT (CAST("quantity" AS bigint)) FROM (SELECT NEW.*) AS ecplan_row);
@@ -68,10 +70,10 @@ CREATE OR REPLACE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"() RETUR
 -- ecplan:orders-quantity-bigint: keeps "quantity" and "quantity_big" in agreement; the new column wins a conflict
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    IF NEW."quantity" IS NULL OR NEW."quantity" IS NOT DISTINCT FROM (1) THEN
-      NEW."quantity" := (SELECT (CAST("quantity_big" AS integer)) FROM (SELECT NEW.*) AS ecplan_row);
-    ELSIF NEW."quantity_big" IS NULL THEN
+    IF NEW."quantity_big" IS NULL THEN
       NEW."quantity_big" := (SELECT (CAST("quantity" AS bigint)) FROM (SELECT NEW.*) AS ecplan_row);
+    ELSIF NEW."quantity" IS NULL THEN
+      NEW."quantity" := (SELECT (CAST("quantity_big" AS integer)) FROM (SELECT NEW.*) AS ecplan_row);
     ELSE
       NEW."quantity" := (SELECT (CAST("quantity_big" AS integer)) FROM (SELECT NEW.*) AS ecplan_row);
     END IF;

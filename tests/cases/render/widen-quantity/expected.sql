@@ -32,6 +32,7 @@ END
 $ecplan$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
 CREATE TRIGGER "zz_ecplan_sync_orders-quantity-bigint" BEFORE INSERT OR UPDATE ON "public"."orders" FOR EACH ROW WHEN (current_setting('ecplan.backfill', true) IS DISTINCT FROM 'orders-quantity-bigint') EXECUTE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"();
+-- not known without --db: the type of "quantity" (the default "down" casts back to it)
 -- not known without --db: the default of "quantity" (an INSERT that leaves it at its default counts as not given)
 
 -- phase backfill
@@ -61,10 +62,10 @@ CREATE OR REPLACE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"() RETUR
 -- ecplan:orders-quantity-bigint: keeps "quantity" and "quantity_big" in agreement; the new column wins a conflict
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    IF NEW."quantity" IS NULL THEN
-      NEW."quantity" := (SELECT (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
-    ELSIF NEW."quantity_big" IS NULL THEN
+    IF NEW."quantity_big" IS NULL THEN
       NEW."quantity_big" := (SELECT (CAST("quantity" AS bigint)) FROM (SELECT NEW.*) AS ecplan_row);
+    ELSIF NEW."quantity" IS NULL THEN
+      NEW."quantity" := (SELECT (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
     ELSE
       NEW."quantity" := (SELECT (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
     END IF;
@@ -80,6 +81,7 @@ BEGIN
   RETURN NEW;
 END
 $ecplan$;
+-- not known without --db: the type of "quantity" (the default "down" casts back to it)
 
 -- phase contract
 
@@ -95,4 +97,5 @@ DROP TRIGGER "zz_ecplan_sync_orders-quantity-bigint" ON "public"."orders";
 DROP FUNCTION "public"."ecplan_sync_orders-quantity-bigint"();
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."orders" DROP COLUMN "quantity";
+-- not known without --db: the type of "quantity" (the default "down" casts back to it)
 -- not known without --db: the rebuilt indexes renamed to their old names
