@@ -23,7 +23,7 @@ N=100000
 NAME=users-email-lower
 sm_mk_users $N
 P=$IT_TMP/plan.json
-sm_plan "$src/plans/users-email-lower.json" "$P" backfill.batch_size=500 backfill.target_batch_ms=0 backfill.pause_ms=5
+sm_plan "$src/plans/users-email-lower.json" "$P" backfill.batch_size=500 backfill.target_batch_ms=0 backfill.pause_ms=10
 assert_exit 0 ecplan advance "$P" --to sync
 
 # --- a second runner is refused ---------------------------------------------

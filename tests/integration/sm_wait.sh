@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# ecplan wait NAME --until PHASE|STATE [--timeout S] [--interval S]
+#
+# A plan stopped in planned (a check before expand fails, exit 3):
+# `wait --until switched --timeout 1` exits 7 after about a second. A wait
+# started in the background returns 0 soon after another process advances
+# the plan to switched. A state already reached (or passed) returns 0 at
+# once, by phase name or state name; `--until contracted --timeout 1` on a
+# switched plan exits 7.
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/lib.sh"
+src=${ECPLAN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=tests/support/writers.sh
+source "$src/tests/support/writers.sh"
+it_setup
+BIN=${ECPLAN_BIN:-$ECPLAN_BUILD_DIR/ecplan}
+
+sm_mk_users 5000
+NAME=wait-demo
+P=$IT_TMP/plan.json
+q "CREATE TABLE it_go (ok boolean NOT NULL); INSERT INTO it_go VALUES (false)" >/dev/null
+sm_plan "$src/plans/users-email-lower.json" "$P" name="\"$NAME\"" \
+	checks='[{"name": "release approved", "before": "expand", "sql": "SELECT ok FROM it_go"}]'
+
+assert_exit 3 ecplan advance "$P"
+assert_contains "$(cat "$ERR")" "release approved" "the failed check is named"
+assert_eq 0 "$(sm_col_exists public.users email_normalized)" "nothing done"
+assert_eq planned "$(sm_state $NAME)" "planned (registered, nothing done)"
+
+t0=$EPOCHREALTIME
+assert_exit 7 ecplan wait $NAME --until switched --timeout 1
+took=$(echo "$EPOCHREALTIME - $t0" | bc)
+[[ $(echo "$took >= 0.9 && $took < 5" | bc) == 1 ]] || fail "wait --timeout 1 took ${took}s"
+assert_exit 7 ecplan wait $NAME --until switch --timeout 1 --interval 1
+assert_exit 0 ecplan wait $NAME --until planned --timeout 1
+
+# A wait in the background sees another process advance the plan.
+"$BIN" wait $NAME --until switched --timeout 60 --interval 1 >"$IT_TMP/w.out" 2>"$IT_TMP/w.err" &
+wpid=$!
+sleep 1.2
+kill -0 $wpid 2>/dev/null || fail "wait returned before the plan moved: $(cat "$IT_TMP/w.err")"
+q "UPDATE it_go SET ok = true" >/dev/null
+assert_exit 0 ecplan advance "$P" --to backfill
+sleep 1.2
+kill -0 $wpid 2>/dev/null || fail "wait returned at backfilled: $(cat "$IT_TMP/w.out" "$IT_TMP/w.err")"
+assert_exit 0 ecplan advance "$P"
+assert_eq switched "$(sm_state $NAME)" "switched"
+t0=$EPOCHREALTIME
+for _ in $(seq 1 50); do
+	kill -0 $wpid 2>/dev/null || break
+	sleep 0.1
+done
+kill -0 $wpid 2>/dev/null && fail "wait still running 5 s after the plan reached switched"
+rc=0
+wait $wpid || rc=$?
+assert_eq 0 "$rc" "background wait exits 0 once switched (stderr: $(cat "$IT_TMP/w.err"))"
+
+# Reached or passed: at once, by state or phase name.
+for until in switched switch backfilled backfill expanded expand sync; do
+	t0=$EPOCHREALTIME
+	assert_exit 0 ecplan wait $NAME --until $until --timeout 5
+	took=$(echo "$EPOCHREALTIME - $t0" | bc)
+	[[ $(echo "$took < 1" | bc) == 1 ]] || fail "wait --until $until on a switched plan took ${took}s"
+done
+assert_exit 7 ecplan wait $NAME --until contracted --timeout 1
+assert_exit 7 ecplan wait $NAME --until contract --timeout 1
+assert_exit 2 ecplan wait $NAME --until nonsense --timeout 1
+assert_exit 0 ecplan advance "$P"
+assert_exit 0 ecplan wait $NAME --until contracted --timeout 1
+pass
