@@ -9,7 +9,8 @@
 # ecplan.plans.state must be rolled_back with nothing running.
 # rollback --to synced from switched keeps the column and the trigger (and
 # the old column wins again) but drops what backfill built. A rolled-back
-# plan runs again from expand.
+# plan runs again from expand. A backfill that stopped half way (exit 6)
+# rolls back to synced cleanly.
 # Rollback after contract is impossible: exit 9, and the message points at
 # the archive in ecplan_archive.
 # shellcheck source=tests/integration/lib.sh
@@ -105,6 +106,40 @@ assert_eq "true|true|email_normalized" "$(sm_index_info public users_email_key_e
 assert_exit 0 ecplan verify "$plan"
 # ... and a full rollback still restores everything.
 assert_exit 0 ecplan rollback "$plan"
+assert_back $name
+
+# --- rollback of a backfill that stopped half way ------------------------------
+# The index build cannot finish while an older snapshot is open (here a
+# REPEATABLE READ transaction on another table): exit 6 with the NOT NULL
+# check already in place. rollback --to synced must remove what the partial
+# backfill built, and a full rollback must still restore everything.
+name=rb-partial
+plan=$IT_TMP/$name.json
+sm_plan "$src/plans/users-email-lower.json" "$plan" name="\"$name\"" safety.lock_timeout_ms=200 safety.lock_retries=1
+q "CREATE TABLE it_other (x int); INSERT INTO it_other VALUES (1)" >/dev/null
+assert_exit 0 ecplan advance "$plan" --to sync
+cat_synced=$(sm_catalog $T)
+mkfifo "$IT_TMP/snap.fifo"
+psql -XAtq <"$IT_TMP/snap.fifo" >"$IT_TMP/snap.out" 2>&1 &
+exec 3>"$IT_TMP/snap.fifo"
+it_defer "exec 3>&-"
+printf 'BEGIN ISOLATION LEVEL REPEATABLE READ;\nSELECT x FROM it_other;\n' >&3
+for _ in $(seq 1 100); do
+	[[ -s "$IT_TMP/snap.out" ]] && break
+	sleep 0.05
+done
+assert_exit 6 ecplan advance "$plan"
+assert_eq synced "$(sm_state $name)" "$name: still synced after the failed backfill"
+assert_eq t "$(sm_check_constraint $T "ecplan_not_null_$name")" "$name: the failed backfill got as far as the NOT NULL check"
+exec 3>&-
+assert_exit 0 ecplan rollback "$plan" --to synced
+assert_eq synced "$(sm_state $name)" "$name: synced after rollback --to synced"
+assert_eq "$cat_synced" "$(sm_catalog $T)" "$name: catalog back to what it was at synced"
+assert_exit 0 ecplan advance "$plan"
+assert_eq backfilled "$(sm_state $name)" "$name: backfilled after all"
+assert_exit 0 ecplan verify "$plan"
+assert_exit 0 ecplan rollback "$plan"
+q "DROP TABLE it_other" >/dev/null
 assert_back $name
 
 # --- rollback after contract -------------------------------------------------
