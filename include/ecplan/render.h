@@ -37,6 +37,11 @@ typedef struct ecplan_step {
 	bool transactional;  /* may run inside a transaction block */
 	ecplan_stmt *stmts;
 	size_t nstmts;
+	/* Statements run in their own transaction just before every try of the
+	 * step's transaction (the contract's archive: taken again when the drop
+	 * has to wait, so it holds the values of the moment before the drop). */
+	ecplan_stmt *pre;
+	size_t npre;
 	char *note;          /* a comment for humans, or NULL */
 	char *index_name;    /* INDEX steps: the index being built */
 } ecplan_step;

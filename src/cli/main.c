@@ -34,7 +34,11 @@ const cli_command cli_commands[] = {
 	  "show the preconditions of the next phase and a backfill estimate (read-only)",
 	  "Lists every precondition of the plan's next phase with pass/FAIL, and for\n"
 	  "phases up to backfill estimates the backfill from the table size and a timed\n"
-	  "sample batch (rolled back). Exits 3 when a precondition fails.\n" },
+	  "sample batch. Changes nothing: once the new column exists the sample is the\n"
+	  "real batch UPDATE, rolled back, which holds row locks on up to batch_size rows\n"
+	  "for its few milliseconds (waiting at most lock_timeout_ms) and leaves dead\n"
+	  "tuples for autovacuum; before that it only computes \"up\" (a lower bound).\n"
+	  "Exits 3 when a precondition fails.\n" },
 	{ "status", cmd_status, "[NAME | PLAN.json] [--json] [--db CONNINFO]",
 	  "show one plan, or every plan in the database",
 	  "With --json prints one object for a plan, or an array for all plans, with\n"

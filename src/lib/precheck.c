@@ -118,6 +118,43 @@ static void check_expressions(ecplan_checklist *l, PGconn *conn, const ecplan_pl
 	ecplan_strbuf_release(&from);
 }
 
+/* With not_null: no row may end with NULL in the new column. A full read
+ * (stops at the first offender), in a read-only transaction. */
+static void check_not_null(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan,
+			   const ecplan_catalog *cat)
+{
+	ecplan_strbuf sql = ECPLAN_STRBUF_INIT;
+	char *up = ecplan_render_up_expr(plan);
+	ecplan_strbuf_adds(&sql, "SELECT count(*) FROM (SELECT 1 FROM ");
+	ecplan_sql_qualified(&sql, plan->schema, plan->table);
+	ecplan_strbuf_addf(&sql, " WHERE (%s) IS NULL", up);
+	if (cat->new_column_exists) {
+		ecplan_strbuf_adds(&sql, " AND ");
+		ecplan_sql_ident(&sql, plan->new_column);
+		ecplan_strbuf_adds(&sql, " IS NULL");
+	}
+	ecplan_strbuf_adds(&sql, " LIMIT 1000) AS s");
+	ecplan_error e;
+	ecplan_error_clear(&e);
+	char *v = NULL;
+	int rc = ecplan_db_exec(conn, "BEGIN READ ONLY", &e);
+	if (rc == 0)
+		rc = ecplan_db_query_value(&v, conn, sql.buf, 0, NULL, &e);
+	ecplan_db_rollback(conn, NULL);
+	bool ok = rc == 0 && v && !strcmp(v, "0");
+	if (rc < 0)
+		item(l, "no row would leave the new column NULL (change.not_null)", false,
+		     "the check failed: %s", e.message);
+	else
+		item(l, "no row would leave the new column NULL (change.not_null)", ok,
+		     ok ? NULL : "%s%s rows have NULL for up = %s; make \"up\" give a value for them "
+				 "(e.g. coalesce(...)) or fix the rows, then retry",
+		     v, v && !strcmp(v, "1000") ? " or more" : "", up);
+	free(v);
+	free(up);
+	ecplan_strbuf_release(&sql);
+}
+
 static int check_long_transactions(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan,
 				   ecplan_error *err)
 {
@@ -300,6 +337,8 @@ int ecplan_precheck_phase(ecplan_checklist *l, PGconn *conn, const ecplan_plan *
 		ecplan_strbuf_release(&d);
 		check_indexes(l, plan, cat);
 		check_expressions(l, conn, plan, cat);
+		if (plan->not_null)
+			check_not_null(l, conn, plan, cat);
 	}
 	if (phase == ECPLAN_PHASE_SWITCH && (rc = check_switch_ready(l, conn, plan, cat, err)) < 0)
 		return rc;

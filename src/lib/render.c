@@ -289,6 +289,15 @@ static ecplan_step *add_step(ecplan_steps *s, ecplan_step_kind kind, bool txn, c
 }
 
 /* Takes ownership of sql. */
+static void add_pre(ecplan_step *st, char *sql, const char *lock)
+{
+	st->pre = ecplan_xrealloc(st->pre, (st->npre + 1) * sizeof(*st->pre));
+	st->pre[st->npre].sql = sql;
+	st->pre[st->npre].lock = lock;
+	st->npre++;
+}
+
+/* Takes ownership of sql. */
 static void add_stmt(ecplan_step *st, char *sql, const char *lock)
 {
 	st->stmts = ecplan_xrealloc(st->stmts, (st->nstmts + 1) * sizeof(*st->stmts));
@@ -322,6 +331,9 @@ void ecplan_steps_release(ecplan_steps *steps)
 		for (size_t k = 0; k < st->nstmts; k++)
 			free(st->stmts[k].sql);
 		free(st->stmts);
+		for (size_t k = 0; k < st->npre; k++)
+			free(st->pre[k].sql);
+		free(st->pre);
 		free(st->name);
 		free(st->note);
 		free(st->index_name);
@@ -722,10 +734,17 @@ static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ec
 		add_line(&out->unknowns, &out->nunknowns,
 			 "the key columns archived with \"%s\"", plan->column);
 	add_verify(out, plan, cat);
+	/* One transaction: the old column never exists without the trigger. The
+	 * archive is a full read, so it runs before (ACCESS SHARE only), in its
+	 * own transaction, taken again before every try of the drop. */
+	ecplan_step *st = add_step(out, ECPLAN_STEP_DDL, true, "%sdrop old column",
+				   plan->contract.archive ? "archive and " : "");
 	if (plan->contract.archive) {
 		char *at = ecplan_render_archive_table(plan);
-		ecplan_step *st = add_step(out, ECPLAN_STEP_DDL, true, "archive %s", plan->column);
-		add_stmt(st, ecplan_xstrdup("CREATE SCHEMA IF NOT EXISTS ecplan_archive"), LOCK_NONE);
+		add_pre(st, ecplan_xstrdup("CREATE SCHEMA IF NOT EXISTS ecplan_archive"), LOCK_NONE);
+		ecplan_strbuf_adds(&sb, "DROP TABLE IF EXISTS ");
+		ecplan_sql_qualified(&sb, "ecplan_archive", at);
+		add_pre(st, ecplan_strbuf_detach(&sb), "none on the table");
 		ecplan_strbuf_adds(&sb, "CREATE TABLE ");
 		ecplan_sql_qualified(&sb, "ecplan_archive", at);
 		ecplan_strbuf_adds(&sb, " AS SELECT ");
@@ -734,11 +753,9 @@ static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ec
 		ecplan_sql_ident(&sb, plan->column);
 		ecplan_strbuf_adds(&sb, " FROM ");
 		table_ref(&sb, plan);
-		add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AS);
+		add_pre(st, ecplan_strbuf_detach(&sb), LOCK_AS);
 		free(at);
 	}
-	/* One transaction: the old column never exists without the trigger. */
-	ecplan_step *st = add_step(out, ECPLAN_STEP_DDL, true, "drop old column");
 	char *tn = ecplan_render_trigger_name(plan), *fn = ecplan_render_function_name(plan);
 	ecplan_strbuf_adds(&sb, "DROP TRIGGER ");
 	ecplan_sql_ident(&sb, tn);
@@ -894,6 +911,12 @@ char *ecplan_render_steps_text(const ecplan_steps *steps, ecplan_phase phase, bo
 			comment_text(&sb, st->note);
 			ecplan_strbuf_addch(&sb, '\n');
 		}
+		if (st->npre)
+			ecplan_strbuf_adds(&sb, "-- first, in its own transaction (repeated before every try):\n");
+		for (size_t k = 0; k < st->npre; k++)
+			ecplan_strbuf_addf(&sb, "-- lock: %s\n%s;\n", st->pre[k].lock, st->pre[k].sql);
+		if (st->npre)
+			ecplan_strbuf_adds(&sb, "-- then, in one transaction:\n");
 		for (size_t k = 0; k < st->nstmts; k++)
 			ecplan_strbuf_addf(&sb, "-- lock: %s\n%s;\n", st->stmts[k].lock, st->stmts[k].sql);
 	}

@@ -342,6 +342,17 @@ static int try_ddl(ecplan_runner *r, void *arg, ecplan_error *err)
 {
 	ddl_arg *a = arg;
 	int rc;
+	if (a->step->npre) {
+		/* e.g. the archive: a full read, no statement timeout */
+		if ((rc = ecplan_db_begin(r->conn, err)) < 0 ||
+		    (rc = ecplan_db_set_local_timeouts(r->conn, r->plan->safety.lock_timeout_ms, 0, err)) < 0)
+			return rc;
+		for (size_t i = 0; i < a->step->npre; i++)
+			if ((rc = ecplan_db_exec(r->conn, a->step->pre[i].sql, err)) < 0)
+				return rc;
+		if ((rc = ecplan_db_commit(r->conn, err)) < 0)
+			return rc;
+	}
 	if ((rc = ecplan_db_begin(r->conn, err)) < 0 ||
 	    (rc = ecplan_db_set_local_timeouts(r->conn, r->plan->safety.lock_timeout_ms,
 					       a->statement_timeout, err)) < 0)

@@ -88,13 +88,15 @@ $ecplan1$;
 -- lock: ACCESS SHARE (reads and writes continue)
 SELECT count(*) FILTER (WHERE "body_clean" IS DISTINCT FROM (replace(body, '$ecplan$', ''))) AS new_differs, count(*) FILTER (WHERE "body" IS DISTINCT FROM (body_clean)) AS old_differs, count(*) FILTER (WHERE "body_clean" IS DISTINCT FROM (replace(body, '$ecplan$', '')) AND "body" IS DISTINCT FROM (body_clean)) AS divergent, count(*) AS total FROM "public"."notes";
 
--- step 2: archive body (one transaction)
+-- step 2: archive and drop old column (one transaction)
+-- first, in its own transaction (repeated before every try):
 -- lock: none on the table
 CREATE SCHEMA IF NOT EXISTS ecplan_archive;
+-- lock: none on the table
+DROP TABLE IF EXISTS "ecplan_archive"."notes-dollar";
 -- lock: ACCESS SHARE (reads and writes continue)
 CREATE TABLE "ecplan_archive"."notes-dollar" AS SELECT /* key columns, known with --db */ key, "body" FROM "public"."notes";
-
--- step 3: drop old column (one transaction)
+-- then, in one transaction:
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 DROP TRIGGER "zz_ecplan_sync_notes-dollar" ON "public"."notes";
 -- lock: none on the table

@@ -96,13 +96,15 @@ $ecplan$;
 -- lock: ACCESS SHARE (reads and writes continue)
 SELECT count(*) FILTER (WHERE "email_normalized" IS DISTINCT FROM (lower(email))) AS new_differs, count(*) FILTER (WHERE "email" IS DISTINCT FROM (email_normalized)) AS old_differs, count(*) FILTER (WHERE "email_normalized" IS DISTINCT FROM (lower(email)) AND "email" IS DISTINCT FROM (email_normalized)) AS divergent, count(*) AS total FROM "public"."users";
 
--- step 2: archive email (one transaction)
+-- step 2: archive and drop old column (one transaction)
+-- first, in its own transaction (repeated before every try):
 -- lock: none on the table
 CREATE SCHEMA IF NOT EXISTS ecplan_archive;
+-- lock: none on the table
+DROP TABLE IF EXISTS "ecplan_archive"."users-email-lower";
 -- lock: ACCESS SHARE (reads and writes continue)
 CREATE TABLE "ecplan_archive"."users-email-lower" AS SELECT /* key columns, known with --db */ key, "email" FROM "public"."users";
-
--- step 3: drop old column (one transaction)
+-- then, in one transaction:
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 DROP TRIGGER "zz_ecplan_sync_users-email-lower" ON "public"."users";
 -- lock: none on the table

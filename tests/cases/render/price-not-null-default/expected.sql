@@ -98,13 +98,15 @@ $ecplan$;
 -- lock: ACCESS SHARE (reads and writes continue)
 SELECT count(*) FILTER (WHERE "price_numeric" IS DISTINCT FROM (round(price::numeric, 2))) AS new_differs, count(*) FILTER (WHERE "price" IS DISTINCT FROM (price_numeric::float8)) AS old_differs, count(*) FILTER (WHERE "price_numeric" IS DISTINCT FROM (round(price::numeric, 2)) AND "price" IS DISTINCT FROM (price_numeric::float8)) AS divergent, count(*) AS total FROM "public"."products";
 
--- step 2: archive price (one transaction)
+-- step 2: archive and drop old column (one transaction)
+-- first, in its own transaction (repeated before every try):
 -- lock: none on the table
 CREATE SCHEMA IF NOT EXISTS ecplan_archive;
+-- lock: none on the table
+DROP TABLE IF EXISTS "ecplan_archive"."products-price-numeric";
 -- lock: ACCESS SHARE (reads and writes continue)
 CREATE TABLE "ecplan_archive"."products-price-numeric" AS SELECT /* key columns, known with --db */ key, "price" FROM "public"."products";
-
--- step 3: drop old column (one transaction)
+-- then, in one transaction:
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 DROP TRIGGER "zz_ecplan_sync_products-price-numeric" ON "public"."products";
 -- lock: none on the table

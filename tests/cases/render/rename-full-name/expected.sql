@@ -89,13 +89,15 @@ $ecplan$;
 -- lock: ACCESS SHARE (reads and writes continue)
 SELECT count(*) FILTER (WHERE "full_name" IS DISTINCT FROM ("name")) AS new_differs, count(*) FILTER (WHERE "name" IS DISTINCT FROM ("full_name")) AS old_differs, count(*) FILTER (WHERE "full_name" IS DISTINCT FROM ("name") AND "name" IS DISTINCT FROM ("full_name")) AS divergent, count(*) AS total FROM "public"."users";
 
--- step 2: archive name (one transaction)
+-- step 2: archive and drop old column (one transaction)
+-- first, in its own transaction (repeated before every try):
 -- lock: none on the table
 CREATE SCHEMA IF NOT EXISTS ecplan_archive;
+-- lock: none on the table
+DROP TABLE IF EXISTS "ecplan_archive"."users-full-name";
 -- lock: ACCESS SHARE (reads and writes continue)
 CREATE TABLE "ecplan_archive"."users-full-name" AS SELECT /* key columns, known with --db */ key, "name" FROM "public"."users";
-
--- step 3: drop old column (one transaction)
+-- then, in one transaction:
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 DROP TRIGGER "zz_ecplan_sync_users-full-name" ON "public"."users";
 -- lock: none on the table

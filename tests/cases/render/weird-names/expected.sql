@@ -100,13 +100,15 @@ $ecplan$;
 -- lock: ACCESS SHARE (reads and writes continue)
 SELECT count(*) FILTER (WHERE "Naïve ""New"" Col" IS DISTINCT FROM (CAST("naïve col" AS text))) AS new_differs, count(*) FILTER (WHERE "naïve col" IS DISTINCT FROM (CAST("Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown))) AS old_differs, count(*) FILTER (WHERE "Naïve ""New"" Col" IS DISTINCT FROM (CAST("naïve col" AS text)) AND "naïve col" IS DISTINCT FROM (CAST("Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown))) AS divergent, count(*) AS total FROM "My Schema"."Weird ""Table""";
 
--- step 2: archive naïve col (one transaction)
+-- step 2: archive and drop old column (one transaction)
+-- first, in its own transaction (repeated before every try):
 -- lock: none on the table
 CREATE SCHEMA IF NOT EXISTS ecplan_archive;
+-- lock: none on the table
+DROP TABLE IF EXISTS "ecplan_archive"."weird-quoted-names";
 -- lock: ACCESS SHARE (reads and writes continue)
 CREATE TABLE "ecplan_archive"."weird-quoted-names" AS SELECT /* key columns, known with --db */ key, "naïve col" FROM "My Schema"."Weird ""Table""";
-
--- step 3: drop old column (one transaction)
+-- then, in one transaction:
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 DROP TRIGGER "zz_ecplan_sync_weird-quoted-names" ON "My Schema"."Weird ""Table""";
 -- lock: none on the table
