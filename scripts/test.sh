@@ -196,7 +196,9 @@ run_ctest() { # run_ctest TREE [ENV=VALUE...]
 	shift
 	# A test with no TIMEOUT of its own (unit tests) gets 300 s; --no-tests=error makes
 	# an empty selection (bad -R, tests not registered) a failure, not a green run.
-	local args=(--output-on-failure --no-tests=error --timeout 300)
+	# Each integration test uses its own database, so tests run two at a time
+	# (the suite is mostly waiting on PostgreSQL); ECPLAN_TEST_JOBS overrides.
+	local args=(--output-on-failure --no-tests=error --timeout 300 -j "${ECPLAN_TEST_JOBS:-2}")
 	[[ -n "$regex" ]] && args+=(-R "$regex")
 	rm -f "$tree/Testing/Temporary/LastTestsFailed.log"
 	say "running ctest in $tree${regex:+ (-R $regex)}"
