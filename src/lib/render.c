@@ -144,26 +144,33 @@ char *ecplan_render_down_expr(const ecplan_plan *plan, const ecplan_catalog *cat
 }
 
 /*
- * The expression for one column computed from NEW inside the trigger. A bare
- * column is read straight from NEW (PL/pgSQL's fast path); anything else is
- * evaluated against NEW's columns through a one-row subquery, so the plan's
- * expression can name columns as it would in an UPDATE.
+ * The expression for one column computed from NEW inside the trigger. The
+ * default (user_expr NULL: the source column, cast when the type changes) and
+ * a bare column are read straight from NEW (PL/pgSQL's fast path for simple
+ * expressions); anything else is evaluated against NEW's columns through a
+ * one-row subquery, so the plan's expression names columns as in an UPDATE.
+ * cast_type NULL with cast_to_old: the old column's type is unknown (no
+ * catalog), shown as a placeholder.
  */
-static void trigger_expr(ecplan_strbuf *sb, const char *expr, const char *target_col,
-			 const char *source_col, const char *cast_type)
+static void trigger_expr(ecplan_strbuf *sb, const char *user_expr, const char *source_col,
+			 bool cast, const char *cast_type, const char *old_col)
 {
-	if (is_bare_column(expr, source_col)) {
+	if (!user_expr || is_bare_column(user_expr, source_col)) {
+		bool do_cast = !user_expr && cast;
+		if (do_cast)
+			ecplan_strbuf_adds(sb, "CAST(");
 		ecplan_strbuf_adds(sb, "NEW.");
 		ecplan_sql_ident(sb, source_col);
+		if (do_cast && cast_type) {
+			ecplan_strbuf_addf(sb, " AS %s)", cast_type);
+		} else if (do_cast) {
+			ecplan_strbuf_adds(sb, " AS /* type of ");
+			comment_ident(sb, old_col);
+			ecplan_strbuf_adds(sb, ", known with --db */ unknown)");
+		}
 		return;
 	}
-	(void)target_col;
-	ecplan_strbuf_adds(sb, "(SELECT ");
-	if (cast_type)
-		ecplan_strbuf_addf(sb, "CAST((%s) AS %s)", expr, cast_type);
-	else
-		ecplan_strbuf_addf(sb, "(%s)", expr);
-	ecplan_strbuf_adds(sb, " FROM (SELECT NEW.*) AS ecplan_row)");
+	ecplan_strbuf_addf(sb, "(SELECT (%s) FROM (SELECT NEW.*) AS ecplan_row)", user_expr);
 }
 
 static void new_col(ecplan_strbuf *sb, const char *prefix, const char *col)
@@ -178,11 +185,10 @@ char *ecplan_render_trigger_function(const ecplan_plan *plan, const ecplan_catal
 	ecplan_strbuf body = ECPLAN_STRBUF_INIT, up = ECPLAN_STRBUF_INIT, down = ECPLAN_STRBUF_INIT;
 	ecplan_strbuf o_default = ECPLAN_STRBUF_INIT, n_default = ECPLAN_STRBUF_INIT;
 	ecplan_strbuf set_n = ECPLAN_STRBUF_INIT, set_o = ECPLAN_STRBUF_INIT;
-	char *upx = ecplan_render_up_expr(plan), *downx = ecplan_render_down_expr(plan, cat);
 	const char *o = plan->column, *n = plan->new_column;
 
-	trigger_expr(&up, upx, n, o, NULL);
-	trigger_expr(&down, downx, o, n, NULL);
+	trigger_expr(&up, plan->up, o, plan->type != NULL, plan->type, o);
+	trigger_expr(&down, plan->down, n, plan->type != NULL, old_type(cat), o);
 	new_col(&set_n, "NEW.", n);
 	ecplan_strbuf_addf(&set_n, " := %s;", up.buf);
 	new_col(&set_o, "NEW.", o);
@@ -255,8 +261,6 @@ char *ecplan_render_trigger_function(const ecplan_plan *plan, const ecplan_catal
 	ecplan_strbuf_adds(&out, "() RETURNS trigger LANGUAGE plpgsql AS ");
 	ecplan_sql_dollar_quote(&out, body.buf);
 	free(fn);
-	free(upx);
-	free(downx);
 	ecplan_strbuf_release(&body);
 	ecplan_strbuf_release(&up);
 	ecplan_strbuf_release(&down);

@@ -16,16 +16,16 @@ CREATE OR REPLACE FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"() RETURN
 BEGIN
   IF TG_OP = 'INSERT' THEN
     IF NEW."Naïve ""New"" Col" IS NULL THEN
-      NEW."Naïve ""New"" Col" := (SELECT (CAST("naïve col" AS text)) FROM (SELECT NEW.*) AS ecplan_row);
+      NEW."Naïve ""New"" Col" := CAST(NEW."naïve col" AS text);
     ELSIF NEW."naïve col" IS NULL THEN
-      NEW."naïve col" := (SELECT (CAST("Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+      NEW."naïve col" := CAST(NEW."Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown);
     ELSE
-      NEW."Naïve ""New"" Col" := (SELECT (CAST("naïve col" AS text)) FROM (SELECT NEW.*) AS ecplan_row);
+      NEW."Naïve ""New"" Col" := CAST(NEW."naïve col" AS text);
     END IF;
   ELSIF NEW."naïve col" IS DISTINCT FROM OLD."naïve col" THEN
-    NEW."Naïve ""New"" Col" := (SELECT (CAST("naïve col" AS text)) FROM (SELECT NEW.*) AS ecplan_row);
+    NEW."Naïve ""New"" Col" := CAST(NEW."naïve col" AS text);
   ELSIF NEW."Naïve ""New"" Col" IS DISTINCT FROM OLD."Naïve ""New"" Col" THEN
-    NEW."naïve col" := (SELECT (CAST("Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+    NEW."naïve col" := CAST(NEW."Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown);
   END IF;
   RETURN NEW;
 END
@@ -71,22 +71,22 @@ CREATE OR REPLACE FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"() RETURN
 BEGIN
   IF TG_OP = 'INSERT' THEN
     IF NEW."Naïve ""New"" Col" IS NULL THEN
-      NEW."Naïve ""New"" Col" := (SELECT (CAST("naïve col" AS text)) FROM (SELECT NEW.*) AS ecplan_row);
+      NEW."Naïve ""New"" Col" := CAST(NEW."naïve col" AS text);
     ELSIF NEW."naïve col" IS NULL THEN
-      NEW."naïve col" := (SELECT (CAST("Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+      NEW."naïve col" := CAST(NEW."Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown);
     ELSIF (NEW."Naïve ""New"" Col" IS NOT DISTINCT FROM ('it''s')) AND NOT (false) THEN
-      NEW."Naïve ""New"" Col" := (SELECT (CAST("naïve col" AS text)) FROM (SELECT NEW.*) AS ecplan_row);
+      NEW."Naïve ""New"" Col" := CAST(NEW."naïve col" AS text);
     ELSE
-      NEW."naïve col" := (SELECT (CAST("Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+      NEW."naïve col" := CAST(NEW."Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown);
     END IF;
   ELSIF NEW."naïve col" IS DISTINCT FROM OLD."naïve col" THEN
     IF NEW."Naïve ""New"" Col" IS NOT DISTINCT FROM OLD."Naïve ""New"" Col" THEN
-      NEW."Naïve ""New"" Col" := (SELECT (CAST("naïve col" AS text)) FROM (SELECT NEW.*) AS ecplan_row);
+      NEW."Naïve ""New"" Col" := CAST(NEW."naïve col" AS text);
     ELSE
-      NEW."naïve col" := (SELECT (CAST("Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+      NEW."naïve col" := CAST(NEW."Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown);
     END IF;
   ELSIF NEW."Naïve ""New"" Col" IS DISTINCT FROM OLD."Naïve ""New"" Col" THEN
-    NEW."naïve col" := (SELECT (CAST("Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+    NEW."naïve col" := CAST(NEW."Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown);
   END IF;
   RETURN NEW;
 END

@@ -16,16 +16,16 @@ CREATE OR REPLACE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"() RETUR
 BEGIN
   IF TG_OP = 'INSERT' THEN
     IF NEW."quantity_big" IS NULL THEN
-      NEW."quantity_big" := (SELECT (CAST("quantity" AS bigint)) FROM (SELECT NEW.*) AS ecplan_row);
+      NEW."quantity_big" := CAST(NEW."quantity" AS bigint);
     ELSIF NEW."quantity" IS NULL THEN
-      NEW."quantity" := (SELECT (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+      NEW."quantity" := CAST(NEW."quantity_big" AS /* type of "quantity", known with --db */ unknown);
     ELSE
-      NEW."quantity_big" := (SELECT (CAST("quantity" AS bigint)) FROM (SELECT NEW.*) AS ecplan_row);
+      NEW."quantity_big" := CAST(NEW."quantity" AS bigint);
     END IF;
   ELSIF NEW."quantity" IS DISTINCT FROM OLD."quantity" THEN
-    NEW."quantity_big" := (SELECT (CAST("quantity" AS bigint)) FROM (SELECT NEW.*) AS ecplan_row);
+    NEW."quantity_big" := CAST(NEW."quantity" AS bigint);
   ELSIF NEW."quantity_big" IS DISTINCT FROM OLD."quantity_big" THEN
-    NEW."quantity" := (SELECT (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+    NEW."quantity" := CAST(NEW."quantity_big" AS /* type of "quantity", known with --db */ unknown);
   END IF;
   RETURN NEW;
 END
@@ -63,20 +63,20 @@ CREATE OR REPLACE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"() RETUR
 BEGIN
   IF TG_OP = 'INSERT' THEN
     IF NEW."quantity_big" IS NULL THEN
-      NEW."quantity_big" := (SELECT (CAST("quantity" AS bigint)) FROM (SELECT NEW.*) AS ecplan_row);
+      NEW."quantity_big" := CAST(NEW."quantity" AS bigint);
     ELSIF NEW."quantity" IS NULL THEN
-      NEW."quantity" := (SELECT (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+      NEW."quantity" := CAST(NEW."quantity_big" AS /* type of "quantity", known with --db */ unknown);
     ELSE
-      NEW."quantity" := (SELECT (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+      NEW."quantity" := CAST(NEW."quantity_big" AS /* type of "quantity", known with --db */ unknown);
     END IF;
   ELSIF NEW."quantity" IS DISTINCT FROM OLD."quantity" THEN
     IF NEW."quantity_big" IS NOT DISTINCT FROM OLD."quantity_big" THEN
-      NEW."quantity_big" := (SELECT (CAST("quantity" AS bigint)) FROM (SELECT NEW.*) AS ecplan_row);
+      NEW."quantity_big" := CAST(NEW."quantity" AS bigint);
     ELSE
-      NEW."quantity" := (SELECT (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+      NEW."quantity" := CAST(NEW."quantity_big" AS /* type of "quantity", known with --db */ unknown);
     END IF;
   ELSIF NEW."quantity_big" IS DISTINCT FROM OLD."quantity_big" THEN
-    NEW."quantity" := (SELECT (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown)) FROM (SELECT NEW.*) AS ecplan_row);
+    NEW."quantity" := CAST(NEW."quantity_big" AS /* type of "quantity", known with --db */ unknown);
   END IF;
   RETURN NEW;
 END
