@@ -1,0 +1,5 @@
+-- old code: insert naming quantity
+\set c random(1, 50000)
+\set q random(1, 1000)
+INSERT INTO bench_orders (customer_id, sku, note, quantity, unit_cents)
+VALUES (:c, 'SKU-' || :c % 7000, 'bench insert', :q, 100 + :c % 9900);
