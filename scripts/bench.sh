@@ -83,7 +83,7 @@ while (($#)); do
 	--only) only=${2:?}; shift ;;
 	--repeat) repeat=${2:?}; shift ;;
 	-h | --help)
-		sed -n '2,39p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+		awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "${BASH_SOURCE[0]}"
 		exit 0
 		;;
 	*) die "unknown option '$1' (see --help)" ;;

@@ -14,7 +14,8 @@
 #   --faults N            faults per plan (split over its stages)
 #   --fuzz-seconds S      fuzzing time in --long mode (default 300)
 #   --fuzz-build-dir DIR  clang build tree of the fuzzer (default build-fuzz)
-#   --seed N              random seed (default: from the clock; printed, to reproduce)
+#   --seed N              random seed (default: from the clock; printed). Timing still
+#                         differs from run to run, so a seed does not replay a run exactly
 #   --ecplan BIN          ecplan binary (default $ECPLAN_BIN, else build/ecplan)
 #   --database DB         use this existing database (default: create chaos_<random>
 #                         and drop it at the end)
@@ -54,8 +55,8 @@
 #   - ecplan verify: 0 divergent rows before contract;
 #   - no unexpected exit code; the plan ends contracted;
 #   - status and history tell the true story: state contracted, not running,
-#     no error left; every phase done exactly once and in order; one "retries
-#     exhausted" error event per run that exited 6; and after each exit 6,
+#     no error left; every phase done exactly once and in order; a "retries
+#     exhausted" error event for every run that exited 6; and after each exit 6,
 #     status shows that error.
 # Prints: iterations (ecplan runs), faults injected by kind, resumes, lost
 # writes, divergent rows.
@@ -93,7 +94,7 @@ while (($#)); do
 	--database) database=${2:?}; shift ;;
 	--keep) keep=1 ;;
 	-h | --help)
-		sed -n '2,61p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+		awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "${BASH_SOURCE[0]}"
 		exit 0
 		;;
 	*) die "unknown option '$1' (see --help)" ;;
