@@ -504,13 +504,6 @@ static void render_expand(ecplan_steps *out, const ecplan_plan *plan, const ecpl
 		add_line(&out->unknowns, &out->nunknowns,
 			 "the type of \"%s\" (the plan gives no \"type\")", plan->column);
 	}
-	/* A default set as a separate subcommand applies to new rows only: no
-	 * rewrite, even for a volatile default. */
-	if (plan->default_expr) {
-		ecplan_strbuf_adds(&sb, ", ALTER COLUMN ");
-		ecplan_sql_ident(&sb, plan->new_column);
-		ecplan_strbuf_addf(&sb, " SET DEFAULT (%s)", plan->default_expr);
-	}
 	add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
 	ecplan_strbuf_adds(&sb, "COMMENT ON COLUMN ");
 	table_ref(&sb, plan);
@@ -551,10 +544,33 @@ static void note_down_type(ecplan_steps *out, const ecplan_plan *plan, const ecp
 			 "the type of \"%s\" (the default \"down\" casts back to it)", plan->column);
 }
 
+/* ALTER TABLE t ALTER COLUMN new SET DEFAULT (d) / DROP DEFAULT. */
+static char *default_ddl(const ecplan_plan *plan, bool set)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	ecplan_strbuf_adds(&sb, "ALTER TABLE ");
+	table_ref(&sb, plan);
+	ecplan_strbuf_adds(&sb, " ALTER COLUMN ");
+	ecplan_sql_ident(&sb, plan->new_column);
+	if (set)
+		ecplan_strbuf_addf(&sb, " SET DEFAULT (%s)", plan->default_expr);
+	else
+		ecplan_strbuf_adds(&sb, " DROP DEFAULT");
+	return ecplan_strbuf_detach(&sb);
+}
+
 static void render_sync(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
 {
 	note_down_type(out, plan, cat);
 	ecplan_step *st = add_step(out, ECPLAN_STEP_DDL, true, "install sync trigger");
+	/* The new column's default goes in with the trigger, not at expand: a row
+	 * inserted before the trigger exists would otherwise get the default in
+	 * the new column, which the backfill (new IS NULL) never corrects. Set
+	 * first, so the transaction takes ACCESS EXCLUSIVE once instead of
+	 * upgrading from the trigger's lock. It applies to new rows only: no
+	 * rewrite, even for a volatile default. */
+	if (plan->default_expr)
+		add_stmt(st, default_ddl(plan, true), LOCK_AE_META);
 	add_stmt(st, ecplan_render_trigger_function(plan, cat, false), LOCK_NONE);
 	add_stmt(st, trigger_ddl(plan), LOCK_SRE);
 	if (!cat || !cat->column_exists)
@@ -871,6 +887,8 @@ void ecplan_render_undo(ecplan_steps *out, const ecplan_plan *plan, const ecplan
 	case ECPLAN_PHASE_SYNC: {
 		char *tn = ecplan_render_trigger_name(plan), *fn = ecplan_render_function_name(plan);
 		st = add_step(out, ECPLAN_STEP_DDL, true, "remove sync trigger");
+		if (plan->default_expr)
+			add_stmt(st, default_ddl(plan, false), LOCK_AE_META);
 		ecplan_strbuf_adds(&sb, "DROP TRIGGER IF EXISTS ");
 		ecplan_sql_ident(&sb, tn);
 		ecplan_strbuf_adds(&sb, " ON ");

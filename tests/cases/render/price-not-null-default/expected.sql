@@ -2,13 +2,15 @@
 
 -- step 1: add column price_numeric (one transaction)
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
-ALTER TABLE "public"."products" ADD COLUMN IF NOT EXISTS "price_numeric" numeric(12,2), ALTER COLUMN "price_numeric" SET DEFAULT (0);
+ALTER TABLE "public"."products" ADD COLUMN IF NOT EXISTS "price_numeric" numeric(12,2);
 -- lock: ACCESS EXCLUSIVE already held (same transaction)
 COMMENT ON COLUMN "public"."products"."price_numeric" IS 'ecplan:products-price-numeric: replaces column price';
 
 -- phase sync
 
 -- step 1: install sync trigger (one transaction)
+-- lock: ACCESS EXCLUSIVE, metadata only (brief)
+ALTER TABLE "public"."products" ALTER COLUMN "price_numeric" SET DEFAULT (0);
 -- lock: none on the table
 CREATE OR REPLACE FUNCTION "public"."ecplan_sync_products-price-numeric"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column

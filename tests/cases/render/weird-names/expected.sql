@@ -2,13 +2,15 @@
 
 -- step 1: add column Naïve "New" Col (one transaction)
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
-ALTER TABLE "My Schema"."Weird ""Table""" ADD COLUMN IF NOT EXISTS "Naïve ""New"" Col" text, ALTER COLUMN "Naïve ""New"" Col" SET DEFAULT ('it''s');
+ALTER TABLE "My Schema"."Weird ""Table""" ADD COLUMN IF NOT EXISTS "Naïve ""New"" Col" text;
 -- lock: ACCESS EXCLUSIVE already held (same transaction)
 COMMENT ON COLUMN "My Schema"."Weird ""Table"""."Naïve ""New"" Col" IS 'ecplan:weird-quoted-names: replaces column naïve col';
 
 -- phase sync
 
 -- step 1: install sync trigger (one transaction)
+-- lock: ACCESS EXCLUSIVE, metadata only (brief)
+ALTER TABLE "My Schema"."Weird ""Table""" ALTER COLUMN "Naïve ""New"" Col" SET DEFAULT ('it''s');
 -- lock: none on the table
 CREATE OR REPLACE FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
