@@ -215,7 +215,14 @@ char *ecplan_render_trigger_function(const ecplan_plan *plan, const ecplan_catal
 	ecplan_strbuf_adds(&body, " and ");
 	comment_ident(&body, n);
 	ecplan_strbuf_addf(&body, " in agreement; the %s column wins a conflict\n"
-			   "BEGIN\n  IF TG_OP = 'INSERT' THEN\n", new_wins ? "new" : "old");
+			   "BEGIN\n", new_wins ? "new" : "old");
+	/* The backfill marks its own transactions: its writes must never
+	 * recompute the old column. Tested here rather than in a trigger WHEN
+	 * clause, which PostgreSQL prepares again for every statement: cheaper
+	 * for the application's point writes, a little dearer per backfilled row. */
+	ecplan_strbuf_adds(&body, "  IF current_setting('ecplan.backfill', true) = ");
+	ecplan_sql_literal(&body, plan->name);
+	ecplan_strbuf_adds(&body, " THEN\n    RETURN NEW;\n  END IF;\n  IF TG_OP = 'INSERT' THEN\n");
 	/* A NULL side is computed from the other; then a side left at its
 	 * default is computed from one that is not; only a real conflict
 	 * (both given) depends on which side is authoritative. */
@@ -524,11 +531,7 @@ static char *trigger_ddl(const ecplan_plan *plan)
 	ecplan_sql_ident(&sb, tn);
 	ecplan_strbuf_adds(&sb, " BEFORE INSERT OR UPDATE ON ");
 	table_ref(&sb, plan);
-	/* The backfill marks its own transactions with this setting, so the
-	 * trigger never recomputes the old column from a backfilled value. */
-	ecplan_strbuf_adds(&sb, " FOR EACH ROW WHEN (current_setting('ecplan.backfill', true) IS DISTINCT FROM ");
-	ecplan_sql_literal(&sb, plan->name);
-	ecplan_strbuf_adds(&sb, ") EXECUTE FUNCTION ");
+	ecplan_strbuf_adds(&sb, " FOR EACH ROW EXECUTE FUNCTION ");
 	ecplan_sql_qualified(&sb, plan->schema, fn);
 	ecplan_strbuf_adds(&sb, "()");
 	free(tn);

@@ -14,6 +14,9 @@ CREATE OR REPLACE FUNCTION "public"."ecplan_sync_notes-dollar"() RETURNS trigger
 #variable_conflict use_column
 -- ecplan:notes-dollar: keeps "body" and "body_clean" in agreement; the old column wins a conflict
 BEGIN
+  IF current_setting('ecplan.backfill', true) = 'notes-dollar' THEN
+    RETURN NEW;
+  END IF;
   IF TG_OP = 'INSERT' THEN
     IF NEW."body_clean" IS NULL THEN
       NEW."body_clean" := (SELECT (replace(body, '$ecplan$', '')) FROM (SELECT NEW.*) AS ecplan_row);
@@ -31,7 +34,7 @@ BEGIN
 END
 $ecplan1$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
-CREATE TRIGGER "zz_ecplan_sync_notes-dollar" BEFORE INSERT OR UPDATE ON "public"."notes" FOR EACH ROW WHEN (current_setting('ecplan.backfill', true) IS DISTINCT FROM 'notes-dollar') EXECUTE FUNCTION "public"."ecplan_sync_notes-dollar"();
+CREATE TRIGGER "zz_ecplan_sync_notes-dollar" BEFORE INSERT OR UPDATE ON "public"."notes" FOR EACH ROW EXECUTE FUNCTION "public"."ecplan_sync_notes-dollar"();
 -- not known without --db: the default of "body" (an INSERT that leaves it at its default counts as not given)
 
 -- phase backfill
@@ -60,6 +63,9 @@ CREATE OR REPLACE FUNCTION "public"."ecplan_sync_notes-dollar"() RETURNS trigger
 #variable_conflict use_column
 -- ecplan:notes-dollar: keeps "body" and "body_clean" in agreement; the new column wins a conflict
 BEGIN
+  IF current_setting('ecplan.backfill', true) = 'notes-dollar' THEN
+    RETURN NEW;
+  END IF;
   IF TG_OP = 'INSERT' THEN
     IF NEW."body_clean" IS NULL THEN
       NEW."body_clean" := (SELECT (replace(body, '$ecplan$', '')) FROM (SELECT NEW.*) AS ecplan_row);

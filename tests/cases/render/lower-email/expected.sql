@@ -14,6 +14,9 @@ CREATE OR REPLACE FUNCTION "public"."ecplan_sync_users-email-lower"() RETURNS tr
 #variable_conflict use_column
 -- ecplan:users-email-lower: keeps "email" and "email_normalized" in agreement; the old column wins a conflict
 BEGIN
+  IF current_setting('ecplan.backfill', true) = 'users-email-lower' THEN
+    RETURN NEW;
+  END IF;
   IF TG_OP = 'INSERT' THEN
     IF NEW."email_normalized" IS NULL THEN
       NEW."email_normalized" := (SELECT (lower(email)) FROM (SELECT NEW.*) AS ecplan_row);
@@ -31,7 +34,7 @@ BEGIN
 END
 $ecplan$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
-CREATE TRIGGER "zz_ecplan_sync_users-email-lower" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW WHEN (current_setting('ecplan.backfill', true) IS DISTINCT FROM 'users-email-lower') EXECUTE FUNCTION "public"."ecplan_sync_users-email-lower"();
+CREATE TRIGGER "zz_ecplan_sync_users-email-lower" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW EXECUTE FUNCTION "public"."ecplan_sync_users-email-lower"();
 -- not known without --db: the default of "email" (an INSERT that leaves it at its default counts as not given)
 
 -- phase backfill
@@ -68,6 +71,9 @@ CREATE OR REPLACE FUNCTION "public"."ecplan_sync_users-email-lower"() RETURNS tr
 #variable_conflict use_column
 -- ecplan:users-email-lower: keeps "email" and "email_normalized" in agreement; the new column wins a conflict
 BEGIN
+  IF current_setting('ecplan.backfill', true) = 'users-email-lower' THEN
+    RETURN NEW;
+  END IF;
   IF TG_OP = 'INSERT' THEN
     IF NEW."email_normalized" IS NULL THEN
       NEW."email_normalized" := (SELECT (lower(email)) FROM (SELECT NEW.*) AS ecplan_row);

@@ -16,6 +16,9 @@ CREATE OR REPLACE FUNCTION "public"."ecplan_sync_products-price-numeric"() RETUR
 #variable_conflict use_column
 -- ecplan:products-price-numeric: keeps "price" and "price_numeric" in agreement; the old column wins a conflict
 BEGIN
+  IF current_setting('ecplan.backfill', true) = 'products-price-numeric' THEN
+    RETURN NEW;
+  END IF;
   IF TG_OP = 'INSERT' THEN
     IF NEW."price_numeric" IS NULL THEN
       NEW."price_numeric" := (SELECT (round(price::numeric, 2)) FROM (SELECT NEW.*) AS ecplan_row);
@@ -33,7 +36,7 @@ BEGIN
 END
 $ecplan$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
-CREATE TRIGGER "zz_ecplan_sync_products-price-numeric" BEFORE INSERT OR UPDATE ON "public"."products" FOR EACH ROW WHEN (current_setting('ecplan.backfill', true) IS DISTINCT FROM 'products-price-numeric') EXECUTE FUNCTION "public"."ecplan_sync_products-price-numeric"();
+CREATE TRIGGER "zz_ecplan_sync_products-price-numeric" BEFORE INSERT OR UPDATE ON "public"."products" FOR EACH ROW EXECUTE FUNCTION "public"."ecplan_sync_products-price-numeric"();
 -- not known without --db: the default of "price" (an INSERT that leaves it at its default counts as not given)
 
 -- phase backfill
@@ -70,6 +73,9 @@ CREATE OR REPLACE FUNCTION "public"."ecplan_sync_products-price-numeric"() RETUR
 #variable_conflict use_column
 -- ecplan:products-price-numeric: keeps "price" and "price_numeric" in agreement; the new column wins a conflict
 BEGIN
+  IF current_setting('ecplan.backfill', true) = 'products-price-numeric' THEN
+    RETURN NEW;
+  END IF;
   IF TG_OP = 'INSERT' THEN
     IF NEW."price_numeric" IS NULL THEN
       NEW."price_numeric" := (SELECT (round(price::numeric, 2)) FROM (SELECT NEW.*) AS ecplan_row);

@@ -15,6 +15,9 @@ CREATE OR REPLACE FUNCTION "public"."ecplan_sync_users-full-name"() RETURNS trig
 #variable_conflict use_column
 -- ecplan:users-full-name: keeps "name" and "full_name" in agreement; the old column wins a conflict
 BEGIN
+  IF current_setting('ecplan.backfill', true) = 'users-full-name' THEN
+    RETURN NEW;
+  END IF;
   IF TG_OP = 'INSERT' THEN
     IF NEW."full_name" IS NULL THEN
       NEW."full_name" := NEW."name";
@@ -32,7 +35,7 @@ BEGIN
 END
 $ecplan$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
-CREATE TRIGGER "zz_ecplan_sync_users-full-name" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW WHEN (current_setting('ecplan.backfill', true) IS DISTINCT FROM 'users-full-name') EXECUTE FUNCTION "public"."ecplan_sync_users-full-name"();
+CREATE TRIGGER "zz_ecplan_sync_users-full-name" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW EXECUTE FUNCTION "public"."ecplan_sync_users-full-name"();
 -- not known without --db: the default of "name" (an INSERT that leaves it at its default counts as not given)
 
 -- phase backfill
@@ -61,6 +64,9 @@ CREATE OR REPLACE FUNCTION "public"."ecplan_sync_users-full-name"() RETURNS trig
 #variable_conflict use_column
 -- ecplan:users-full-name: keeps "name" and "full_name" in agreement; the new column wins a conflict
 BEGIN
+  IF current_setting('ecplan.backfill', true) = 'users-full-name' THEN
+    RETURN NEW;
+  END IF;
   IF TG_OP = 'INSERT' THEN
     IF NEW."full_name" IS NULL THEN
       NEW."full_name" := NEW."name";

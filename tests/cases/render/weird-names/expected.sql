@@ -16,6 +16,9 @@ CREATE OR REPLACE FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"() RETURN
 #variable_conflict use_column
 -- ecplan:weird-quoted-names: keeps "naïve col" and "Naïve ""New"" Col" in agreement; the old column wins a conflict
 BEGIN
+  IF current_setting('ecplan.backfill', true) = 'weird-quoted-names' THEN
+    RETURN NEW;
+  END IF;
   IF TG_OP = 'INSERT' THEN
     IF NEW."Naïve ""New"" Col" IS NULL THEN
       NEW."Naïve ""New"" Col" := CAST(NEW."naïve col" AS text);
@@ -33,7 +36,7 @@ BEGIN
 END
 $ecplan$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
-CREATE TRIGGER "zz_ecplan_sync_weird-quoted-names" BEFORE INSERT OR UPDATE ON "My Schema"."Weird ""Table""" FOR EACH ROW WHEN (current_setting('ecplan.backfill', true) IS DISTINCT FROM 'weird-quoted-names') EXECUTE FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"();
+CREATE TRIGGER "zz_ecplan_sync_weird-quoted-names" BEFORE INSERT OR UPDATE ON "My Schema"."Weird ""Table""" FOR EACH ROW EXECUTE FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"();
 -- not known without --db: the type of "naïve col" (the default "down" casts back to it)
 -- not known without --db: the default of "naïve col" (an INSERT that leaves it at its default counts as not given)
 
@@ -71,6 +74,9 @@ CREATE OR REPLACE FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"() RETURN
 #variable_conflict use_column
 -- ecplan:weird-quoted-names: keeps "naïve col" and "Naïve ""New"" Col" in agreement; the new column wins a conflict
 BEGIN
+  IF current_setting('ecplan.backfill', true) = 'weird-quoted-names' THEN
+    RETURN NEW;
+  END IF;
   IF TG_OP = 'INSERT' THEN
     IF NEW."Naïve ""New"" Col" IS NULL THEN
       NEW."Naïve ""New"" Col" := CAST(NEW."naïve col" AS text);

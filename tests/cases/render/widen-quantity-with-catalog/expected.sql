@@ -14,6 +14,9 @@ CREATE OR REPLACE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"() RETUR
 #variable_conflict use_column
 -- ecplan:orders-quantity-bigint: keeps "quantity" and "quantity_big" in agreement; the old column wins a conflict
 BEGIN
+  IF current_setting('ecplan.backfill', true) = 'orders-quantity-bigint' THEN
+    RETURN NEW;
+  END IF;
   IF TG_OP = 'INSERT' THEN
     IF NEW."quantity_big" IS NULL THEN
       NEW."quantity_big" := CAST(NEW."quantity" AS bigint);
@@ -33,7 +36,7 @@ BEGIN
 END
 $ecplan$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
-CREATE TRIGGER "zz_ecplan_sync_orders-quantity-bigint" BEFORE INSERT OR UPDATE ON "public"."orders" FOR EACH ROW WHEN (current_setting('ecplan.backfill', true) IS DISTINCT FROM 'orders-quantity-bigint') EXECUTE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"();
+CREATE TRIGGER "zz_ecplan_sync_orders-quantity-bigint" BEFORE INSERT OR UPDATE ON "public"."orders" FOR EACH ROW EXECUTE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"();
 
 -- phase backfill
 
@@ -69,6 +72,9 @@ CREATE OR REPLACE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"() RETUR
 #variable_conflict use_column
 -- ecplan:orders-quantity-bigint: keeps "quantity" and "quantity_big" in agreement; the new column wins a conflict
 BEGIN
+  IF current_setting('ecplan.backfill', true) = 'orders-quantity-bigint' THEN
+    RETURN NEW;
+  END IF;
   IF TG_OP = 'INSERT' THEN
     IF NEW."quantity_big" IS NULL THEN
       NEW."quantity_big" := CAST(NEW."quantity" AS bigint);
