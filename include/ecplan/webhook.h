@@ -225,6 +225,9 @@ int ecplan_webhook_new_delivery_id(char *out, size_t size, ecplan_error *err);
  * Transfer-Encoding, Idempotency-Key and X-Ecplan-* (case-insensitive). */
 bool ecplan_webhook_header_reserved(const char *name);
 
+/* True when s is an HTTP token (RFC 9110): a valid method or header name. */
+bool ecplan_webhook_is_token(const char *s);
+
 /* How a libcurl result code classifies for retrying (a CURLcode as int). */
 ecplan_net_class ecplan_webhook_curl_class(int curl_code);
 

@@ -55,6 +55,9 @@ bool cli_wants_help(int argc, char **argv);
 /* Connects (--db, ECPLAN_DB, DATABASE_URL, PG*); prints the error. */
 struct pg_conn;
 int cli_connect(struct pg_conn **out, const char *db);
+/* cli_connect, then whether schema ecplan exists (read-only commands do not
+ * create it). Returns 0, or -1 after printing the error. */
+int cli_connect_state(struct pg_conn **out, const char *db, bool *exists);
 /* A plan name from NAME or PLAN.json (loading the file); NULL after
  * printing why. Caller frees. */
 char *cli_plan_name(const char *arg);

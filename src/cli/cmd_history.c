@@ -28,12 +28,8 @@ int cmd_history(int argc, char **argv)
 	ecplan_error_clear(&err);
 	int rc = EXIT_RUNTIME;
 	bool exists = false;
-	if (cli_connect(&conn, db) < 0)
+	if (cli_connect_state(&conn, db, &exists) < 0)
 		goto done;
-	if (ecplan_state_schema_exists(conn, &exists, &err) < 0) {
-		cli_print_error(&err);
-		goto done;
-	}
 	if (exists) {
 		const char *params[1] = { name };
 		if (ecplan_db_query(&res, conn,

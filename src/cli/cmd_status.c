@@ -100,12 +100,8 @@ int cmd_status(int argc, char **argv)
 	ecplan_error_clear(&err);
 	int rc = EXIT_RUNTIME;
 	bool exists = false;
-	if (cli_connect(&conn, db) < 0)
+	if (cli_connect_state(&conn, db, &exists) < 0)
 		goto done;
-	if (ecplan_state_schema_exists(conn, &exists, &err) < 0) {
-		cli_print_error(&err);
-		goto done;
-	}
 	ecplan_plan_row **rows = NULL;
 	size_t n = 0;
 	if (exists && name) {

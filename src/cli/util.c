@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "ecplan/db.h"
+#include "ecplan/state.h"
 #include "ecplan/strbuf.h"
 
 const char cli_exit_codes_text[] =
@@ -162,4 +163,18 @@ ecplan_plan *cli_parse_plan_args(const cli_command *self, int argc, char **argv,
 		return NULL;
 	}
 	return cli_load_plan(argv[optind]);
+}
+
+int cli_connect_state(PGconn **out, const char *db, bool *exists)
+{
+	ecplan_error err;
+	ecplan_error_clear(&err);
+	*exists = false;
+	if (cli_connect(out, db) < 0)
+		return -1;
+	if (ecplan_state_schema_exists(*out, exists, &err) < 0) {
+		cli_print_error(&err);
+		return -1;
+	}
+	return 0;
 }

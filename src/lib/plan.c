@@ -645,12 +645,8 @@ static void parse_webhook(vctx *v, const json_t *w, const char *path, ecplan_web
 		spec->headers = ecplan_xcalloc(json_object_size(h), sizeof(ecplan_header));
 		json_object_foreach(h, key, val) {
 			p = child_path(hpath, key);
-			bool name_ok = key[0] != '\0';
-			for (const char *c = key; *c; c++)
-				if (*c <= 32 || *c == ':' || *c == 127)
-					name_ok = false;
-			if (!name_ok)
-				report(v, p, AT_KEY, "header names are tokens without spaces or colons",
+			if (!ecplan_webhook_is_token(key))
+				report(v, p, AT_KEY, "header names are HTTP tokens: letters, digits and !#$%&'*+-.^_`|~",
 				       "invalid header name");
 			else if (ecplan_webhook_header_reserved(key))
 				report(v, p, AT_KEY, "ecplan sets this header itself; remove it from the plan",

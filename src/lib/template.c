@@ -275,16 +275,6 @@ static void check_problem(void *ctx, const char *message, const char *hint)
 	check_add(c, c->path, hint, "%s", message);
 }
 
-static bool header_name_valid(const char *s)
-{
-	if (!s || !*s)
-		return false;
-	for (; *s; s++)
-		if (!(isalnum((unsigned char)*s) || strchr("!#$%&'*+-.^_`|~", *s)))
-			return false;
-	return true;
-}
-
 static bool url_scheme_ok(const char *url)
 {
 	return !strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8);
@@ -318,7 +308,7 @@ int ecplan_template_check_webhook(const ecplan_webhook_spec *spec, size_t index,
 		const ecplan_header *h = &spec->headers[i];
 		snprintf(c.path, sizeof(c.path), "%s.headers.%s", base,
 			 h->name ? h->name : "");
-		if (!header_name_valid(h->name)) {
+		if (!ecplan_webhook_is_token(h->name)) {
 			check_add(&c, c.path, "header names are letters, digits and !#$%&'*+-.^_`|~",
 				  "invalid header name \"%.80s\"", h->name ? h->name : "");
 			continue;

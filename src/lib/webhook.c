@@ -113,7 +113,7 @@ bool ecplan_webhook_header_reserved(const char *name)
 	return !strncasecmp(name, "X-Ecplan-", 9);
 }
 
-static bool is_token(const char *s)
+bool ecplan_webhook_is_token(const char *s)
 {
 	if (!s || !*s)
 		return false;
@@ -403,7 +403,7 @@ int ecplan_webhook_render(ecplan_webhook_rendered *out,
 	vars = make_vars(req, &o);
 
 	method = spec->method && *spec->method ? spec->method : "POST";
-	if (!is_token(method)) {
+	if (!ecplan_webhook_is_token(method)) {
 		ecplan_error_set(err, ECPLAN_EINVALID, "webhook \"%s\": invalid method \"%.40s\"",
 				 name, method);
 		if (err)
@@ -483,9 +483,9 @@ int ecplan_webhook_render(ecplan_webhook_rendered *out,
 		char *value = NULL;
 
 		snprintf(field, sizeof(field), "headers.%s", h->name ? h->name : "");
-		if (!is_token(h->name) || ecplan_webhook_header_reserved(h->name)) {
+		if (!ecplan_webhook_is_token(h->name) || ecplan_webhook_header_reserved(h->name)) {
 			ecplan_error_set(err, ECPLAN_EINVALID,
-					 !is_token(h->name) ? "webhook \"%s\": invalid header name \"%.80s\""
+					 !ecplan_webhook_is_token(h->name) ? "webhook \"%s\": invalid header name \"%.80s\""
 							    : "webhook \"%s\": header \"%.80s\" is set by ecplan",
 					 name, h->name ? h->name : "");
 			if (err)
