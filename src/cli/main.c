@@ -23,13 +23,16 @@ const cli_command cli_commands[] = {
 	  "Nothing is changed in the database.\n" },
 	{ "advance", cmd_advance, "PLAN.json [--to PHASE | --all] [--db CONNINFO] [--quiet]",
 	  "run the next phase (or up to PHASE, or all), then exit",
-	  "Registers the plan on first use (a later run with a different file for the\n"
-	  "same name exits 8), takes the plan's runner lock (a second runner exits 4),\n"
+	  "Registers the plan on first use (once a phase has started, a different file\n"
+	  "with the same name exits 8), takes the plan's runner lock (a second runner\n"
+	  "exits 4), checks that every ${env.X} a webhook uses is set (exit 2),\n"
 	  "checks the preconditions of the phase (exit 3), fires the phase's webhooks\n"
 	  "(a failed gate exits 5) and runs its steps. An interrupted phase resumes\n"
 	  "where it stopped. DDL waits at most safety.lock_timeout_ms per try and is\n"
 	  "retried with backoff up to safety.lock_retries times (then exit 6).\n"
-	  "Phases: expand, sync, backfill, switch, contract.\n" },
+	  "Phases: expand, sync, backfill, switch, contract. --quiet prints only errors;\n"
+	  "on a terminal the backfill shows a progress line, otherwise a log line every\n"
+	  "100 batches.\n" },
 	{ "check", cmd_check, "PLAN.json [--db CONNINFO]",
 	  "show the preconditions of the next phase and a backfill estimate (read-only)",
 	  "Lists every precondition of the plan's next phase with pass/FAIL, and for\n"
