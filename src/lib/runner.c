@@ -478,13 +478,17 @@ static int try_batch(ecplan_runner *r, void *arg, ecplan_error *err)
 	char *sql = NULL;
 	int rc, np = 0;
 	a->started = now_s();
+	/* One round trip for the batch's settings: the mark the sync trigger
+	 * honours, and the timeouts, all local to the batch's transaction. */
+	char lock_v[32], stmt_v[32];
+	snprintf(lock_v, sizeof(lock_v), "%ld", r->plan->safety.lock_timeout_ms);
+	snprintf(stmt_v, sizeof(stmt_v), "%ld", r->plan->safety.statement_timeout_ms);
+	const char *settings[3] = { r->plan->name, lock_v, stmt_v };
 	if ((rc = ecplan_db_begin(r->conn, err)) < 0 ||
-	    (rc = ecplan_db_set_local_timeouts(r->conn, r->plan->safety.lock_timeout_ms,
-					       r->plan->safety.statement_timeout_ms, err)) < 0)
-		goto done;
-	const char *mark[1] = { r->plan->name };
-	if ((rc = ecplan_db_query(NULL, r->conn, "SELECT set_config('ecplan.backfill', $1, true)", 1,
-				  mark, err)) < 0)
+	    (rc = ecplan_db_query(NULL, r->conn,
+				  "SELECT set_config('ecplan.backfill', $1, true),"
+				  " set_config('lock_timeout', $2, true), set_config('statement_timeout', $3, true)",
+				  3, settings, err)) < 0)
 		goto done;
 	for (size_t i = 0; has_lower && i < nk; i++)
 		params[np++] = a->cursor[i];
