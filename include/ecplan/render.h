@@ -18,42 +18,7 @@
 #include "ecplan/catalog.h"
 #include "ecplan/phase.h"
 #include "ecplan/plan.h"
-
-typedef enum ecplan_step_kind {
-	ECPLAN_STEP_DDL = 0,     /* run the statements */
-	ECPLAN_STEP_BACKFILL,    /* the batch loop: statements[0] is the batch template */
-	ECPLAN_STEP_VERIFY,      /* statements[0] counts divergent rows; must be 0 */
-	ECPLAN_STEP_INDEX,       /* CREATE INDEX CONCURRENTLY of one index */
-} ecplan_step_kind;
-
-typedef struct ecplan_stmt {
-	char *sql;
-	const char *lock;   /* the lock it takes, e.g. "ACCESS EXCLUSIVE, metadata only" */
-} ecplan_stmt;
-
-typedef struct ecplan_step {
-	char *name;          /* stable within the phase, e.g. "add column" */
-	ecplan_step_kind kind;
-	bool transactional;  /* may run inside a transaction block */
-	ecplan_stmt *stmts;
-	size_t nstmts;
-	/* Statements run in their own transaction just before every try of the
-	 * step's transaction (the contract's archive: taken again when the drop
-	 * has to wait, so it holds the values of the moment before the drop). */
-	ecplan_stmt *pre;
-	size_t npre;
-	char *note;          /* a comment for humans, or NULL */
-	char *index_name;    /* INDEX steps: the index being built */
-} ecplan_step;
-
-typedef struct ecplan_steps {
-	ecplan_step *items;
-	size_t count;
-	char **unknowns;     /* what could not be known without a catalog */
-	size_t nunknowns;
-	char **blockers;     /* what stops this phase (e.g. an index ecplan cannot rebuild) */
-	size_t nblockers;
-} ecplan_steps;
+#include "ecplan/steps.h"
 
 /* Derived, stable object names (caller frees). */
 char *ecplan_render_function_name(const ecplan_plan *plan);
@@ -79,7 +44,6 @@ void ecplan_render_phase(ecplan_steps *out, const ecplan_plan *plan, const ecpla
 			 ecplan_phase phase);
 void ecplan_render_undo(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat,
 			ecplan_phase phase);
-void ecplan_steps_release(ecplan_steps *steps);
 
 /*
  * Backfill statements for a key of cat->nkey (n) columns. Parameters are

@@ -14,12 +14,12 @@
 #include "ecplan/sql.h"
 #include "ecplan/strbuf.h"
 
-#define LOCK_AE_META "ACCESS EXCLUSIVE, metadata only (brief)"
-#define LOCK_SRE "SHARE ROW EXCLUSIVE, brief (blocks writes while held)"
-#define LOCK_NONE "none on the table"
-#define LOCK_SUE "SHARE UPDATE EXCLUSIVE (reads and writes continue)"
-#define LOCK_ROWX "ROW EXCLUSIVE per batch (one short transaction each)"
-#define LOCK_AS "ACCESS SHARE (reads and writes continue)"
+#define LOCK_AE_META ECPLAN_LOCK_AE_META
+#define LOCK_SRE ECPLAN_LOCK_SRE
+#define LOCK_NONE ECPLAN_LOCK_NONE
+#define LOCK_SUE ECPLAN_LOCK_SUE
+#define LOCK_ROWX ECPLAN_LOCK_ROWX
+#define LOCK_AS ECPLAN_LOCK_AS
 
 /* ---- names --------------------------------------------------------- */
 
@@ -280,85 +280,6 @@ char *ecplan_render_trigger_function(const ecplan_plan *plan, const ecplan_catal
 
 /* ---- steps ----------------------------------------------------------- */
 
-static ecplan_step *add_step(ecplan_steps *s, ecplan_step_kind kind, bool txn, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static ecplan_step *add_step(ecplan_steps *s, ecplan_step_kind kind, bool txn, const char *fmt, ...)
-{
-	va_list ap;
-	ecplan_strbuf name = ECPLAN_STRBUF_INIT;
-	s->items = ecplan_xrealloc(s->items, (s->count + 1) * sizeof(*s->items));
-	ecplan_step *st = &s->items[s->count++];
-	memset(st, 0, sizeof(*st));
-	va_start(ap, fmt);
-	ecplan_strbuf_vaddf(&name, fmt, ap);
-	va_end(ap);
-	st->name = ecplan_strbuf_detach(&name);
-	st->kind = kind;
-	st->transactional = txn;
-	return st;
-}
-
-/* Takes ownership of sql. */
-static void add_pre(ecplan_step *st, char *sql, const char *lock)
-{
-	st->pre = ecplan_xrealloc(st->pre, (st->npre + 1) * sizeof(*st->pre));
-	st->pre[st->npre].sql = sql;
-	st->pre[st->npre].lock = lock;
-	st->npre++;
-}
-
-/* Takes ownership of sql. */
-static void add_stmt(ecplan_step *st, char *sql, const char *lock)
-{
-	st->stmts = ecplan_xrealloc(st->stmts, (st->nstmts + 1) * sizeof(*st->stmts));
-	st->stmts[st->nstmts].sql = sql;
-	st->stmts[st->nstmts].lock = lock;
-	st->nstmts++;
-}
-
-static void add_line(char ***list, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void add_line(char ***list, size_t *n, const char *fmt, ...)
-{
-	va_list ap;
-	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
-	va_start(ap, fmt);
-	ecplan_strbuf_vaddf(&sb, fmt, ap);
-	va_end(ap);
-	for (size_t i = 0; i < *n; i++)
-		if (!strcmp((*list)[i], sb.buf)) {
-			ecplan_strbuf_release(&sb);
-			return;
-		}
-	*list = ecplan_xrealloc(*list, (*n + 1) * sizeof(char *));
-	(*list)[(*n)++] = ecplan_strbuf_detach(&sb);
-}
-
-void ecplan_steps_release(ecplan_steps *steps)
-{
-	for (size_t i = 0; i < steps->count; i++) {
-		ecplan_step *st = &steps->items[i];
-		for (size_t k = 0; k < st->nstmts; k++)
-			free(st->stmts[k].sql);
-		free(st->stmts);
-		for (size_t k = 0; k < st->npre; k++)
-			free(st->pre[k].sql);
-		free(st->pre);
-		free(st->name);
-		free(st->note);
-		free(st->index_name);
-	}
-	free(steps->items);
-	for (size_t i = 0; i < steps->nunknowns; i++)
-		free(steps->unknowns[i]);
-	free(steps->unknowns);
-	for (size_t i = 0; i < steps->nblockers; i++)
-		free(steps->blockers[i]);
-	free(steps->blockers);
-	memset(steps, 0, sizeof(*steps));
-}
-
 static void table_ref(ecplan_strbuf *sb, const ecplan_plan *plan)
 {
 	ecplan_sql_qualified(sb, plan->schema, plan->table);
@@ -497,7 +418,7 @@ char *ecplan_render_divergent_sample(const ecplan_plan *plan, const ecplan_catal
 static void render_expand(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
-	ecplan_step *st = add_step(out, ECPLAN_STEP_DDL, true, "add column %s", plan->new_column);
+	ecplan_step *st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "add column %s", plan->new_column);
 	ecplan_strbuf_adds(&sb, "ALTER TABLE ");
 	table_ref(&sb, plan);
 	ecplan_strbuf_adds(&sb, " ADD COLUMN IF NOT EXISTS ");
@@ -508,10 +429,10 @@ static void render_expand(ecplan_steps *out, const ecplan_plan *plan, const ecpl
 		ecplan_strbuf_adds(&sb, " /* type of ");
 		comment_ident(&sb, plan->column);
 		ecplan_strbuf_adds(&sb, ", known with --db */ unknown");
-		add_line(&out->unknowns, &out->nunknowns,
+		ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
 			 "the type of \"%s\" (the plan gives no \"type\")", plan->column);
 	}
-	add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
 	ecplan_strbuf_adds(&sb, "COMMENT ON COLUMN ");
 	table_ref(&sb, plan);
 	ecplan_strbuf_addch(&sb, '.');
@@ -520,7 +441,7 @@ static void render_expand(ecplan_steps *out, const ecplan_plan *plan, const ecpl
 	char *c = ecplan_xstrfmt("ecplan:%s: replaces column %s", plan->name, plan->column);
 	ecplan_sql_literal(&sb, c);
 	free(c);
-	add_stmt(st, ecplan_strbuf_detach(&sb), "ACCESS EXCLUSIVE already held (same transaction)");
+	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), "ACCESS EXCLUSIVE already held (same transaction)");
 }
 
 static char *trigger_ddl(const ecplan_plan *plan)
@@ -543,7 +464,7 @@ static char *trigger_ddl(const ecplan_plan *plan)
 static void note_down_type(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
 {
 	if (plan->type && !plan->down && !old_type(cat))
-		add_line(&out->unknowns, &out->nunknowns,
+		ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
 			 "the type of \"%s\" (the default \"down\" casts back to it)", plan->column);
 }
 
@@ -565,7 +486,7 @@ static char *default_ddl(const ecplan_plan *plan, bool set)
 static void render_sync(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
 {
 	note_down_type(out, plan, cat);
-	ecplan_step *st = add_step(out, ECPLAN_STEP_DDL, true, "install sync trigger");
+	ecplan_step *st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "install sync trigger");
 	/* The new column's default goes in with the trigger, not at expand: a row
 	 * inserted before the trigger exists would otherwise get the default in
 	 * the new column, which the backfill (new IS NULL) never corrects. Set
@@ -573,11 +494,11 @@ static void render_sync(ecplan_steps *out, const ecplan_plan *plan, const ecplan
 	 * upgrading from the trigger's lock. It applies to new rows only: no
 	 * rewrite, even for a volatile default. */
 	if (plan->default_expr)
-		add_stmt(st, default_ddl(plan, true), LOCK_AE_META);
-	add_stmt(st, ecplan_render_trigger_function(plan, cat, false), LOCK_NONE);
-	add_stmt(st, trigger_ddl(plan), LOCK_SRE);
+		ecplan_step_add_stmt(st, default_ddl(plan, true), LOCK_AE_META);
+	ecplan_step_add_stmt(st, ecplan_render_trigger_function(plan, cat, false), LOCK_NONE);
+	ecplan_step_add_stmt(st, trigger_ddl(plan), LOCK_SRE);
 	if (!cat || !cat->column_exists)
-		add_line(&out->unknowns, &out->nunknowns,
+		ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
 			 "the default of \"%s\" (an INSERT that leaves it at its default counts as not given)",
 			 plan->column);
 }
@@ -626,7 +547,7 @@ static bool index_rebuild(ecplan_strbuf *sb, ecplan_steps *out, const ecplan_pla
 {
 	char *why = index_blocker(plan, idx);
 	if (why) {
-		add_line(&out->blockers, &out->nblockers, "%s", why);
+		ecplan_steps_add_line(&out->blockers, &out->nblockers, "%s", why);
 		free(why);
 		return false;
 	}
@@ -676,19 +597,19 @@ static bool index_rebuild(ecplan_strbuf *sb, ecplan_steps *out, const ecplan_pla
 static void render_backfill(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
-	ecplan_step *st = add_step(out, ECPLAN_STEP_BACKFILL, true, "backfill %s", plan->new_column);
+	ecplan_step *st = ecplan_steps_add(out, ECPLAN_STEP_BACKFILL, true, "backfill %s", plan->new_column);
 	st->note = ecplan_xstrfmt(
 		"repeated per batch of up to %ld rows by key range, each batch in its own transaction "
 		"with SET LOCAL ecplan.backfill = '%s' (the sync trigger skips those writes) and the "
 		"cursor saved in the same transaction",
 		plan->backfill.batch_size, plan->name);
-	add_stmt(st, ecplan_render_batch_update(plan, cat, true, true), LOCK_ROWX);
+	ecplan_step_add_stmt(st, ecplan_render_batch_update(plan, cat, true, true), LOCK_ROWX);
 	if (!have_key(cat))
-		add_line(&out->unknowns, &out->nunknowns,
+		ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
 			 "the key the backfill walks (primary key, or a unique index on NOT NULL columns)");
 	if (plan->not_null) {
 		char *cn = ecplan_render_check_name(plan);
-		st = add_step(out, ECPLAN_STEP_DDL, true, "add NOT NULL check (not valid)");
+		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "add NOT NULL check (not valid)");
 		ecplan_strbuf_adds(&sb, "ALTER TABLE ");
 		table_ref(&sb, plan);
 		ecplan_strbuf_adds(&sb, " ADD CONSTRAINT ");
@@ -696,17 +617,18 @@ static void render_backfill(ecplan_steps *out, const ecplan_plan *plan, const ec
 		ecplan_strbuf_adds(&sb, " CHECK (");
 		ecplan_sql_ident(&sb, plan->new_column);
 		ecplan_strbuf_adds(&sb, " IS NOT NULL) NOT VALID");
-		add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
-		st = add_step(out, ECPLAN_STEP_DDL, true, "validate NOT NULL check");
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "validate NOT NULL check");
+		st->scans_table = true;
 		ecplan_strbuf_adds(&sb, "ALTER TABLE ");
 		table_ref(&sb, plan);
 		ecplan_strbuf_adds(&sb, " VALIDATE CONSTRAINT ");
 		ecplan_sql_ident(&sb, cn);
-		add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
 		free(cn);
 	}
 	if (!cat) {
-		add_line(&out->unknowns, &out->nunknowns,
+		ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
 			 "the indexes on \"%s\" (each is rebuilt on \"%s\" with CREATE INDEX CONCURRENTLY)",
 			 plan->column, plan->new_column);
 	}
@@ -718,35 +640,36 @@ static void render_backfill(ecplan_steps *out, const ecplan_plan *plan, const ec
 			ecplan_strbuf_reset(&sb);
 			continue;
 		}
-		st = add_step(out, ECPLAN_STEP_INDEX, false, "build index %s", idx->name);
+		st = ecplan_steps_add(out, ECPLAN_STEP_INDEX, false, "build index %s", idx->name);
 		st->index_name = ecplan_render_index_name(idx->name);
 		st->note = ecplan_xstrfmt("replaces %s; an invalid leftover of an interrupted build is "
 					  "dropped concurrently before a retry", idx->name);
-		add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
 	}
-	st = add_step(out, ECPLAN_STEP_DDL, true, "analyze");
+	st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "analyze");
+	st->scans_table = true;
 	ecplan_strbuf_adds(&sb, "ANALYZE ");
 	table_ref(&sb, plan);
 	ecplan_strbuf_adds(&sb, " (");
 	ecplan_sql_ident(&sb, plan->new_column);
 	ecplan_strbuf_addch(&sb, ')');
-	add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
+	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
 	ecplan_strbuf_release(&sb);
 }
 
 static void add_verify(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
 {
-	ecplan_step *st = add_step(out, ECPLAN_STEP_VERIFY, true, "verify no divergent rows");
+	ecplan_step *st = ecplan_steps_add(out, ECPLAN_STEP_VERIFY, true, "verify no divergent rows");
 	st->note = ecplan_xstrfmt("the phase stops (exit 3) unless divergent = 0");
-	add_stmt(st, ecplan_render_verify(plan, cat), LOCK_AS);
+	ecplan_step_add_stmt(st, ecplan_render_verify(plan, cat), LOCK_AS);
 }
 
 static void render_switch(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
 {
 	note_down_type(out, plan, cat);
 	add_verify(out, plan, cat);
-	ecplan_step *st = add_step(out, ECPLAN_STEP_DDL, true, "make new column authoritative");
-	add_stmt(st, ecplan_render_trigger_function(plan, cat, true), LOCK_NONE);
+	ecplan_step *st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "make new column authoritative");
+	ecplan_step_add_stmt(st, ecplan_render_trigger_function(plan, cat, true), LOCK_NONE);
 }
 
 static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
@@ -754,20 +677,20 @@ static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ec
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
 	note_down_type(out, plan, cat);
 	if (plan->contract.archive && !have_key(cat))
-		add_line(&out->unknowns, &out->nunknowns,
+		ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
 			 "the key columns archived with \"%s\"", plan->column);
 	add_verify(out, plan, cat);
 	/* One transaction: the old column never exists without the trigger. The
 	 * archive is a full read, so it runs before (ACCESS SHARE only), in its
 	 * own transaction, taken again before every try of the drop. */
-	ecplan_step *st = add_step(out, ECPLAN_STEP_DDL, true, "%sdrop old column",
+	ecplan_step *st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "%sdrop old column",
 				   plan->contract.archive ? "archive and " : "");
 	if (plan->contract.archive) {
 		char *at = ecplan_render_archive_table(plan);
-		add_pre(st, ecplan_xstrdup("CREATE SCHEMA IF NOT EXISTS ecplan_archive"), LOCK_NONE);
+		ecplan_step_add_pre(st, ecplan_xstrdup("CREATE SCHEMA IF NOT EXISTS ecplan_archive"), LOCK_NONE);
 		ecplan_strbuf_adds(&sb, "DROP TABLE IF EXISTS ");
 		ecplan_sql_qualified(&sb, "ecplan_archive", at);
-		add_pre(st, ecplan_strbuf_detach(&sb), "none on the table");
+		ecplan_step_add_pre(st, ecplan_strbuf_detach(&sb), "none on the table");
 		ecplan_strbuf_adds(&sb, "CREATE TABLE ");
 		ecplan_sql_qualified(&sb, "ecplan_archive", at);
 		ecplan_strbuf_adds(&sb, " AS SELECT ");
@@ -776,7 +699,7 @@ static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ec
 		ecplan_sql_ident(&sb, plan->column);
 		ecplan_strbuf_adds(&sb, " FROM ");
 		table_ref(&sb, plan);
-		add_pre(st, ecplan_strbuf_detach(&sb), LOCK_AS);
+		ecplan_step_add_pre(st, ecplan_strbuf_detach(&sb), LOCK_AS);
 		free(at);
 	}
 	char *tn = ecplan_render_trigger_name(plan), *fn = ecplan_render_function_name(plan);
@@ -784,16 +707,16 @@ static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ec
 	ecplan_sql_ident(&sb, tn);
 	ecplan_strbuf_adds(&sb, " ON ");
 	table_ref(&sb, plan);
-	add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
 	ecplan_strbuf_adds(&sb, "DROP FUNCTION ");
 	ecplan_sql_qualified(&sb, plan->schema, fn);
 	ecplan_strbuf_adds(&sb, "()");
-	add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_NONE);
+	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_NONE);
 	ecplan_strbuf_adds(&sb, "ALTER TABLE ");
 	table_ref(&sb, plan);
 	ecplan_strbuf_adds(&sb, " DROP COLUMN ");
 	ecplan_sql_ident(&sb, plan->column);
-	add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
 	if (plan->not_null) {
 		char *cn = ecplan_render_check_name(plan);
 		ecplan_strbuf_adds(&sb, "ALTER TABLE ");
@@ -801,13 +724,13 @@ static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ec
 		ecplan_strbuf_adds(&sb, " ALTER COLUMN ");
 		ecplan_sql_ident(&sb, plan->new_column);
 		ecplan_strbuf_adds(&sb, " SET NOT NULL");
-		add_stmt(st, ecplan_strbuf_detach(&sb),
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb),
 			 "ACCESS EXCLUSIVE, no table scan (the validated CHECK proves it)");
 		ecplan_strbuf_adds(&sb, "ALTER TABLE ");
 		table_ref(&sb, plan);
 		ecplan_strbuf_adds(&sb, " DROP CONSTRAINT ");
 		ecplan_sql_ident(&sb, cn);
-		add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
 		free(cn);
 	}
 	for (size_t i = 0; cat && i < cat->nindexes; i++) {
@@ -828,11 +751,11 @@ static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ec
 			ecplan_strbuf_adds(&sb, " RENAME TO ");
 			ecplan_sql_ident(&sb, idx->name);
 		}
-		add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
 		free(nn);
 	}
 	if (!cat)
-		add_line(&out->unknowns, &out->nunknowns,
+		ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
 			 "the rebuilt indexes renamed to their old names");
 	free(tn);
 	free(fn);
@@ -861,57 +784,57 @@ void ecplan_render_undo(ecplan_steps *out, const ecplan_plan *plan, const ecplan
 	switch (phase) {
 	case ECPLAN_PHASE_SWITCH:
 		note_down_type(out, plan, cat);
-		st = add_step(out, ECPLAN_STEP_DDL, true, "make old column authoritative");
-		add_stmt(st, ecplan_render_trigger_function(plan, cat, false), LOCK_NONE);
+		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "make old column authoritative");
+		ecplan_step_add_stmt(st, ecplan_render_trigger_function(plan, cat, false), LOCK_NONE);
 		break;
 	case ECPLAN_PHASE_BACKFILL:
 		for (size_t i = 0; cat && i < cat->nindexes; i++) {
 			char *nn = ecplan_render_index_name(cat->indexes[i].name);
-			st = add_step(out, ECPLAN_STEP_INDEX, false, "drop index %s", nn);
+			st = ecplan_steps_add(out, ECPLAN_STEP_INDEX, false, "drop index %s", nn);
 			st->index_name = nn;
 			ecplan_strbuf_adds(&sb, "DROP INDEX CONCURRENTLY IF EXISTS ");
 			ecplan_sql_qualified(&sb, plan->schema, nn);
-			add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
+			ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
 		}
 		if (!cat)
-			add_line(&out->unknowns, &out->nunknowns,
+			ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
 				 "the rebuilt indexes to drop (one per index on \"%s\")", plan->column);
 		if (plan->not_null) {
 			char *cn = ecplan_render_check_name(plan);
-			st = add_step(out, ECPLAN_STEP_DDL, true, "drop NOT NULL check");
+			st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "drop NOT NULL check");
 			ecplan_strbuf_adds(&sb, "ALTER TABLE ");
 			table_ref(&sb, plan);
 			ecplan_strbuf_adds(&sb, " DROP CONSTRAINT IF EXISTS ");
 			ecplan_sql_ident(&sb, cn);
-			add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+			ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
 			free(cn);
 		}
 		break;
 	case ECPLAN_PHASE_SYNC: {
 		char *tn = ecplan_render_trigger_name(plan), *fn = ecplan_render_function_name(plan);
-		st = add_step(out, ECPLAN_STEP_DDL, true, "remove sync trigger");
+		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "remove sync trigger");
 		if (plan->default_expr)
-			add_stmt(st, default_ddl(plan, false), LOCK_AE_META);
+			ecplan_step_add_stmt(st, default_ddl(plan, false), LOCK_AE_META);
 		ecplan_strbuf_adds(&sb, "DROP TRIGGER IF EXISTS ");
 		ecplan_sql_ident(&sb, tn);
 		ecplan_strbuf_adds(&sb, " ON ");
 		table_ref(&sb, plan);
-		add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
 		ecplan_strbuf_adds(&sb, "DROP FUNCTION IF EXISTS ");
 		ecplan_sql_qualified(&sb, plan->schema, fn);
 		ecplan_strbuf_adds(&sb, "()");
-		add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_NONE);
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_NONE);
 		free(tn);
 		free(fn);
 		break;
 	}
 	case ECPLAN_PHASE_EXPAND:
-		st = add_step(out, ECPLAN_STEP_DDL, true, "drop column %s", plan->new_column);
+		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "drop column %s", plan->new_column);
 		ecplan_strbuf_adds(&sb, "ALTER TABLE ");
 		table_ref(&sb, plan);
 		ecplan_strbuf_adds(&sb, " DROP COLUMN IF EXISTS ");
 		ecplan_sql_ident(&sb, plan->new_column);
-		add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
 		break;
 	default:
 		break;

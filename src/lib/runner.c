@@ -619,8 +619,8 @@ static int run_steps(ecplan_runner *r, const ecplan_steps *steps, const ecplan_c
 			rc = with_lock_retries(r, phase, what, undo ? try_drop_index : try_index, &a, err);
 			break;
 		default:
-			/* VALIDATE CONSTRAINT scans the table: no statement timeout. */
-			if (strstr(st->stmts[0].sql, " VALIDATE CONSTRAINT "))
+			/* VALIDATE CONSTRAINT, ANALYZE: no statement timeout. */
+			if (st->scans_table)
 				a.statement_timeout = 0;
 			rc = with_lock_retries(r, phase, what, try_ddl, &a, err);
 			break;
