@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 
 #include "ecplan/error.h"
+#include "ecplan/inventory.h"
 #include "ecplan/plan.h"
 
 typedef struct ecplan_column_info {
@@ -67,6 +68,14 @@ typedef struct ecplan_index_info {
 	size_t ninclude;
 	char *predicate;       /* pg_get_expr of the WHERE clause, or NULL */
 	bool uses_column_in_expression; /* old column inside an expression or predicate */
+	/* Added for carrying every property over: */
+	bool deferrable, deferred;  /* of the constraint the index backs */
+	char *comment;              /* COMMENT ON INDEX, or NULL */
+	char *constraint_comment;   /* COMMENT ON CONSTRAINT, or NULL */
+	char *reloptions;           /* "fillfactor=70, ..." or NULL */
+	char *tablespace;           /* quote_ident'ed, when not the database default, or NULL */
+	bool clustered;             /* CLUSTER ON */
+	bool replident;             /* REPLICA IDENTITY USING INDEX */
 } ecplan_index_info;
 
 typedef struct ecplan_catalog {
@@ -100,6 +109,9 @@ typedef struct ecplan_catalog {
 	char **check_constraints;
 	size_t nchecks;
 	char *key_index;            /* name of the index behind the key, or NULL */
+	/* Every object that depends on or names the old column, carried or
+	 * refused (depend.h); empty when the column does not exist. */
+	ecplan_inventory deps;
 } ecplan_catalog;
 
 /*

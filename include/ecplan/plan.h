@@ -57,6 +57,10 @@ typedef struct ecplan_plan {
 	char *down;        /* NULL: default (new column, cast back) */
 	bool not_null;
 	char *default_expr;/* NULL: none */
+	/* change.functions: functions whose bodies name the column, which the
+	 * team updates between switch and contract ("schema.name" each). */
+	char **functions;
+	size_t nfunctions;
 	struct {
 		long batch_size;          /* default 5000 */
 		long target_batch_ms;     /* default 200; 0 disables adaptation */

@@ -32,6 +32,13 @@ char *ecplan_render_archive_table(const ecplan_plan *plan); /* in schema ecplan_
 char *ecplan_render_up_expr(const ecplan_plan *plan);
 char *ecplan_render_down_expr(const ecplan_plan *plan, const ecplan_catalog *cat);
 
+/* Whether the new column ends NOT NULL: change.not_null, or the old column
+ * is NOT NULL (carried over). */
+bool ecplan_render_not_null(const ecplan_plan *plan, const ecplan_catalog *cat);
+/* The new column's default: change.default, else the old column's default
+ * (carried over), else NULL. Not owned by the caller. */
+const char *ecplan_render_default(const ecplan_plan *plan, const ecplan_catalog *cat);
+
 /*
  * The trigger function (CREATE OR REPLACE FUNCTION ...). new_wins selects the
  * form used from switch on. Caller frees.

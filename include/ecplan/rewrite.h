@@ -25,6 +25,7 @@
 typedef enum ecplan_rewrite_mode {
 	ECPLAN_REWRITE_BARE = 1,
 	ECPLAN_REWRITE_ROW = 2,
+	ECPLAN_REWRITE_ANY = 4, /* any identifier token (for searching, not rewriting) */
 } ecplan_rewrite_mode;
 
 /*

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "ecplan/catalog.h"
+#include "ecplan/depend.h"
 #include "ecplan/db.h"
 #include "ecplan/precheck.h"
 #include "ecplan/render.h"
@@ -137,6 +138,12 @@ int cmd_check(int argc, char **argv)
 		printf("no next phase\n");
 		rc = EXIT_DONE;
 		goto done;
+	}
+	if (cat->column_exists) {
+		char *inv = ecplan_depend_describe(cat);
+		printf("objects that depend on or name \"%s\", and what each phase does to them:\n%s", plan->column,
+		       inv);
+		free(inv);
 	}
 	printf("preconditions of %s:\n", ecplan_phase_name(next));
 	if (ecplan_precheck_phase(&list, conn, plan, cat, next, row ? row->seconds_since_switch : -1, &err) < 0) {

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "ecplan/db.h"
+#include "ecplan/depend.h"
 #include "ecplan/render.h"
 
 int cmd_render(int argc, char **argv)
@@ -71,6 +72,14 @@ int cmd_render(int argc, char **argv)
 	}
 	printf("-- ecplan %s: plan \"%s\" on %s.%s: %s -> %s\n", ECPLAN_VERSION, plan->name,
 	       plan->schema, plan->table, plan->column, plan->new_column);
+	if (cat) {
+		/* The inventory, as comments: what each phase does to each object. */
+		char *inv = ecplan_depend_describe(cat);
+		printf("--\n-- objects that depend on or name the column:\n");
+		for (char *line = strtok(inv, "\n"); line; line = strtok(NULL, "\n"))
+			printf("--   %s\n", line);
+		free(inv);
+	}
 	for (int i = 0; i < ECPLAN_PHASE_COUNT; i++) {
 		ecplan_phase p = undo ? (ecplan_phase)(ECPLAN_PHASE_SWITCH - i) : (ecplan_phase)i;
 		if (p < 0 || (undo && p == ECPLAN_PHASE_CONTRACT))

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "ecplan/db.h"
+#include "ecplan/depend.h"
 #include "ecplan/strbuf.h"
 
 /* Schema-qualified, quote_ident'ed name of the relation with oid `o`. */
@@ -72,6 +73,10 @@ static void index_release(ecplan_index_info *ix)
 		free(ix->include[i]);
 	free(ix->include);
 	free(ix->predicate);
+	free(ix->comment);
+	free(ix->constraint_comment);
+	free(ix->reloptions);
+	free(ix->tablespace);
 }
 
 static void free_strings(char **v, size_t n)
@@ -100,6 +105,7 @@ void ecplan_catalog_free(ecplan_catalog *cat)
 	free(cat->indexes);
 	free_strings(cat->dependents, cat->ndependents);
 	free_strings(cat->check_constraints, cat->nchecks);
+	ecplan_inventory_release(&cat->deps);
 	free(cat);
 }
 
@@ -320,7 +326,13 @@ static int load_indexes(ecplan_catalog *cat, PGconn *conn, const char *oid, cons
 		" i.indisunique, i.indisprimary, i.indisvalid, %s,"
 		" con.conname, con.contype::text,"
 		" pg_catalog.pg_get_expr(i.indpred, i.indrelid),"
-		" " USES_ATT("i.indexprs", "$2::int2") " OR " USES_ATT("i.indpred", "$2::int2")
+		" " USES_ATT("i.indexprs", "$2::int2") " OR " USES_ATT("i.indpred", "$2::int2") ","
+		" coalesce(con.condeferrable, false), coalesce(con.condeferred, false),"
+		" pg_catalog.obj_description(i.indexrelid, 'pg_class'),"
+		" pg_catalog.obj_description(con.oid, 'pg_constraint'),"
+		" array_to_string(ic.reloptions, ', '),"
+		" (SELECT quote_ident(ts.spcname) FROM pg_catalog.pg_tablespace ts WHERE ts.oid = ic.reltablespace),"
+		" i.indisclustered, i.indisreplident"
 		" FROM pg_catalog.pg_index i"
 		" JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid"
 		" JOIN pg_catalog.pg_am am ON am.oid = ic.relam"
@@ -358,6 +370,14 @@ static int load_indexes(ecplan_catalog *cat, PGconn *conn, const char *oid, cons
 		ix->constraint_type = ct[0];
 		ix->predicate = dup_value(res, i, 10);
 		ix->uses_column_in_expression = bool_value(res, i, 11);
+		ix->deferrable = bool_value(res, i, 12);
+		ix->deferred = bool_value(res, i, 13);
+		ix->comment = dup_value(res, i, 14);
+		ix->constraint_comment = dup_value(res, i, 15);
+		ix->reloptions = PQgetisnull(res, i, 16) || !PQgetvalue(res, i, 16)[0] ? NULL : dup_value(res, i, 16);
+		ix->tablespace = dup_value(res, i, 17);
+		ix->clustered = bool_value(res, i, 18);
+		ix->replident = bool_value(res, i, 19);
 		ecplan_strbuf_addf(&oids, "%s%s", i ? "," : "", PQgetvalue(res, i, 0));
 	}
 	ecplan_strbuf_addch(&oids, '}');
@@ -478,12 +498,12 @@ static int load_dependents(ecplan_catalog *cat, PGconn *conn, const char *oid, c
 		" FROM pg_catalog.pg_constraint c"
 		" WHERE c.contype = 'f' AND c.confrelid = $1::oid AND $2::int2 = ANY (c.confkey)"
 		"   AND c.conparentid = 0"
+		/* Extended statistics on the column. */
 		" UNION ALL"
-		" SELECT 'foreign key ' || quote_ident(c.conname) || ' on ' || " QUALNAME("c.conrelid")
-		"        || ' (this column references ' || " QUALNAME("c.confrelid") " || ')'"
-		" FROM pg_catalog.pg_constraint c"
-		" WHERE c.contype = 'f' AND c.conrelid = $1::oid AND $2::int2 = ANY (c.conkey)"
-		"   AND c.conparentid = 0"
+		" SELECT 'statistics object ' || quote_ident(sn.nspname) || '.' || quote_ident(s.stxname)"
+		" FROM pg_catalog.pg_statistic_ext s"
+		" JOIN pg_catalog.pg_namespace sn ON sn.oid = s.stxnamespace"
+		" WHERE s.stxrelid = $1::oid AND $2::int2 = ANY (s.stxkeys::int2[])"
 		/* Anything else that the server would refuse to drop the column under. */
 		" UNION ALL"
 		" SELECT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid)"
@@ -493,6 +513,14 @@ static int load_dependents(ecplan_catalog *cat, PGconn *conn, const char *oid, c
 		"   AND d.classid NOT IN ('pg_catalog.pg_rewrite'::regclass, 'pg_catalog.pg_policy'::regclass,"
 		"     'pg_catalog.pg_constraint'::regclass, 'pg_catalog.pg_trigger'::regclass,"
 		"     'pg_catalog.pg_class'::regclass, 'pg_catalog.pg_attrdef'::regclass)");
+	if (version >= 140000)
+		ecplan_strbuf_adds(
+			&sql,
+			" UNION ALL"
+			" SELECT 'statistics object ' || quote_ident(sn.nspname) || '.' || quote_ident(s.stxname)"
+			" FROM pg_catalog.pg_statistic_ext s"
+			" JOIN pg_catalog.pg_namespace sn ON sn.oid = s.stxnamespace"
+			" WHERE s.stxrelid = $1::oid AND " USES_ATT("s.stxexprs", "$2::int2"));
 	/* Generated columns (PostgreSQL 12+) computed from the column. */
 	if (version >= 120000)
 		ecplan_strbuf_adds(
@@ -565,7 +593,9 @@ int ecplan_catalog_load(ecplan_catalog **out, PGconn *conn, const ecplan_plan *p
 	snprintf(attnum, sizeof(attnum), "%d", cat->column.attnum);
 	if ((rc = load_indexes(cat, conn, oid, attnum, cat->server_version_num, err)) < 0)
 		goto done;
-	rc = load_dependents(cat, conn, oid, attnum, cat->server_version_num, err);
+	if ((rc = load_dependents(cat, conn, oid, attnum, cat->server_version_num, err)) < 0)
+		goto done;
+	rc = ecplan_depend_load(cat, conn, plan, err);
 done:
 	if (rc < 0) {
 		ecplan_catalog_free(cat);

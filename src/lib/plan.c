@@ -493,7 +493,7 @@ static bool type_name_safe(const char *t)
 static void parse_change(vctx *v, const json_t *root, ecplan_plan *plan)
 {
 	static const char *const keys[] = { "column", "new_column", "type", "up", "down",
-					    "not_null", "default", NULL };
+					    "not_null", "default", "functions", NULL };
 	json_t *c = get_object(v, root, "$", "change", true);
 	if (!c)
 		return;
@@ -525,6 +525,26 @@ static void parse_change(vctx *v, const json_t *root, ecplan_plan *plan)
 		       "write a type name such as \"numeric(12,2)\", \"text\" or \"timestamp with time zone\"",
 		       "\"%s\" is not a type name", plan->type);
 	get_bool(v, c, "$.change", "not_null", &plan->not_null);
+	json_t *fa = get_array(v, c, "$.change", "functions", false);
+	if (fa) {
+		size_t i;
+		json_t *e;
+		plan->functions = ecplan_xcalloc(json_array_size(fa) + 1, sizeof(char *));
+		json_array_foreach(fa, i, e) {
+			char *p = ecplan_xstrfmt("$.change.functions[%zu]", i);
+			const char *s = json_is_string(e) ? json_string_value(e) : NULL;
+			if (!s)
+				report(v, p, AT_VALUE, "write the function as \"schema.name\"",
+				       "expected a string, found %s", type_name(e));
+			else if (!strchr(s, '.') || s[0] == '.' || s[strlen(s) - 1] == '.')
+				report(v, p, AT_VALUE,
+				       "write the function as \"schema.name\" (as \"ecplan check\" prints it)",
+				       "\"%s\" is not a schema-qualified function name", s);
+			else
+				plan->functions[plan->nfunctions++] = ecplan_xstrdup(s);
+			free(p);
+		}
+	}
 }
 
 static void parse_sections(vctx *v, const json_t *root, ecplan_plan *plan)
@@ -918,6 +938,9 @@ void ecplan_plan_free(ecplan_plan *plan)
 	free(plan->up);
 	free(plan->down);
 	free(plan->default_expr);
+	for (size_t i = 0; i < plan->nfunctions; i++)
+		free(plan->functions[i]);
+	free(plan->functions);
 	for (size_t i = 0; i < plan->nwebhooks; i++)
 		webhook_release(&plan->webhooks[i]);
 	free(plan->webhooks);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ecplan/db.h"
+#include "ecplan/depend.h"
 #include "ecplan/render.h"
 #include "ecplan/sql.h"
 #include "ecplan/strbuf.h"
@@ -210,6 +211,44 @@ static int run_checks(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan
 	return 0;
 }
 
+/* Every object on the column is carried over, or the plan is refused. */
+static void check_refusals(ecplan_checklist *l, const ecplan_plan *plan, const ecplan_catalog *cat)
+{
+	ecplan_strbuf d = ECPLAN_STRBUF_INIT;
+	size_t n = 0;
+	for (size_t i = 0; i < cat->deps.count; i++) {
+		const ecplan_dep *dep = &cat->deps.items[i];
+		if (!dep->refusal)
+			continue;
+		ecplan_strbuf_addf(&d, "%s%s: %s", n++ ? "; " : "", dep->label, dep->refusal);
+	}
+	(void)plan;
+	item(l, "every object that depends on or names the column can be carried over", n == 0,
+	     n ? "%s. Nothing was changed; \"ecplan check\" lists every object and what happens to it" : NULL,
+	     d.buf);
+	ecplan_strbuf_release(&d);
+}
+
+/* The carried objects' own conditions (copies made and validated, rules
+ * that compile for the new type, functions updated). */
+static void check_dependents(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan,
+			     const ecplan_catalog *cat, ecplan_phase phase)
+{
+	char **problems = NULL;
+	size_t n = 0;
+	ecplan_depend_precheck(&problems, &n, conn, plan, cat, phase);
+	ecplan_strbuf d = ECPLAN_STRBUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		ecplan_strbuf_addf(&d, "%s%s", i ? "; " : "", problems[i]);
+		free(problems[i]);
+	}
+	free(problems);
+	if (n || cat->deps.count)
+		item(l, "objects carried over to the new column are ready for this phase", n == 0,
+		     n ? "%s" : NULL, d.buf);
+	ecplan_strbuf_release(&d);
+}
+
 /* A list of the catalog's index blockers for the phases that rebuild them. */
 static void check_indexes(ecplan_checklist *l, const ecplan_plan *plan, const ecplan_catalog *cat)
 {
@@ -247,7 +286,7 @@ static int check_switch_ready(ecplan_checklist *l, PGconn *conn, const ecplan_pl
 			      const ecplan_catalog *cat, ecplan_error *err)
 {
 	int rc;
-	if (plan->not_null) {
+	if (ecplan_render_not_null(plan, cat)) {
 		char *cn = ecplan_render_check_name(plan), *v = NULL;
 		const char *params[3] = { plan->schema, plan->table, cn };
 		rc = ecplan_db_query_value(&v, conn,
@@ -327,20 +366,20 @@ int ecplan_precheck_phase(ecplan_checklist *l, PGconn *conn, const ecplan_plan *
 		     cat->nkey ? "%s" : "the table has no primary key and no unique index on NOT NULL "
 					"columns (other than \"%s\"); add one (CREATE UNIQUE INDEX CONCURRENTLY), then retry",
 		     cat->nkey ? cat->key_source : plan->column);
-		ecplan_strbuf d = ECPLAN_STRBUF_INIT;
-		for (size_t i = 0; i < cat->ndependents; i++)
-			ecplan_strbuf_addf(&d, "%s%s", i ? "; " : "", cat->dependents[i]);
-		item(l, "no view, generated column, policy, partition key or foreign key uses the column",
-		     cat->ndependents == 0,
-		     cat->ndependents ? "used by: %s. Change or drop them first: ecplan would break them" : NULL,
-		     d.buf);
-		ecplan_strbuf_release(&d);
+		check_refusals(l, plan, cat);
 		check_indexes(l, plan, cat);
 		check_expressions(l, conn, plan, cat);
-		if (plan->not_null)
+		if (ecplan_render_not_null(plan, cat))
 			check_not_null(l, conn, plan, cat);
 	}
-	if (phase == ECPLAN_PHASE_SWITCH && (rc = check_switch_ready(l, conn, plan, cat, err)) < 0)
+	if (phase == ECPLAN_PHASE_CONTRACT) {
+		/* The inventory is taken again: nothing that appeared since may be lost. */
+		check_refusals(l, plan, cat);
+		check_indexes(l, plan, cat);
+	}
+	check_dependents(l, conn, plan, cat, phase);
+	if ((phase == ECPLAN_PHASE_SWITCH || phase == ECPLAN_PHASE_CONTRACT) &&
+	    (rc = check_switch_ready(l, conn, plan, cat, err)) < 0)
 		return rc;
 	if (phase != ECPLAN_PHASE_SWITCH)
 		if ((rc = check_long_transactions(l, conn, plan, err)) < 0)

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ecplan/depend.h"
+#include "ecplan/rewrite.h"
 #include "ecplan/sql.h"
 #include "ecplan/strbuf.h"
 
@@ -122,6 +124,30 @@ static const char *old_type(const ecplan_catalog *cat)
 	return cat && cat->column_exists ? cat->column.type : NULL;
 }
 
+bool ecplan_render_not_null(const ecplan_plan *plan, const ecplan_catalog *cat)
+{
+	return plan->not_null || (cat && cat->column_exists && cat->column.not_null);
+}
+
+const char *ecplan_render_default(const ecplan_plan *plan, const ecplan_catalog *cat)
+{
+	if (plan->default_expr)
+		return plan->default_expr;
+	if (cat && cat->column_exists && !cat->column.identity && !cat->column.generated)
+		return cat->column.default_expr;
+	return NULL;
+}
+
+/* Whether the new column's default draws a new value each time (nextval). */
+static bool default_volatile(const ecplan_plan *plan, const ecplan_catalog *cat)
+{
+	if (cat && cat->new_column_exists && cat->new_col.default_expr)
+		return cat->new_col.default_volatile;
+	if (!plan->default_expr && cat && cat->column_exists)
+		return cat->column.default_volatile;
+	return false;
+}
+
 char *ecplan_render_down_expr(const ecplan_plan *plan, const ecplan_catalog *cat)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
@@ -203,9 +229,9 @@ char *ecplan_render_trigger_function(const ecplan_plan *plan, const ecplan_catal
 	} else {
 		ecplan_strbuf_adds(&o_default, "false");
 	}
-	if (plan->default_expr && !(cat && cat->new_column_exists && cat->new_col.default_volatile)) {
+	if (ecplan_render_default(plan, cat) && !default_volatile(plan, cat)) {
 		new_col(&n_default, "NEW.", n);
-		ecplan_strbuf_addf(&n_default, " IS NOT DISTINCT FROM (%s)", plan->default_expr);
+		ecplan_strbuf_addf(&n_default, " IS NOT DISTINCT FROM (%s)", ecplan_render_default(plan, cat));
 	} else {
 		ecplan_strbuf_adds(&n_default, "false");
 	}
@@ -425,6 +451,8 @@ static void render_expand(ecplan_steps *out, const ecplan_plan *plan, const ecpl
 	ecplan_sql_ident(&sb, plan->new_column);
 	if (new_type(plan, cat)) {
 		ecplan_strbuf_addf(&sb, " %s", new_type(plan, cat));
+		if (ecplan_dep_column_collation(cat))
+			ecplan_strbuf_addf(&sb, " COLLATE %s", ecplan_dep_column_collation(cat));
 	} else {
 		ecplan_strbuf_adds(&sb, " /* type of ");
 		comment_ident(&sb, plan->column);
@@ -442,6 +470,8 @@ static void render_expand(ecplan_steps *out, const ecplan_plan *plan, const ecpl
 	ecplan_sql_literal(&sb, c);
 	free(c);
 	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), "ACCESS EXCLUSIVE already held (same transaction)");
+	/* The old column's privileges, statistics target, storage, options. */
+	ecplan_depend_render(out, st, plan, cat, ECPLAN_SLOT_EXPAND);
 }
 
 static char *trigger_ddl(const ecplan_plan *plan)
@@ -469,7 +499,7 @@ static void note_down_type(ecplan_steps *out, const ecplan_plan *plan, const ecp
 }
 
 /* ALTER TABLE t ALTER COLUMN new SET DEFAULT (d) / DROP DEFAULT. */
-static char *default_ddl(const ecplan_plan *plan, bool set)
+static char *default_ddl(const ecplan_plan *plan, const ecplan_catalog *cat, bool set)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
 	ecplan_strbuf_adds(&sb, "ALTER TABLE ");
@@ -477,10 +507,22 @@ static char *default_ddl(const ecplan_plan *plan, bool set)
 	ecplan_strbuf_adds(&sb, " ALTER COLUMN ");
 	ecplan_sql_ident(&sb, plan->new_column);
 	if (set)
-		ecplan_strbuf_addf(&sb, " SET DEFAULT (%s)", plan->default_expr);
+		ecplan_strbuf_addf(&sb, " SET DEFAULT (%s)", ecplan_render_default(plan, cat));
 	else
 		ecplan_strbuf_adds(&sb, " DROP DEFAULT");
 	return ecplan_strbuf_detach(&sb);
+}
+
+/* Drops the last step when nothing was added to it. */
+static void drop_if_empty(ecplan_steps *out)
+{
+	ecplan_step *st = &out->items[out->count - 1];
+	if (st->nstmts)
+		return;
+	free(st->name);
+	free(st->note);
+	free(st->index_name);
+	out->count--;
 }
 
 static void render_sync(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
@@ -493,14 +535,29 @@ static void render_sync(ecplan_steps *out, const ecplan_plan *plan, const ecplan
 	 * first, so the transaction takes ACCESS EXCLUSIVE once instead of
 	 * upgrading from the trigger's lock. It applies to new rows only: no
 	 * rewrite, even for a volatile default. */
-	if (plan->default_expr)
-		ecplan_step_add_stmt(st, default_ddl(plan, true), LOCK_AE_META);
+	if (ecplan_render_default(plan, cat))
+		ecplan_step_add_stmt(st, default_ddl(plan, cat, true), LOCK_AE_META);
 	ecplan_step_add_stmt(st, ecplan_render_trigger_function(plan, cat, false), LOCK_NONE);
 	ecplan_step_add_stmt(st, trigger_ddl(plan), LOCK_SRE);
+	/* Copies of constraints on the new column go in once the trigger keeps
+	 * it filled: NOT VALID, so no scan and only a brief lock. */
+	st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "add constraint copies (not valid)");
+	ecplan_depend_render(out, st, plan, cat, ECPLAN_SLOT_SYNC);
+	drop_if_empty(out);
 	if (!cat || !cat->column_exists)
 		ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
 			 "the default of \"%s\" (an INSERT that leaves it at its default counts as not given)",
 			 plan->column);
+}
+
+/* Where "USING method (...)" starts in pg_get_indexdef's text, or NULL. */
+static const char *index_tail(const ecplan_index_info *idx)
+{
+	if (!idx->definition)
+		return NULL;
+	size_t on = ecplan_rewrite_find_keyword(idx->definition, 0, "ON");
+	size_t using = on == (size_t)-1 ? on : ecplan_rewrite_find_keyword(idx->definition, on, "USING");
+	return using == (size_t)-1 ? NULL : idx->definition + using;
 }
 
 /*
@@ -512,10 +569,11 @@ static char *index_blocker(const ecplan_plan *plan, const ecplan_index_info *idx
 	if (idx->primary)
 		return ecplan_xstrfmt("\"%s\" is part of the primary key \"%s\"; change a non-key column, "
 				      "or add a new key first", plan->column, idx->name);
-	if (idx->uses_column_in_expression)
-		return ecplan_xstrfmt("index \"%s\" uses \"%s\" in an expression or WHERE clause, which ecplan "
-				      "cannot rewrite: create the equivalent index on \"%s\" yourself, then drop \"%s\"",
-				      idx->name, plan->column, plan->new_column, idx->name);
+	if (idx->uses_column_in_expression && !index_tail(idx))
+		return ecplan_xstrfmt("ecplan cannot read the definition of index \"%s\" (%s): create the "
+				      "equivalent index on \"%s\" yourself, then drop \"%s\"",
+				      idx->name, idx->definition ? idx->definition : "none", plan->new_column,
+				      idx->name);
 	if (idx->constraint_type == 'x')
 		return ecplan_xstrfmt("exclusion constraint \"%s\" uses \"%s\"; ecplan cannot rebuild it",
 				      idx->constraint_name ? idx->constraint_name : idx->name, plan->column);
@@ -556,8 +614,26 @@ static bool index_rebuild(ecplan_strbuf *sb, ecplan_steps *out, const ecplan_pla
 	ecplan_sql_ident(sb, newname);
 	ecplan_strbuf_adds(sb, " ON ");
 	table_ref(sb, plan);
-	ecplan_strbuf_addf(sb, " USING %s (", idx->method);
 	free(newname);
+	if (idx->uses_column_in_expression) {
+		/* An expression or predicate uses the column: PostgreSQL's own
+		 * definition, with the column renamed token by token. */
+		char *tail = ecplan_rewrite_column(index_tail(idx), 0, (size_t)-1, plan->column,
+						   plan->new_column, ECPLAN_REWRITE_BARE, false, NULL);
+		size_t where = ecplan_rewrite_find_keyword(tail, 0, "WHERE");
+		ecplan_strbuf_addch(sb, ' ');
+		if (idx->tablespace && where != (size_t)-1) {
+			ecplan_strbuf_add(sb, tail, where);
+			ecplan_strbuf_addf(sb, "TABLESPACE %s %s", idx->tablespace, tail + where);
+		} else {
+			ecplan_strbuf_adds(sb, tail);
+			if (idx->tablespace)
+				ecplan_strbuf_addf(sb, " TABLESPACE %s", idx->tablespace);
+		}
+		free(tail);
+		return true;
+	}
+	ecplan_strbuf_addf(sb, " USING %s (", idx->method);
 	for (size_t i = 0; i < idx->nkeys; i++) {
 		const ecplan_index_column *k = &idx->keys[i];
 		bool is_old = k->name && !strcmp(k->name, plan->column);
@@ -589,6 +665,10 @@ static bool index_rebuild(ecplan_strbuf *sb, ecplan_steps *out, const ecplan_pla
 	}
 	if (idx->nulls_not_distinct)
 		ecplan_strbuf_adds(sb, " NULLS NOT DISTINCT");
+	if (idx->reloptions)
+		ecplan_strbuf_addf(sb, " WITH (%s)", idx->reloptions);
+	if (idx->tablespace)
+		ecplan_strbuf_addf(sb, " TABLESPACE %s", idx->tablespace);
 	if (idx->predicate)
 		ecplan_strbuf_addf(sb, " WHERE (%s)", idx->predicate);
 	return true;
@@ -607,7 +687,7 @@ static void render_backfill(ecplan_steps *out, const ecplan_plan *plan, const ec
 	if (!have_key(cat))
 		ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
 			 "the key the backfill walks (primary key, or a unique index on NOT NULL columns)");
-	if (plan->not_null) {
+	if (ecplan_render_not_null(plan, cat)) {
 		char *cn = ecplan_render_check_name(plan);
 		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "add NOT NULL check (not valid)");
 		ecplan_strbuf_adds(&sb, "ALTER TABLE ");
@@ -627,6 +707,8 @@ static void render_backfill(ecplan_steps *out, const ecplan_plan *plan, const ec
 		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
 		free(cn);
 	}
+	/* VALIDATE the constraint copies added at sync. */
+	ecplan_depend_render(out, NULL, plan, cat, ECPLAN_SLOT_BACKFILL);
 	if (!cat) {
 		ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
 			 "the indexes on \"%s\" (each is rebuilt on \"%s\" with CREATE INDEX CONCURRENTLY)",
@@ -672,6 +754,43 @@ static void render_switch(ecplan_steps *out, const ecplan_plan *plan, const ecpl
 	ecplan_step_add_stmt(st, ecplan_render_trigger_function(plan, cat, true), LOCK_NONE);
 }
 
+/* After the rebuilt index has the old name: its comment, the constraint's
+ * comment, CLUSTER ON and REPLICA IDENTITY, as the old one had them. */
+static void index_properties(ecplan_step *st, const ecplan_plan *plan, const ecplan_index_info *idx)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	/* ADD CONSTRAINT ... USING INDEX renames the index to the constraint. */
+	const char *name = idx->constraint_type == 'u' && idx->constraint_name ? idx->constraint_name
+										: idx->name;
+	if (idx->comment) {
+		ecplan_strbuf_adds(&sb, "COMMENT ON INDEX ");
+		ecplan_sql_qualified(&sb, plan->schema, name);
+		ecplan_strbuf_adds(&sb, " IS ");
+		ecplan_sql_literal(&sb, idx->comment);
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+	}
+	if (idx->constraint_comment && idx->constraint_name) {
+		ecplan_strbuf_adds(&sb, "COMMENT ON CONSTRAINT ");
+		ecplan_sql_ident(&sb, idx->constraint_name);
+		ecplan_strbuf_adds(&sb, " ON ");
+		table_ref(&sb, plan);
+		ecplan_strbuf_adds(&sb, " IS ");
+		ecplan_sql_literal(&sb, idx->constraint_comment);
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+	}
+	if (idx->clustered || idx->replident) {
+		ecplan_strbuf_adds(&sb, "ALTER TABLE ");
+		table_ref(&sb, plan);
+		ecplan_strbuf_adds(&sb, idx->clustered ? " CLUSTER ON " : " REPLICA IDENTITY USING INDEX ");
+		ecplan_sql_ident(&sb, name);
+		if (idx->clustered && idx->replident) {
+			ecplan_strbuf_adds(&sb, ", REPLICA IDENTITY USING INDEX ");
+			ecplan_sql_ident(&sb, name);
+		}
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+	}
+}
+
 static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
@@ -712,12 +831,30 @@ static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ec
 	ecplan_sql_qualified(&sb, plan->schema, fn);
 	ecplan_strbuf_adds(&sb, "()");
 	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_NONE);
+	/* What depends on the old column is dropped by name first (an object
+	 * ecplan does not know about then stops the DROP COLUMN, which has no
+	 * CASCADE), a sequence the column owns moves to the new one. */
+	ecplan_depend_render(out, st, plan, cat, ECPLAN_SLOT_CONTRACT_DROP);
 	ecplan_strbuf_adds(&sb, "ALTER TABLE ");
 	table_ref(&sb, plan);
 	ecplan_strbuf_adds(&sb, " DROP COLUMN ");
 	ecplan_sql_ident(&sb, plan->column);
 	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
-	if (plan->not_null) {
+	/* The new column takes the old one's comment (or none), replacing
+	 * ecplan's marker. */
+	if (cat && cat->column_exists) {
+		ecplan_strbuf_adds(&sb, "COMMENT ON COLUMN ");
+		table_ref(&sb, plan);
+		ecplan_strbuf_addch(&sb, '.');
+		ecplan_sql_ident(&sb, plan->new_column);
+		ecplan_strbuf_adds(&sb, " IS ");
+		if (cat->column.comment)
+			ecplan_sql_literal(&sb, cat->column.comment);
+		else
+			ecplan_strbuf_adds(&sb, "NULL");
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+	}
+	if (ecplan_render_not_null(plan, cat)) {
 		char *cn = ecplan_render_check_name(plan);
 		ecplan_strbuf_adds(&sb, "ALTER TABLE ");
 		table_ref(&sb, plan);
@@ -745,6 +882,8 @@ static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ec
 			ecplan_sql_ident(&sb, idx->constraint_name);
 			ecplan_strbuf_adds(&sb, " UNIQUE USING INDEX ");
 			ecplan_sql_ident(&sb, nn);
+			if (idx->deferrable)
+				ecplan_strbuf_adds(&sb, idx->deferred ? " DEFERRABLE INITIALLY DEFERRED" : " DEFERRABLE");
 		} else {
 			ecplan_strbuf_adds(&sb, "ALTER INDEX ");
 			ecplan_sql_qualified(&sb, plan->schema, nn);
@@ -752,11 +891,14 @@ static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ec
 			ecplan_sql_ident(&sb, idx->name);
 		}
 		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+		index_properties(st, plan, idx);
 		free(nn);
 	}
 	if (!cat)
 		ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
 			 "the rebuilt indexes renamed to their old names");
+	/* Copies take their names; triggers are created for the new column. */
+	ecplan_depend_render(out, st, plan, cat, ECPLAN_SLOT_CONTRACT_AFTER);
 	free(tn);
 	free(fn);
 }
@@ -799,7 +941,7 @@ void ecplan_render_undo(ecplan_steps *out, const ecplan_plan *plan, const ecplan
 		if (!cat)
 			ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
 				 "the rebuilt indexes to drop (one per index on \"%s\")", plan->column);
-		if (plan->not_null) {
+		if (ecplan_render_not_null(plan, cat)) {
 			char *cn = ecplan_render_check_name(plan);
 			st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "drop NOT NULL check");
 			ecplan_strbuf_adds(&sb, "ALTER TABLE ");
@@ -813,8 +955,9 @@ void ecplan_render_undo(ecplan_steps *out, const ecplan_plan *plan, const ecplan
 	case ECPLAN_PHASE_SYNC: {
 		char *tn = ecplan_render_trigger_name(plan), *fn = ecplan_render_function_name(plan);
 		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "remove sync trigger");
-		if (plan->default_expr)
-			ecplan_step_add_stmt(st, default_ddl(plan, false), LOCK_AE_META);
+		ecplan_depend_render(out, st, plan, cat, ECPLAN_SLOT_UNDO_SYNC);
+		if (ecplan_render_default(plan, cat))
+			ecplan_step_add_stmt(st, default_ddl(plan, cat, false), LOCK_AE_META);
 		ecplan_strbuf_adds(&sb, "DROP TRIGGER IF EXISTS ");
 		ecplan_sql_ident(&sb, tn);
 		ecplan_strbuf_adds(&sb, " ON ");

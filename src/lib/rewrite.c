@@ -213,6 +213,8 @@ static bool is_row_qualifier(const char *s, const tok *k)
 static bool candidate(const char *s, const toks *t, size_t i, int mode)
 {
 	const tok *prev = i > 0 ? &t->v[i - 1] : NULL, *next = i + 1 < t->n ? &t->v[i + 1] : NULL;
+	if (mode & ECPLAN_REWRITE_ANY)
+		return true;
 	if (mode & ECPLAN_REWRITE_ROW) {
 		if (prev && punct_is(s, prev, ".") && i >= 2 && is_row_qualifier(s, &t->v[i - 2]) &&
 		    !(i >= 3 && punct_is(s, &t->v[i - 3], ".")))

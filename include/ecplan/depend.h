@@ -1,0 +1,98 @@
+#ifndef ECPLAN_DEPEND_H
+#define ECPLAN_DEPEND_H
+/*
+ * Dependent objects: the registry of kinds. Each kind of object that can
+ * depend on or name the changed column (CHECK constraints, foreign keys,
+ * triggers, the column's own properties, functions, and what ecplan refuses)
+ * is one unit, src/lib/dep_<kind>.c, providing the operations below, and one
+ * line in the registry (depend.c). Adding a kind touches its unit and that
+ * line.
+ *
+ * A kind
+ *   - reads its objects on the old column into the inventory (the only part
+ *     that talks to the database, read-only, names as query parameters);
+ *   - renders, purely, what each phase does to each object, into a slot of
+ *     the phase's steps (see ecplan_dep_slot);
+ *   - checks, read-only, what must hold before a phase (e.g. that a CHECK
+ *     compiles against the new type, that its copy was validated).
+ */
+#include <stdbool.h>
+#include <libpq-fe.h>
+
+#include "ecplan/catalog.h"
+#include "ecplan/error.h"
+#include "ecplan/inventory.h"
+#include "ecplan/phase.h"
+#include "ecplan/plan.h"
+#include "ecplan/steps.h"
+#include "ecplan/strbuf.h"
+
+/* Where in a phase a kind's work goes. "stmts" slots add statements to a
+ * step the renderer owns (one transaction); "steps" slots add steps. */
+typedef enum ecplan_dep_slot {
+	ECPLAN_SLOT_EXPAND,         /* stmts: in the add-column transaction */
+	ECPLAN_SLOT_SYNC,           /* stmts: one transaction after the sync trigger is in */
+	ECPLAN_SLOT_BACKFILL,       /* steps: after the backfill loop, before index builds */
+	ECPLAN_SLOT_CONTRACT_DROP,  /* stmts: in the contract transaction, before DROP COLUMN */
+	ECPLAN_SLOT_CONTRACT_AFTER, /* stmts: in the contract transaction, after DROP COLUMN */
+	ECPLAN_SLOT_UNDO_SYNC,      /* stmts: in the transaction that removes the sync trigger */
+	ECPLAN_SLOT_COUNT
+} ecplan_dep_slot;
+
+typedef struct ecplan_dep_kind {
+	const char *name; /* e.g. "check constraint" */
+	/* Appends this kind's objects (inventory items of kind index `kind`). */
+	int (*inventory)(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan_plan *plan,
+			 const ecplan_catalog *cat, ecplan_error *err);
+	/* Adds the work of one carried object to a slot: statements to st for
+	 * the stmts slots, steps to out for the steps slots. NULL: none. */
+	void (*render)(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan,
+		       const ecplan_catalog *cat, const ecplan_dep *d, ecplan_dep_slot slot);
+	/* Read-only precondition of `phase` for one carried object: returns a
+	 * malloc'ed problem (what is wrong and what to do) or NULL when it holds.
+	 * A database error is a problem too. NULL: none. */
+	char *(*precheck)(PGconn *conn, const ecplan_plan *plan, const ecplan_catalog *cat,
+			  const ecplan_dep *d, ecplan_phase phase);
+	/* What the phases do to an object of this kind, with their locks. */
+	const char *summary;
+} ecplan_dep_kind;
+
+/* The registry, and its size. */
+extern const ecplan_dep_kind *const ecplan_dep_kinds[];
+extern const int ecplan_dep_nkinds;
+
+/* Fills cat->deps from every kind. Needs cat's table and column. */
+int ecplan_depend_load(ecplan_catalog *cat, PGconn *conn, const ecplan_plan *plan, ecplan_error *err);
+
+/* Renders every carried object's work for slot (pure). */
+void ecplan_depend_render(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan,
+			  const ecplan_catalog *cat, ecplan_dep_slot slot);
+
+/* Runs every carried object's precondition of phase; each problem is
+ * appended to *problems (malloc'ed strings). */
+void ecplan_depend_precheck(char ***problems, size_t *nproblems, PGconn *conn,
+			    const ecplan_plan *plan, const ecplan_catalog *cat, ecplan_phase phase);
+
+/* The inventory as text for people: one line per object, what happens to
+ * it or why it is refused. Caller frees. */
+char *ecplan_depend_describe(const ecplan_catalog *cat);
+
+/* The collation the new column is created with (SQL-ready), or NULL. */
+const char *ecplan_dep_column_collation(const ecplan_catalog *cat);
+
+/* Helpers for the units. */
+/* Appends the table the plan changes, schema-qualified and quoted. */
+void ecplan_dep_table(ecplan_strbuf *sb, const ecplan_plan *plan);
+/* A stable name for the copy of an object on the new column. */
+char *ecplan_dep_copy_name(const char *name);
+/* A read-only row source with the table's columns plus the new column (as
+ * NULL of the new type when it does not exist yet), aliased so that plan
+ * expressions compile against it: "(SELECT ... LIMIT 0) AS ecplan_row". */
+char *ecplan_dep_row_source(const ecplan_plan *plan, const ecplan_catalog *cat);
+/* Compiles sql in a read-only transaction that is rolled back; returns the
+ * server's message on failure (malloc'ed), NULL when it compiles. */
+char *ecplan_dep_compile(PGconn *conn, const char *sql);
+/* True when the plan lists fn ("schema.name") in change.functions. */
+bool ecplan_dep_function_listed(const ecplan_plan *plan, const char *fn);
+
+#endif

@@ -1,0 +1,199 @@
+/*
+ * Dependent-object kind: CHECK constraints that use the column. A copy
+ * rewritten for the new column goes in NOT VALID with the sync trigger (new
+ * rows keep the rule from then on), is VALIDATEd after the backfill (when
+ * the original was validated), and takes the original's name at contract,
+ * after the original has gone with the old column.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ecplan/db.h"
+#include "ecplan/depend.h"
+#include "ecplan/rewrite.h"
+#include "ecplan/sql.h"
+#include "ecplan/strbuf.h"
+
+/* pg_get_constraintdef ends with " NOT VALID" for an unvalidated one. */
+static void strip_suffix(char *def, const char *suffix)
+{
+	size_t n = strlen(def), k = strlen(suffix);
+	if (n >= k && !strcmp(def + n - k, suffix))
+		def[n - k] = '\0';
+}
+
+static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan_plan *plan,
+		     const ecplan_catalog *cat, ecplan_error *err)
+{
+	char oid[16], att[16];
+	snprintf(oid, sizeof(oid), "%u", cat->table_oid);
+	snprintf(att, sizeof(att), "%d", cat->column.attnum);
+	const char *params[2] = { oid, att };
+	PGresult *res = NULL;
+	int rc = ecplan_db_query(
+		&res, conn,
+		"SELECT c.conname, pg_catalog.pg_get_constraintdef(c.oid), c.convalidated,"
+		" pg_catalog.obj_description(c.oid, 'pg_constraint'), c.conislocal"
+		" FROM pg_catalog.pg_constraint c"
+		" WHERE c.conrelid = $1::oid AND c.contype = 'c' AND $2::int2 = ANY (c.conkey)"
+		" ORDER BY c.conname",
+		2, params, err);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		ecplan_dep *d = ecplan_inventory_add(inv, kind);
+		d->name = ecplan_xstrdup(PQgetvalue(res, i, 0));
+		d->label = ecplan_xstrfmt("check constraint \"%s\"", d->name);
+		d->definition = ecplan_xstrdup(PQgetvalue(res, i, 1));
+		d->validated = PQgetvalue(res, i, 2)[0] == 't';
+		d->comment = PQgetisnull(res, i, 3) ? NULL : ecplan_xstrdup(PQgetvalue(res, i, 3));
+		if (PQgetvalue(res, i, 4)[0] != 't') {
+			d->refusal = ecplan_xstrdup("it is inherited from a parent table; change the parent");
+			continue;
+		}
+		char *def = ecplan_xstrdup(d->definition);
+		strip_suffix(def, " NOT VALID");
+		int n = 0;
+		d->copy_definition = ecplan_rewrite_column(def, 0, (size_t)-1, plan->column, plan->new_column,
+							   ECPLAN_REWRITE_BARE, false, &n);
+		d->copy_name = ecplan_dep_copy_name(d->name);
+		if (n == 0) {
+			d->refusal = ecplan_xstrfmt("ecplan cannot find \"%s\" in its definition %s; recreate it on "
+						    "\"%s\" yourself, then drop it", plan->column, d->definition,
+						    plan->new_column);
+		}
+		free(def);
+	}
+	PQclear(res);
+	return 0;
+}
+
+static void alter_table(ecplan_strbuf *sb, const ecplan_plan *plan)
+{
+	ecplan_strbuf_adds(sb, "ALTER TABLE ");
+	ecplan_dep_table(sb, plan);
+	ecplan_strbuf_addch(sb, ' ');
+}
+
+static void render(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan, const ecplan_catalog *cat,
+		   const ecplan_dep *d, ecplan_dep_slot slot)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	(void)cat;
+	switch (slot) {
+	case ECPLAN_SLOT_SYNC:
+		alter_table(&sb, plan);
+		ecplan_strbuf_adds(&sb, "ADD CONSTRAINT ");
+		ecplan_sql_ident(&sb, d->copy_name);
+		ecplan_strbuf_addf(&sb, " %s NOT VALID", d->copy_definition);
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_AE_META);
+		break;
+	case ECPLAN_SLOT_BACKFILL:
+		if (!d->validated)
+			break; /* the original is NOT VALID: so stays the copy */
+		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "validate check %s", d->copy_name);
+		st->scans_table = true;
+		alter_table(&sb, plan);
+		ecplan_strbuf_adds(&sb, "VALIDATE CONSTRAINT ");
+		ecplan_sql_ident(&sb, d->copy_name);
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_SUE);
+		break;
+	case ECPLAN_SLOT_CONTRACT_DROP:
+		alter_table(&sb, plan);
+		ecplan_strbuf_adds(&sb, "DROP CONSTRAINT ");
+		ecplan_sql_ident(&sb, d->name);
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_HELD);
+		break;
+	case ECPLAN_SLOT_CONTRACT_AFTER:
+		alter_table(&sb, plan);
+		ecplan_strbuf_adds(&sb, "RENAME CONSTRAINT ");
+		ecplan_sql_ident(&sb, d->copy_name);
+		ecplan_strbuf_adds(&sb, " TO ");
+		ecplan_sql_ident(&sb, d->name);
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_HELD);
+		if (d->comment) {
+			ecplan_strbuf_adds(&sb, "COMMENT ON CONSTRAINT ");
+			ecplan_sql_ident(&sb, d->name);
+			ecplan_strbuf_adds(&sb, " ON ");
+			ecplan_dep_table(&sb, plan);
+			ecplan_strbuf_adds(&sb, " IS ");
+			ecplan_sql_literal(&sb, d->comment);
+			ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_HELD);
+		}
+		break;
+	case ECPLAN_SLOT_UNDO_SYNC:
+		alter_table(&sb, plan);
+		ecplan_strbuf_adds(&sb, "DROP CONSTRAINT IF EXISTS ");
+		ecplan_sql_ident(&sb, d->copy_name);
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_AE_META);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The copy's state: "missing", "false" (not validated) or "true". */
+char *ecplan_dep_constraint_state(PGconn *conn, const ecplan_plan *plan, const char *name);
+
+char *ecplan_dep_constraint_state(PGconn *conn, const ecplan_plan *plan, const char *name)
+{
+	char *v = NULL;
+	const char *params[3] = { plan->schema, plan->table, name };
+	if (ecplan_db_query_value(&v, conn,
+		"SELECT coalesce((SELECT c.convalidated::text FROM pg_catalog.pg_constraint c"
+		" JOIN pg_catalog.pg_class r ON r.oid = c.conrelid"
+		" JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace"
+		" WHERE n.nspname = $1 AND r.relname = $2 AND c.conname = $3), 'missing')",
+		3, params, NULL) < 0) {
+		free(v);
+		return ecplan_xstrdup("unknown");
+	}
+	return v;
+}
+
+static char *precheck(PGconn *conn, const ecplan_plan *plan, const ecplan_catalog *cat, const ecplan_dep *d,
+		      ecplan_phase phase)
+{
+	char *r = NULL;
+	if (phase <= ECPLAN_PHASE_SYNC && plan->type) {
+		/* The rewritten rule must make sense for the new type. */
+		char *from = ecplan_dep_row_source(plan, cat);
+		size_t skip = strncmp(d->copy_definition, "CHECK ", 6) ? 0 : 6;
+		char *expr = ecplan_xstrdup(d->copy_definition + skip);
+		strip_suffix(expr, " NO INHERIT");
+		char *sql = ecplan_xstrfmt("SELECT CAST(%s AS boolean) FROM %s", expr, from);
+		char *m = ecplan_dep_compile(conn, sql);
+		if (m)
+			r = ecplan_xstrfmt("check constraint \"%s\" does not compile for the new type %s: %s (%s); "
+					   "change the type, or replace the constraint before the change",
+					   d->name, plan->type, m, d->copy_definition);
+		free(m);
+		free(sql);
+		free(expr);
+		free(from);
+		return r;
+	}
+	if (phase < ECPLAN_PHASE_BACKFILL)
+		return NULL;
+	char *state = ecplan_dep_constraint_state(conn, plan, d->copy_name);
+	if (!strcmp(state, "missing"))
+		r = ecplan_xstrfmt("check constraint \"%s\" on \"%s\" has no copy \"%s\" on \"%s\" (it was added "
+				   "after the sync phase, or the copy was dropped): roll the plan back to "
+				   "\"expanded\" and advance again, so the copy is made", d->name, plan->column,
+				   d->copy_name, plan->new_column);
+	else if (phase >= ECPLAN_PHASE_SWITCH && d->validated && strcmp(state, "true"))
+		r = ecplan_xstrfmt("the copy \"%s\" of check constraint \"%s\" is not validated; run the backfill "
+				   "phase again (it validates it)", d->copy_name, d->name);
+	free(state);
+	return r;
+}
+
+const ecplan_dep_kind ecplan_dep_check = {
+	.name = "check constraint",
+	.inventory = inventory,
+	.render = render,
+	.precheck = precheck,
+	.summary = "sync adds a copy on the new column NOT VALID (ACCESS EXCLUSIVE, brief); backfill "
+		   "VALIDATEs it (SHARE UPDATE EXCLUSIVE, reads and writes continue); contract drops the "
+		   "original and gives the copy its name (in the contract transaction)",
+};

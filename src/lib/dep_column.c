@@ -1,0 +1,227 @@
+/*
+ * Dependent-object kind: the column's own properties. NOT NULL, the default,
+ * the collation, the comment, column-level privileges, the statistics
+ * target, storage, compression and attribute options of the old column end
+ * on the new one; a sequence the column owns (serial) moves to it at
+ * contract. Identity and generated columns are refused.
+ *
+ * NOT NULL and the default are applied by the renderer itself (render.c:
+ * ecplan_render_not_null, ecplan_render_default), the collation in the ADD
+ * COLUMN (ecplan_render_collation) and the comment at contract; the others
+ * go in with the new column, in the expand transaction (metadata only).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ecplan/db.h"
+#include "ecplan/depend.h"
+#include "ecplan/render.h"
+#include "ecplan/sql.h"
+#include "ecplan/strbuf.h"
+
+enum prop {
+	P_NOT_NULL = 1, P_DEFAULT, P_COLLATION, P_COMMENT, P_STATISTICS, P_STORAGE, P_COMPRESSION,
+	P_OPTIONS, P_GRANT, P_SEQUENCE, P_REFUSED
+};
+
+extern const ecplan_dep_kind ecplan_dep_column;
+
+static ecplan_dep *prop(ecplan_inventory *inv, int kind, enum prop p, char *label, char *extra)
+{
+	ecplan_dep *d = ecplan_inventory_add(inv, kind);
+	d->number = p;
+	d->label = label;
+	d->extra = extra;
+	d->name = ecplan_xstrdup("");
+	return d;
+}
+
+static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan_plan *plan,
+		     const ecplan_catalog *cat, ecplan_error *err)
+{
+	const ecplan_column_info *c = &cat->column;
+	char oid[16], att[16];
+	snprintf(oid, sizeof(oid), "%u", cat->table_oid);
+	snprintf(att, sizeof(att), "%d", c->attnum);
+	const char *type = plan->type ? plan->type : c->type;
+	const char *params[3] = { oid, att, type };
+	bool v14 = cat->server_version_num >= 140000;
+	PGresult *res = NULL;
+	ecplan_strbuf sql = ECPLAN_STRBUF_INIT;
+	int rc;
+
+	if (c->identity) {
+		ecplan_dep *d = prop(inv, kind, P_REFUSED, ecplan_xstrfmt("identity column \"%s\"", c->name), NULL);
+		d->refusal = ecplan_xstrdup("ecplan does not move an identity to a new column yet; "
+					    "change a column that is not an identity");
+	}
+	if (c->generated) {
+		ecplan_dep *d = prop(inv, kind, P_REFUSED, ecplan_xstrfmt("generated column \"%s\"", c->name), NULL);
+		d->refusal = ecplan_xstrdup("the column is generated; change its expression instead");
+	}
+	if (c->not_null)
+		prop(inv, kind, P_NOT_NULL, ecplan_xstrdup("NOT NULL"),
+		     ecplan_xstrdup("proved by a validated CHECK in backfill, set at contract"));
+	if (c->default_expr && !c->identity && !c->generated)
+		prop(inv, kind, P_DEFAULT,
+		     ecplan_xstrfmt("default %s%s", c->default_expr,
+				    plan->default_expr ? " (change.default replaces it)" : ""),
+		     ecplan_xstrdup(c->default_expr));
+	if (c->comment)
+		prop(inv, kind, P_COMMENT, ecplan_xstrdup("column comment"), ecplan_xstrdup(c->comment));
+	if (c->owned_sequence)
+		prop(inv, kind, P_SEQUENCE, ecplan_xstrfmt("owned sequence %s", c->owned_sequence),
+		     ecplan_xstrdup(c->owned_sequence));
+
+	ecplan_strbuf_addf(
+		&sql,
+		"SELECT coalesce(a.attstattarget::int, -1), a.attstorage::text, t.typstorage::text, %s,"
+		" array_to_string(a.attoptions, ', '),"
+		" (SELECT nt.typstorage::text FROM pg_catalog.pg_type nt WHERE nt.oid = to_regtype($3)),"
+		" (SELECT nt.typcollation <> 0 FROM pg_catalog.pg_type nt WHERE nt.oid = to_regtype($3)),"
+		" CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation"
+		"   THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END"
+		" FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
+		" LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation"
+		" LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace"
+		" WHERE a.attrelid = $1::oid AND a.attnum = $2::int2",
+		v14 ? "a.attcompression::text" : "''::text");
+	if ((rc = ecplan_db_query(&res, conn, sql.buf, 3, params, err)) < 0)
+		goto done;
+	if (PQntuples(res) == 1) {
+		int stat = atoi(PQgetvalue(res, 0, 0));
+		const char *storage = PQgetvalue(res, 0, 1), *type_storage = PQgetvalue(res, 0, 2);
+		const char *comp = PQgetvalue(res, 0, 3), *opts = PQgetvalue(res, 0, 4);
+		const char *new_storage = PQgetisnull(res, 0, 5) ? "" : PQgetvalue(res, 0, 5);
+		bool new_collatable = !PQgetisnull(res, 0, 6) && PQgetvalue(res, 0, 6)[0] == 't';
+		if (stat >= 0)
+			prop(inv, kind, P_STATISTICS, ecplan_xstrfmt("statistics target %d", stat),
+			     ecplan_xstrfmt("SET STATISTICS %d", stat));
+		if (strcmp(storage, type_storage) && strcmp(new_storage, "p")) {
+			const char *s = !strcmp(storage, "p") ? "PLAIN" : !strcmp(storage, "e") ? "EXTERNAL"
+				      : !strcmp(storage, "m") ? "MAIN" : "EXTENDED";
+			prop(inv, kind, P_STORAGE, ecplan_xstrfmt("storage %s", s), ecplan_xstrfmt("SET STORAGE %s", s));
+		}
+		if (comp[0] && strcmp(new_storage, "p")) {
+			const char *m = !strcmp(comp, "l") ? "lz4" : "pglz";
+			prop(inv, kind, P_COMPRESSION, ecplan_xstrfmt("compression %s", m),
+			     ecplan_xstrfmt("SET COMPRESSION %s", m));
+		}
+		if (opts[0])
+			prop(inv, kind, P_OPTIONS, ecplan_xstrfmt("attribute options (%s)", opts),
+			     ecplan_xstrfmt("SET (%s)", opts));
+		if (!PQgetisnull(res, 0, 7)) {
+			ecplan_dep *d = prop(inv, kind, P_COLLATION,
+					     ecplan_xstrfmt("collation %s", PQgetvalue(res, 0, 7)),
+					     ecplan_xstrdup(PQgetvalue(res, 0, 7)));
+			if (!new_collatable)
+				d->refusal = ecplan_xstrfmt("the new type %s has no collation; the column's collation "
+							    "%s would be lost: choose a collatable type", type,
+							    PQgetvalue(res, 0, 7));
+		}
+	}
+	PQclear(res);
+	res = NULL;
+	/* Column privileges, as GRANT statements (the grantor is the runner). */
+	if ((rc = ecplan_db_query(
+		     &res, conn,
+		     "SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END,"
+		     " x.privilege_type, x.is_grantable"
+		     " FROM pg_catalog.pg_attribute a CROSS JOIN LATERAL aclexplode(a.attacl) x"
+		     " LEFT JOIN pg_catalog.pg_roles r ON r.oid = x.grantee"
+		     " WHERE a.attrelid = $1::oid AND a.attnum = $2::int2 ORDER BY 1, 2",
+		     2, params, err)) < 0)
+		goto done;
+	for (int i = 0; i < PQntuples(res); i++) {
+		bool grantable = PQgetvalue(res, i, 2)[0] == 't';
+		prop(inv, kind, P_GRANT,
+		     ecplan_xstrfmt("GRANT %s TO %s%s", PQgetvalue(res, i, 1), PQgetvalue(res, i, 0),
+				    grantable ? " WITH GRANT OPTION" : ""),
+		     ecplan_xstrfmt("%s|%s|%d", PQgetvalue(res, i, 1), PQgetvalue(res, i, 0), grantable));
+	}
+done:
+	PQclear(res);
+	ecplan_strbuf_release(&sql);
+	return rc;
+}
+
+static void alter_column(ecplan_strbuf *sb, const ecplan_plan *plan)
+{
+	ecplan_strbuf_adds(sb, "ALTER TABLE ");
+	ecplan_dep_table(sb, plan);
+	ecplan_strbuf_adds(sb, " ALTER COLUMN ");
+	ecplan_sql_ident(sb, plan->new_column);
+	ecplan_strbuf_addch(sb, ' ');
+}
+
+static void render(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan, const ecplan_catalog *cat,
+		   const ecplan_dep *d, ecplan_dep_slot slot)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	(void)out;
+	(void)cat;
+	if (slot == ECPLAN_SLOT_EXPAND &&
+	    (d->number == P_STATISTICS || d->number == P_STORAGE || d->number == P_COMPRESSION ||
+	     d->number == P_OPTIONS)) {
+		alter_column(&sb, plan);
+		ecplan_strbuf_adds(&sb, d->extra);
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_HELD);
+	} else if (slot == ECPLAN_SLOT_EXPAND && d->number == P_GRANT) {
+		/* extra: privilege|grantee (SQL-ready)|grantable */
+		char *copy = ecplan_xstrdup(d->extra);
+		char *priv = copy, *grantee = strchr(copy, '|');
+		*grantee++ = '\0';
+		char *grantable = strrchr(grantee, '|');
+		*grantable++ = '\0';
+		ecplan_strbuf_addf(&sb, "GRANT %s (", priv);
+		ecplan_sql_ident(&sb, plan->new_column);
+		ecplan_strbuf_adds(&sb, ") ON TABLE ");
+		ecplan_dep_table(&sb, plan);
+		ecplan_strbuf_addf(&sb, " TO %s%s", grantee, grantable[0] == '1' ? " WITH GRANT OPTION" : "");
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_HELD);
+		free(copy);
+	} else if (slot == ECPLAN_SLOT_CONTRACT_DROP && d->number == P_SEQUENCE) {
+		/* The sequence would go with the old column: give it to the new one. */
+		ecplan_strbuf_addf(&sb, "ALTER SEQUENCE %s OWNED BY ", d->extra);
+		ecplan_dep_table(&sb, plan);
+		ecplan_strbuf_addch(&sb, '.');
+		ecplan_sql_ident(&sb, plan->new_column);
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_HELD);
+	}
+}
+
+static char *precheck(PGconn *conn, const ecplan_plan *plan, const ecplan_catalog *cat, const ecplan_dep *d,
+		      ecplan_phase phase)
+{
+	if (d->number != P_DEFAULT || plan->default_expr || !plan->type || phase > ECPLAN_PHASE_SYNC)
+		return NULL;
+	char *sql = ecplan_xstrfmt("SELECT CAST((%s) AS %s) LIMIT 0", d->extra, plan->type);
+	char *m = ecplan_dep_compile(conn, sql);
+	char *r = m ? ecplan_xstrfmt("the column's default %s does not work for type %s: %s; give the new "
+				     "column its own default with change.default", d->extra, plan->type, m)
+		    : NULL;
+	(void)cat;
+	free(sql);
+	free(m);
+	return r;
+}
+
+const char *ecplan_dep_column_collation(const ecplan_catalog *cat)
+{
+	for (size_t i = 0; cat && i < cat->deps.count; i++) {
+		const ecplan_dep *d = &cat->deps.items[i];
+		if (ecplan_dep_kinds[d->kind] == &ecplan_dep_column && d->number == P_COLLATION && !d->refusal)
+			return d->extra;
+	}
+	return NULL;
+}
+
+const ecplan_dep_kind ecplan_dep_column = {
+	.name = "column property",
+	.inventory = inventory,
+	.render = render,
+	.precheck = precheck,
+	.summary = "given to the new column: privileges, statistics, storage and options at expand "
+		   "(in the ADD COLUMN transaction), the default at sync, NOT NULL through a validated "
+		   "CHECK and SET NOT NULL at contract, the comment and the owned sequence at contract",
+};

@@ -1,0 +1,178 @@
+/*
+ * The registry of dependent-object kinds and what runs over all of them:
+ * loading the inventory, rendering a slot, the preconditions, the listing.
+ */
+#include "ecplan/depend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ecplan/db.h"
+#include "ecplan/sql.h"
+#include "ecplan/strbuf.h"
+
+extern const ecplan_dep_kind ecplan_dep_column;
+extern const ecplan_dep_kind ecplan_dep_check;
+extern const ecplan_dep_kind ecplan_dep_fkey;
+extern const ecplan_dep_kind ecplan_dep_trigger;
+extern const ecplan_dep_kind ecplan_dep_function;
+extern const ecplan_dep_kind ecplan_dep_refused;
+
+/* One line per kind. */
+const ecplan_dep_kind *const ecplan_dep_kinds[] = {
+	&ecplan_dep_column,
+	&ecplan_dep_check,
+	&ecplan_dep_fkey,
+	&ecplan_dep_trigger,
+	&ecplan_dep_function,
+	&ecplan_dep_refused,
+};
+const int ecplan_dep_nkinds = (int)(sizeof(ecplan_dep_kinds) / sizeof(ecplan_dep_kinds[0]));
+
+ecplan_dep *ecplan_inventory_add(ecplan_inventory *inv, int kind)
+{
+	inv->items = ecplan_xrealloc(inv->items, (inv->count + 1) * sizeof(*inv->items));
+	ecplan_dep *d = &inv->items[inv->count++];
+	memset(d, 0, sizeof(*d));
+	d->kind = kind;
+	return d;
+}
+
+void ecplan_inventory_release(ecplan_inventory *inv)
+{
+	for (size_t i = 0; i < inv->count; i++) {
+		ecplan_dep *d = &inv->items[i];
+		free(d->name);
+		free(d->label);
+		free(d->definition);
+		free(d->copy_name);
+		free(d->copy_definition);
+		free(d->refusal);
+		free(d->comment);
+		free(d->extra);
+	}
+	free(inv->items);
+	inv->items = NULL;
+	inv->count = 0;
+}
+
+size_t ecplan_inventory_refused(const ecplan_inventory *inv)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < inv->count; i++)
+		n += inv->items[i].refusal != NULL;
+	return n;
+}
+
+int ecplan_depend_load(ecplan_catalog *cat, PGconn *conn, const ecplan_plan *plan, ecplan_error *err)
+{
+	ecplan_inventory_release(&cat->deps);
+	if (!cat->table_exists || !cat->column_exists)
+		return 0;
+	for (int k = 0; k < ecplan_dep_nkinds; k++) {
+		int rc = ecplan_dep_kinds[k]->inventory(&cat->deps, k, conn, plan, cat, err);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+void ecplan_depend_render(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan,
+			  const ecplan_catalog *cat, ecplan_dep_slot slot)
+{
+	for (size_t i = 0; cat && i < cat->deps.count; i++) {
+		const ecplan_dep *d = &cat->deps.items[i];
+		const ecplan_dep_kind *k = ecplan_dep_kinds[d->kind];
+		if (!d->refusal && k->render)
+			k->render(out, st, plan, cat, d, slot);
+	}
+}
+
+void ecplan_depend_precheck(char ***problems, size_t *nproblems, PGconn *conn,
+			    const ecplan_plan *plan, const ecplan_catalog *cat, ecplan_phase phase)
+{
+	for (size_t i = 0; cat && i < cat->deps.count; i++) {
+		const ecplan_dep *d = &cat->deps.items[i];
+		const ecplan_dep_kind *k = ecplan_dep_kinds[d->kind];
+		char *p = !d->refusal && k->precheck ? k->precheck(conn, plan, cat, d, phase) : NULL;
+		if (p) {
+			ecplan_steps_add_line(problems, nproblems, "%s", p);
+			free(p);
+		}
+	}
+}
+
+char *ecplan_depend_describe(const ecplan_catalog *cat)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	if (!cat || !cat->deps.count) {
+		ecplan_strbuf_adds(&sb, "nothing else depends on the column\n");
+		return ecplan_strbuf_detach(&sb);
+	}
+	for (int k = 0; k < ecplan_dep_nkinds; k++) {
+		bool header = false;
+		for (size_t i = 0; i < cat->deps.count; i++) {
+			const ecplan_dep *d = &cat->deps.items[i];
+			if (d->kind != k)
+				continue;
+			if (!header && ecplan_dep_kinds[k]->summary && !d->refusal)
+				ecplan_strbuf_addf(&sb, "%s: %s\n", ecplan_dep_kinds[k]->name,
+						   ecplan_dep_kinds[k]->summary);
+			header = header || !d->refusal;
+			if (d->refusal)
+				ecplan_strbuf_addf(&sb, "  REFUSED %s: %s\n", d->label, d->refusal);
+			else
+				ecplan_strbuf_addf(&sb, "  carried %s%s%s\n", d->label,
+						   d->copy_definition ? ": " : "",
+						   d->copy_definition ? d->copy_definition : "");
+		}
+	}
+	return ecplan_strbuf_detach(&sb);
+}
+
+void ecplan_dep_table(ecplan_strbuf *sb, const ecplan_plan *plan)
+{
+	ecplan_sql_qualified(sb, plan->schema, plan->table);
+}
+
+char *ecplan_dep_copy_name(const char *name)
+{
+	return ecplan_sql_object_name("", name, "_ecplan");
+}
+
+char *ecplan_dep_row_source(const ecplan_plan *plan, const ecplan_catalog *cat)
+{
+	ecplan_strbuf from = ECPLAN_STRBUF_INIT;
+	const char *type = plan->type ? plan->type : cat->column.type;
+	ecplan_strbuf_adds(&from, "(SELECT ");
+	if (!cat->new_column_exists) {
+		ecplan_strbuf_addf(&from, "CAST(NULL AS %s) AS ", type);
+		ecplan_sql_ident(&from, plan->new_column);
+		ecplan_strbuf_adds(&from, ", ");
+	}
+	ecplan_strbuf_adds(&from, "t.* FROM ");
+	ecplan_sql_qualified(&from, plan->schema, plan->table);
+	ecplan_strbuf_adds(&from, " AS t LIMIT 0) AS ecplan_row");
+	return ecplan_strbuf_detach(&from);
+}
+
+char *ecplan_dep_compile(PGconn *conn, const char *sql)
+{
+	ecplan_error e;
+	ecplan_error_clear(&e);
+	char *msg = NULL;
+	if (ecplan_db_exec(conn, "BEGIN READ ONLY", &e) < 0 ||
+	    ecplan_db_set_local_timeouts(conn, 1000, 10000, &e) < 0 ||
+	    ecplan_db_query(NULL, conn, sql, 0, NULL, &e) < 0)
+		msg = ecplan_xstrfmt("%s", e.message);
+	ecplan_db_rollback(conn, NULL);
+	return msg;
+}
+
+bool ecplan_dep_function_listed(const ecplan_plan *plan, const char *fn)
+{
+	for (size_t i = 0; i < plan->nfunctions; i++)
+		if (!strcmp(plan->functions[i], fn))
+			return true;
+	return false;
+}
