@@ -569,11 +569,13 @@ static char *index_blocker(const ecplan_plan *plan, const ecplan_index_info *idx
 	if (idx->primary)
 		return ecplan_xstrfmt("\"%s\" is part of the primary key \"%s\"; change a non-key column, "
 				      "or add a new key first", plan->column, idx->name);
-	if (idx->uses_column_in_expression && !index_tail(idx))
-		return ecplan_xstrfmt("ecplan cannot read the definition of index \"%s\" (%s): create the "
-				      "equivalent index on \"%s\" yourself, then drop \"%s\"",
-				      idx->name, idx->definition ? idx->definition : "none", plan->new_column,
-				      idx->name);
+	if (idx->uses_column_in_expression &&
+	    (!index_tail(idx) || ecplan_rewrite_count(index_tail(idx), plan->column, ECPLAN_REWRITE_BARE, false) == 0))
+		return ecplan_xstrfmt("index \"%s\" uses \"%s\" in an expression or WHERE clause, and ecplan "
+				      "cannot find the column in its definition (%s): create the equivalent index "
+				      "on \"%s\" yourself, then drop \"%s\"",
+				      idx->name, plan->column, idx->definition ? idx->definition : "none",
+				      plan->new_column, idx->name);
 	if (idx->constraint_type == 'x')
 		return ecplan_xstrfmt("exclusion constraint \"%s\" uses \"%s\"; ecplan cannot rebuild it",
 				      idx->constraint_name ? idx->constraint_name : idx->name, plan->column);

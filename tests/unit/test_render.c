@@ -638,7 +638,10 @@ static void test_trigger_old_default(void **state)
 	 * it (and giving the new one) counts as new code: old computed from new. */
 	char *f = ecplan_render_trigger_function(p, cat, false);
 	assert_contains(f, "    ELSIF NEW.\"a\" IS NULL THEN\n      NEW.\"a\" := ");
-	assert_contains(f, "    ELSIF (NEW.\"a\" IS NOT DISTINCT FROM ('active'::character varying)) AND NOT (false) THEN\n      NEW.\"a\" := ");
+	/* The new column gets the old one's default (carried over), so the
+	 * branch also checks that the new side is not at its own default. */
+	assert_contains(f, "    ELSIF (NEW.\"a\" IS NOT DISTINCT FROM ('active'::character varying)) AND NOT "
+			   "(NEW.\"b\" IS NOT DISTINCT FROM ('active'::character varying)) THEN\n      NEW.\"a\" := ");
 	free(f);
 	/* After switch the new column wins a conflict anyway (ELSE: old from new);
 	 * the old default only guards the branch that computes the new column. */
@@ -1103,15 +1106,17 @@ static void test_contract(void **state)
 	/* One transaction: the old column never exists without its trigger. */
 	assert_int_equal(st->kind, ECPLAN_STEP_DDL);
 	assert_true(st->transactional);
-	assert_int_equal(st->nstmts, 7);
+	assert_int_equal(st->nstmts, 8);
 	assert_stmt(st, 0, "DROP TRIGGER \"zz_ecplan_sync_p\" ON \"public\".\"t\"");
 	assert_stmt(st, 1, "DROP FUNCTION \"public\".\"ecplan_sync_p\"()");
 	assert_stmt(st, 2, "ALTER TABLE \"public\".\"t\" DROP COLUMN \"a\"");
-	assert_stmt(st, 3, "ALTER TABLE \"public\".\"t\" ALTER COLUMN \"b\" SET NOT NULL");
-	assert_stmt(st, 4, "ALTER TABLE \"public\".\"t\" DROP CONSTRAINT \"ecplan_not_null_p\"");
+	/* The new column takes the old one's comment (none here), dropping ecplan's marker. */
+	assert_stmt(st, 3, "COMMENT ON COLUMN \"public\".\"t\".\"b\" IS NULL");
+	assert_stmt(st, 4, "ALTER TABLE \"public\".\"t\" ALTER COLUMN \"b\" SET NOT NULL");
+	assert_stmt(st, 5, "ALTER TABLE \"public\".\"t\" DROP CONSTRAINT \"ecplan_not_null_p\"");
 	/* Indexes by name: t_a_bad (invalid) and t_a_expr (blocked) are not renamed. */
-	assert_stmt(st, 5, "ALTER INDEX \"public\".\"t_a_idx_ecplan\" RENAME TO \"t_a_idx\"");
-	assert_stmt(st, 6, "ALTER TABLE \"public\".\"t\" ADD CONSTRAINT \"t_a_key\" UNIQUE USING INDEX \"t_a_key_ecplan\"");
+	assert_stmt(st, 6, "ALTER INDEX \"public\".\"t_a_idx_ecplan\" RENAME TO \"t_a_idx\"");
+	assert_stmt(st, 7, "ALTER TABLE \"public\".\"t\" ADD CONSTRAINT \"t_a_key\" UNIQUE USING INDEX \"t_a_key_ecplan\"");
 	assert_int_equal(s.nunknowns, 0);
 	ecplan_steps_release(&s);
 	ecplan_plan_free(p);
@@ -1122,7 +1127,7 @@ static void test_contract(void **state)
 	assert_int_equal(s.count, 2);
 	assert_int_equal(s.items[0].kind, ECPLAN_STEP_VERIFY);
 	st = &s.items[1];
-	assert_int_equal(st->nstmts, 5);
+	assert_int_equal(st->nstmts, 6);
 	assert_stmt(st, 2, "ALTER TABLE \"public\".\"t\" DROP COLUMN \"a\"");
 	char *sql = all_sql(&s);
 	assert_not_contains(sql, "ecplan_archive");

@@ -17,6 +17,7 @@
  *     "new_column": {... same ...},
  *     "key": [{"name", "type"}, ...],
  *     "indexes": [{"name", "method" (default btree), "unique", "primary",
+ *                  "definition" (pg_get_indexdef), "deferrable", "deferred",
  *                  "valid" (default true), "nulls_not_distinct",
  *                  "constraint_name", "constraint_type" ("u", "p", "x"),
  *                  "predicate", "uses_column_in_expression",
@@ -145,6 +146,9 @@ static ecplan_catalog *load_catalog(const char *path)
 			free(ct);
 			ix->predicate = jstr(x, "predicate");
 			ix->uses_column_in_expression = jbool(x, "uses_column_in_expression", false);
+			ix->definition = jstr(x, "definition");
+			ix->deferrable = jbool(x, "deferrable", false);
+			ix->deferred = jbool(x, "deferred", false);
 			const json_t *keys = json_object_get(x, "keys");
 			ix->nkeys = json_array_size(keys);
 			ix->keys = ecplan_xcalloc(ix->nkeys ? ix->nkeys : 1, sizeof(*ix->keys));

@@ -61,15 +61,19 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS "users_email_created_idx_ecplan" ON "pub
 -- lock: SHARE UPDATE EXCLUSIVE (reads and writes continue)
 CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "users_email_key_ecplan" ON "public"."users" USING btree ("email_normalized");
 
--- step 6: build index users_live_email_idx (must run outside a transaction block)
+-- step 6: build index users_email_lower_idx (must run outside a transaction block)
+-- replaces users_email_lower_idx; an invalid leftover of an interrupted build is dropped concurrently before a retry
+-- lock: SHARE UPDATE EXCLUSIVE (reads and writes continue)
+CREATE INDEX CONCURRENTLY IF NOT EXISTS "users_email_lower_idx_ecplan" ON "public"."users" USING btree (lower(("email_normalized")::text)) WHERE ("email_normalized" IS NOT NULL);
+
+-- step 7: build index users_live_email_idx (must run outside a transaction block)
 -- replaces users_live_email_idx; an invalid leftover of an interrupted build is dropped concurrently before a retry
 -- lock: SHARE UPDATE EXCLUSIVE (reads and writes continue)
 CREATE INDEX CONCURRENTLY IF NOT EXISTS "users_live_email_idx_ecplan" ON "public"."users" USING btree ("email_normalized" NULLS FIRST) WHERE (deleted_at IS NULL);
 
--- step 7: analyze (in a transaction)
+-- step 8: analyze (in a transaction)
 -- lock: SHARE UPDATE EXCLUSIVE (reads and writes continue)
 ANALYZE "public"."users" ("email_normalized");
--- BLOCKED: index "users_email_lower_idx" uses "email" in an expression or WHERE clause, which ecplan cannot rewrite: create the equivalent index on "email_normalized" yourself, then drop "users_email_lower_idx"
 
 -- phase switch
 
@@ -130,6 +134,8 @@ DROP TRIGGER "zz_ecplan_sync_users-email-lower" ON "public"."users";
 DROP FUNCTION "public"."ecplan_sync_users-email-lower"();
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."users" DROP COLUMN "email";
+-- lock: ACCESS EXCLUSIVE, metadata only (brief)
+COMMENT ON COLUMN "public"."users"."email_normalized" IS NULL;
 -- lock: ACCESS EXCLUSIVE, no table scan (the validated CHECK proves it)
 ALTER TABLE "public"."users" ALTER COLUMN "email_normalized" SET NOT NULL;
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
@@ -137,6 +143,8 @@ ALTER TABLE "public"."users" DROP CONSTRAINT "ecplan_not_null_users-email-lower"
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER INDEX "public"."users_email_created_idx_ecplan" RENAME TO "users_email_created_idx";
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
-ALTER TABLE "public"."users" ADD CONSTRAINT "users_email_key" UNIQUE USING INDEX "users_email_key_ecplan";
+ALTER TABLE "public"."users" ADD CONSTRAINT "users_email_key" UNIQUE USING INDEX "users_email_key_ecplan" DEFERRABLE INITIALLY DEFERRED;
+-- lock: ACCESS EXCLUSIVE, metadata only (brief)
+ALTER INDEX "public"."users_email_lower_idx_ecplan" RENAME TO "users_email_lower_idx";
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER INDEX "public"."users_live_email_idx_ecplan" RENAME TO "users_live_email_idx";

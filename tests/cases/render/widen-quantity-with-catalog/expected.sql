@@ -9,6 +9,8 @@ COMMENT ON COLUMN "public"."orders"."quantity_big" IS 'ecplan:orders-quantity-bi
 -- phase sync
 
 -- step 1: install sync trigger (one transaction)
+-- lock: ACCESS EXCLUSIVE, metadata only (brief)
+ALTER TABLE "public"."orders" ALTER COLUMN "quantity_big" SET DEFAULT (1);
 -- lock: none on the table
 CREATE OR REPLACE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
@@ -22,7 +24,7 @@ BEGIN
       NEW."quantity_big" := CAST(NEW."quantity" AS bigint);
     ELSIF NEW."quantity" IS NULL THEN
       NEW."quantity" := CAST(NEW."quantity_big" AS integer);
-    ELSIF (NEW."quantity" IS NOT DISTINCT FROM (1)) AND NOT (false) THEN
+    ELSIF (NEW."quantity" IS NOT DISTINCT FROM (1)) AND NOT (NEW."quantity_big" IS NOT DISTINCT FROM (1)) THEN
       NEW."quantity" := CAST(NEW."quantity_big" AS integer);
     ELSE
       NEW."quantity_big" := CAST(NEW."quantity" AS bigint);
@@ -80,6 +82,8 @@ BEGIN
       NEW."quantity_big" := CAST(NEW."quantity" AS bigint);
     ELSIF NEW."quantity" IS NULL THEN
       NEW."quantity" := CAST(NEW."quantity_big" AS integer);
+    ELSIF (NEW."quantity_big" IS NOT DISTINCT FROM (1)) AND NOT (NEW."quantity" IS NOT DISTINCT FROM (1)) THEN
+      NEW."quantity_big" := CAST(NEW."quantity" AS bigint);
     ELSE
       NEW."quantity" := CAST(NEW."quantity_big" AS integer);
     END IF;
@@ -110,6 +114,8 @@ DROP TRIGGER "zz_ecplan_sync_orders-quantity-bigint" ON "public"."orders";
 DROP FUNCTION "public"."ecplan_sync_orders-quantity-bigint"();
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."orders" DROP COLUMN "quantity";
+-- lock: ACCESS EXCLUSIVE, metadata only (brief)
+COMMENT ON COLUMN "public"."orders"."quantity_big" IS NULL;
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER INDEX "public"."orders_quantity_idx_ecplan" RENAME TO "orders_quantity_idx";
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
