@@ -2,7 +2,9 @@
 #define ECPLAN_PHASE_H
 /*
  * Phases, states and webhook events, and the pure transition rules of the
- * state machine ("what is next and is it allowed"). Doing it lives in state.h.
+ * state machine ("what is next and is it allowed"), all read from one table
+ * in phase.c. Doing it lives in state.h and runner.h, which ask these
+ * functions rather than compare or cast enums.
  *
  * Phases run in order expand, sync, backfill, switch, contract. Each phase
  * that completes moves the plan to the state named after it:
@@ -46,8 +48,20 @@ ecplan_state ecplan_phase_result(ecplan_phase p);
 ecplan_phase ecplan_state_phase(ecplan_state s); /* NONE for planned/rolled_back */
 /* The phase `advance` runs next from state s; NONE when there is none. */
 ecplan_phase ecplan_state_next(ecplan_state s);
-/* Rank in the forward order; rolled_back ranks as planned. */
+/* Rank in the forward order; rolled_back ranks as planned; -1 when invalid. */
 int ecplan_state_rank(ecplan_state s);
+/* The phase `rollback` undoes next from state s; NONE when none. */
+ecplan_phase ecplan_state_undo(ecplan_state s);
+/* The state a plan is in once phase p has been undone. */
+ecplan_state ecplan_phase_undone_to(ecplan_phase p);
+/* Whether a rollback may start from s (not after contract). */
+bool ecplan_state_rollback_allowed(ecplan_state s);
+/* Whether entering s starts the backfill over (cursor and counts cleared). */
+bool ecplan_state_resets_progress(ecplan_state s);
+/* Whether a plan in state s has completed phase p. */
+bool ecplan_phase_reached(ecplan_state s, ecplan_phase p);
+/* Order of two phases: <0, 0, >0 as a runs before, with, after b. */
+int ecplan_phase_order(ecplan_phase a, ecplan_phase b);
 
 /* Webhook events: "<phase>.before", "<phase>.after", "rollback.before",
  * "rollback.after", "failed". */

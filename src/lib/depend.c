@@ -105,10 +105,18 @@ void ecplan_depend_precheck(char ***problems, size_t *nproblems, PGconn *conn,
 char *ecplan_depend_describe(const ecplan_catalog *cat)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
-	if (!cat || !cat->deps.count) {
+	if (!cat || (!cat->deps.count && !cat->nindexes)) {
 		ecplan_strbuf_adds(&sb, "nothing else depends on the column\n");
 		return ecplan_strbuf_detach(&sb);
 	}
+	if (cat->nindexes)
+		ecplan_strbuf_adds(&sb, "index: backfill builds a copy on the new column CONCURRENTLY (SHARE UPDATE "
+				       "EXCLUSIVE, reads and writes continue); contract gives it the old name, "
+				       "constraint, deferrability, comment, CLUSTER and REPLICA IDENTITY (in the "
+				       "contract transaction); an index that cannot be rebuilt stops the plan\n");
+	for (size_t i = 0; i < cat->nindexes; i++)
+		ecplan_strbuf_addf(&sb, "  %s index \"%s\": %s\n", cat->indexes[i].valid ? "carried" : "dropped (invalid)",
+				   cat->indexes[i].name, cat->indexes[i].definition ? cat->indexes[i].definition : "");
 	for (int k = 0; k < ecplan_dep_nkinds; k++) {
 		bool header = false;
 		for (size_t i = 0; i < cat->deps.count; i++) {

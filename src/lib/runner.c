@@ -745,7 +745,7 @@ int ecplan_runner_advance(ecplan_runner *r, ecplan_phase to, ecplan_error *err)
 		}
 		if (next == ECPLAN_PHASE_NONE)
 			next = ecplan_state_next(r->row->state);
-		if (next == ECPLAN_PHASE_NONE || (to != ECPLAN_PHASE_NONE && next > to)) {
+		if (next == ECPLAN_PHASE_NONE || (to != ECPLAN_PHASE_NONE && ecplan_phase_order(next, to) > 0)) {
 			if (first && to == ECPLAN_PHASE_NONE) {
 				ecplan_error_set(err, ECPLAN_EIMPOSSIBLE, "plan \"%s\" is %s: there is no next phase",
 						 r->plan->name, ecplan_state_name(r->row->state));
@@ -768,7 +768,7 @@ static ecplan_phase undo_next(const ecplan_plan_row *row, ecplan_state to)
 {
 	if (row->running != ECPLAN_PHASE_NONE)
 		return row->running;
-	ecplan_phase p = ecplan_state_phase(row->state);
+	ecplan_phase p = ecplan_state_undo(row->state);
 	if (p == ECPLAN_PHASE_NONE || ecplan_state_rank(row->state) <= ecplan_state_rank(to))
 		return ECPLAN_PHASE_NONE;
 	return p;
@@ -808,7 +808,7 @@ static int undo_phase(ecplan_runner *r, ecplan_phase phase, ecplan_state to, ecp
 	ecplan_render_undo(&steps, r->plan, cat, phase);
 	if ((rc = run_steps(r, &steps, cat, phase, true, r->row->step, err)) < 0)
 		goto done;
-	ecplan_state result = (ecplan_state)phase; /* the state before the phase */
+	ecplan_state result = ecplan_phase_undone_to(phase);
 	if (result == ECPLAN_STATE_PLANNED && to == ECPLAN_STATE_PLANNED)
 		result = ECPLAN_STATE_ROLLED_BACK;
 	if ((rc = ecplan_state_finish_phase(r->conn, r->plan->name, result, err)) < 0)
@@ -830,7 +830,7 @@ int ecplan_runner_rollback(ecplan_runner *r, ecplan_state to, ecplan_error *err)
 	int rc;
 	if ((rc = check_env(r, err)) < 0 || (rc = register_or_check(r, false, err)) < 0)
 		return rc;
-	if (r->row->state == ECPLAN_STATE_CONTRACTED) {
+	if (!ecplan_state_rollback_allowed(r->row->state)) {
 		ecplan_error_set(err, ECPLAN_EIMPOSSIBLE, "plan \"%s\" is contracted: the old column is gone",
 				 r->plan->name);
 		if (r->plan->contract.archive)

@@ -356,18 +356,19 @@ int ecplan_state_set_step(PGconn *conn, const char *name, int step, ecplan_error
 
 int ecplan_state_finish_phase(PGconn *conn, const char *name, ecplan_state state, ecplan_error *err)
 {
-	const char *params[2] = { name, ecplan_state_name(state) };
+	/* What entering the state resets comes from the transition table. */
+	const char *params[4] = { name, ecplan_state_name(state),
+				  ecplan_state_resets_progress(state) ? "true" : "false",
+				  ecplan_phase_reached(state, ECPLAN_PHASE_SWITCH) ? "false" : "true" };
 	return update_plan(conn,
 		"UPDATE ecplan.plans SET state = $2, running_phase = NULL, rolling_back = false,"
 		" step = 0, last_error = NULL, updated_at = now(),"
 		" switched_at = CASE WHEN $2 = 'switched' THEN now()"
-		"   WHEN $2 IN ('backfilled', 'synced', 'expanded', 'planned', 'rolled_back') THEN NULL"
-		"   ELSE switched_at END,"
-		" cursor = CASE WHEN $2 IN ('synced', 'expanded', 'planned', 'rolled_back') THEN NULL ELSE cursor END,"
-		" rows_done = CASE WHEN $2 IN ('synced', 'expanded', 'planned', 'rolled_back') THEN 0 ELSE rows_done END,"
-		" backfill_seconds = CASE WHEN $2 IN ('synced', 'expanded', 'planned', 'rolled_back') THEN 0"
-		"   ELSE backfill_seconds END"
-		" WHERE name = $1", 2, params, err);
+		"   WHEN $4::bool THEN NULL ELSE switched_at END,"
+		" cursor = CASE WHEN $3::bool THEN NULL ELSE cursor END,"
+		" rows_done = CASE WHEN $3::bool THEN 0 ELSE rows_done END,"
+		" backfill_seconds = CASE WHEN $3::bool THEN 0 ELSE backfill_seconds END"
+		" WHERE name = $1", 4, params, err);
 }
 
 int ecplan_state_set_error(PGconn *conn, const char *name, const char *error, ecplan_error *err)

@@ -152,6 +152,49 @@ static void test_event_name(void **state)
 	assert_false(ecplan_event_valid(ev));
 }
 
+/* Every rule of the table, state by state. */
+static void test_transition_table(void **state)
+{
+	(void)state;
+	static const struct {
+		ecplan_state s;
+		ecplan_phase next, undo;
+		ecplan_state undone_to;
+		bool rollback, resets;
+	} want[] = {
+		{ ECPLAN_STATE_PLANNED, ECPLAN_PHASE_EXPAND, ECPLAN_PHASE_NONE, ECPLAN_STATE_INVALID, true, true },
+		{ ECPLAN_STATE_EXPANDED, ECPLAN_PHASE_SYNC, ECPLAN_PHASE_EXPAND, ECPLAN_STATE_PLANNED, true, true },
+		{ ECPLAN_STATE_SYNCED, ECPLAN_PHASE_BACKFILL, ECPLAN_PHASE_SYNC, ECPLAN_STATE_EXPANDED, true, true },
+		{ ECPLAN_STATE_BACKFILLED, ECPLAN_PHASE_SWITCH, ECPLAN_PHASE_BACKFILL, ECPLAN_STATE_SYNCED, true, false },
+		{ ECPLAN_STATE_SWITCHED, ECPLAN_PHASE_CONTRACT, ECPLAN_PHASE_SWITCH, ECPLAN_STATE_BACKFILLED, true, false },
+		{ ECPLAN_STATE_CONTRACTED, ECPLAN_PHASE_NONE, ECPLAN_PHASE_NONE, ECPLAN_STATE_INVALID, false, false },
+		{ ECPLAN_STATE_ROLLED_BACK, ECPLAN_PHASE_EXPAND, ECPLAN_PHASE_NONE, ECPLAN_STATE_INVALID, true, true },
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		assert_int_equal(ecplan_state_next(want[i].s), want[i].next);
+		assert_int_equal(ecplan_state_undo(want[i].s), want[i].undo);
+		if (want[i].undo != ECPLAN_PHASE_NONE)
+			assert_int_equal(ecplan_phase_undone_to(want[i].undo), want[i].undone_to);
+		assert_int_equal(ecplan_state_rollback_allowed(want[i].s), want[i].rollback);
+		assert_int_equal(ecplan_state_resets_progress(want[i].s), want[i].resets);
+	}
+	/* Undoing then redoing a phase comes back to the same state. */
+	for (int p = 0; p < ECPLAN_PHASE_COUNT; p++) {
+		ecplan_state after = ecplan_phase_result((ecplan_phase)p);
+		assert_int_equal(ecplan_state_undo(after) == ECPLAN_PHASE_NONE || ecplan_state_undo(after) == p, 1);
+		if (ecplan_state_undo(after) != ECPLAN_PHASE_NONE)
+			assert_int_equal(ecplan_state_next(ecplan_phase_undone_to((ecplan_phase)p)), p);
+		for (int q = 0; q < ECPLAN_PHASE_COUNT; q++) {
+			assert_int_equal(ecplan_phase_order((ecplan_phase)p, (ecplan_phase)q), (p > q) - (p < q));
+			assert_int_equal(ecplan_phase_reached(after, (ecplan_phase)q), q <= p);
+		}
+	}
+	assert_false(ecplan_phase_reached(ECPLAN_STATE_ROLLED_BACK, ECPLAN_PHASE_EXPAND));
+	assert_false(ecplan_state_rollback_allowed(ECPLAN_STATE_INVALID));
+	assert_int_equal(ecplan_state_undo(ECPLAN_STATE_INVALID), ECPLAN_PHASE_NONE);
+	assert_int_equal(ecplan_phase_undone_to(ECPLAN_PHASE_NONE), ECPLAN_STATE_INVALID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -162,6 +205,7 @@ int main(void)
 		cmocka_unit_test(test_state_rank),
 		cmocka_unit_test(test_event_valid),
 		cmocka_unit_test(test_event_name),
+		cmocka_unit_test(test_transition_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
