@@ -35,9 +35,11 @@ char *ecplan_render_down_expr(const ecplan_plan *plan, const ecplan_catalog *cat
 /* Whether the new column ends NOT NULL: change.not_null, or the old column
  * is NOT NULL (carried over). */
 bool ecplan_render_not_null(const ecplan_plan *plan, const ecplan_catalog *cat);
-/* The new column's default: change.default, else the old column's default
- * (carried over), else NULL. Not owned by the caller. */
-const char *ecplan_render_default(const ecplan_plan *plan, const ecplan_catalog *cat);
+/* Without change.default, the default the new column takes at contract when
+ * the old column had one: up(old default), e.g. CAST(('x') AS varchar(9)) or
+ * lower(('Nobody')); NULL when none. Until contract the sync trigger fills
+ * the new column from the old one, whose default still applies. Caller frees. */
+char *ecplan_render_carried_default(const ecplan_plan *plan, const ecplan_catalog *cat);
 
 /*
  * The trigger function (CREATE OR REPLACE FUNCTION ...). new_wins selects the

@@ -37,6 +37,10 @@ typedef enum ecplan_rewrite_mode {
 char *ecplan_rewrite_column(const char *sql, size_t from, size_t to, const char *old_col,
 			    const char *new_col, int mode, bool fold, int *count);
 
+/* Replaces every bare reference to col in an expression with "(text)"
+ * (e.g. the old column's default put through the plan's "up"). */
+char *ecplan_rewrite_substitute(const char *sql, const char *col, const char *text, bool fold, int *count);
+
 /* Counts the candidate tokens naming col (nothing is rewritten). */
 int ecplan_rewrite_count(const char *sql, const char *col, int mode, bool fold);
 

@@ -62,11 +62,13 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 	if (c->not_null)
 		prop(inv, kind, P_NOT_NULL, ecplan_xstrdup("NOT NULL"),
 		     ecplan_xstrdup("proved by a validated CHECK in backfill, set at contract"));
-	if (c->default_expr && !c->identity && !c->generated)
-		prop(inv, kind, P_DEFAULT,
-		     ecplan_xstrfmt("default %s%s", c->default_expr,
-				    plan->default_expr ? " (change.default replaces it)" : ""),
-		     ecplan_xstrdup(c->default_expr));
+	if (c->default_expr && !c->identity && !c->generated) {
+		ecplan_dep *d = prop(inv, kind, P_DEFAULT,
+				     ecplan_xstrfmt("default %s%s", c->default_expr,
+						    plan->default_expr ? " (change.default replaces it)" : ""),
+				     ecplan_xstrdup(c->default_expr));
+		d->copy_definition = ecplan_render_carried_default(plan, cat);
+	}
 	if (c->comment)
 		prop(inv, kind, P_COMMENT, ecplan_xstrdup("column comment"), ecplan_xstrdup(c->comment));
 	if (c->owned_sequence)
@@ -180,6 +182,11 @@ static void render(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan, 
 		ecplan_strbuf_addf(&sb, " TO %s%s", grantee, grantable[0] == '1' ? " WITH GRANT OPTION" : "");
 		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_HELD);
 		free(copy);
+	} else if (slot == ECPLAN_SLOT_CONTRACT_AFTER && d->number == P_DEFAULT && d->copy_definition) {
+		/* From now on no trigger fills the new column from the old one. */
+		alter_column(&sb, plan);
+		ecplan_strbuf_addf(&sb, "SET DEFAULT (%s)", d->copy_definition);
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_HELD);
 	} else if (slot == ECPLAN_SLOT_CONTRACT_DROP && d->number == P_SEQUENCE) {
 		/* The sequence would go with the old column: give it to the new one. */
 		ecplan_strbuf_addf(&sb, "ALTER SEQUENCE %s OWNED BY ", d->extra);
@@ -193,14 +200,16 @@ static void render(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan, 
 static char *precheck(PGconn *conn, const ecplan_plan *plan, const ecplan_catalog *cat, const ecplan_dep *d,
 		      ecplan_phase phase)
 {
-	if (d->number != P_DEFAULT || plan->default_expr || !plan->type || phase > ECPLAN_PHASE_SYNC)
+	if (d->number != P_DEFAULT || !d->copy_definition || ecplan_phase_order(phase, ECPLAN_PHASE_SYNC) > 0)
 		return NULL;
-	char *sql = ecplan_xstrfmt("SELECT CAST((%s) AS %s) LIMIT 0", d->extra, plan->type);
+	/* No FROM: a default may not name columns. */
+	const char *type = plan->type ? plan->type : cat->column.type;
+	char *sql = ecplan_xstrfmt("SELECT CAST((%s) AS %s) LIMIT 0", d->copy_definition, type);
 	char *m = ecplan_dep_compile(conn, sql);
-	char *r = m ? ecplan_xstrfmt("the column's default %s does not work for type %s: %s; give the new "
-				     "column its own default with change.default", d->extra, plan->type, m)
+	char *r = m ? ecplan_xstrfmt("the column's default %s, put through \"up\" as %s, cannot be the new "
+				     "column's default (%s): give the new column its own default with "
+				     "change.default", d->extra, d->copy_definition, m)
 		    : NULL;
-	(void)cat;
 	free(sql);
 	free(m);
 	return r;
@@ -222,6 +231,6 @@ const ecplan_dep_kind ecplan_dep_column = {
 	.render = render,
 	.precheck = precheck,
 	.summary = "given to the new column: privileges, statistics, storage and options at expand "
-		   "(in the ADD COLUMN transaction), the default at sync, NOT NULL through a validated "
+		   "(in the ADD COLUMN transaction), the default (put through \"up\") at contract, NOT NULL through a validated "
 		   "CHECK and SET NOT NULL at contract, the comment and the owned sequence at contract",
 };

@@ -129,23 +129,20 @@ bool ecplan_render_not_null(const ecplan_plan *plan, const ecplan_catalog *cat)
 	return plan->not_null || (cat && cat->column_exists && cat->column.not_null);
 }
 
-const char *ecplan_render_default(const ecplan_plan *plan, const ecplan_catalog *cat)
+char *ecplan_render_carried_default(const ecplan_plan *plan, const ecplan_catalog *cat)
 {
-	if (plan->default_expr)
-		return plan->default_expr;
-	if (cat && cat->column_exists && !cat->column.identity && !cat->column.generated)
-		return cat->column.default_expr;
-	return NULL;
-}
-
-/* Whether the new column's default draws a new value each time (nextval). */
-static bool default_volatile(const ecplan_plan *plan, const ecplan_catalog *cat)
-{
-	if (cat && cat->new_column_exists && cat->new_col.default_expr)
-		return cat->new_col.default_volatile;
-	if (!plan->default_expr && cat && cat->column_exists)
-		return cat->column.default_volatile;
-	return false;
+	if (plan->default_expr || !cat || !cat->column_exists || !cat->column.default_expr ||
+	    cat->column.identity || cat->column.generated)
+		return NULL;
+	const char *d = cat->column.default_expr;
+	if (plan->up && !is_bare_column(plan->up, plan->column)) {
+		/* up(default): the plan's expression with the column replaced; an
+		 * unquoted name in a plan folds to lower case, as PostgreSQL reads it. */
+		return ecplan_rewrite_substitute(plan->up, plan->column, d, true, NULL);
+	}
+	if (plan->type)
+		return ecplan_xstrfmt("CAST((%s) AS %s)", d, plan->type);
+	return ecplan_xstrdup(d);
 }
 
 char *ecplan_render_down_expr(const ecplan_plan *plan, const ecplan_catalog *cat)
@@ -229,9 +226,9 @@ char *ecplan_render_trigger_function(const ecplan_plan *plan, const ecplan_catal
 	} else {
 		ecplan_strbuf_adds(&o_default, "false");
 	}
-	if (ecplan_render_default(plan, cat) && !default_volatile(plan, cat)) {
+	if (plan->default_expr && !(cat && cat->new_column_exists && cat->new_col.default_volatile)) {
 		new_col(&n_default, "NEW.", n);
-		ecplan_strbuf_addf(&n_default, " IS NOT DISTINCT FROM (%s)", ecplan_render_default(plan, cat));
+		ecplan_strbuf_addf(&n_default, " IS NOT DISTINCT FROM (%s)", plan->default_expr);
 	} else {
 		ecplan_strbuf_adds(&n_default, "false");
 	}
@@ -499,7 +496,7 @@ static void note_down_type(ecplan_steps *out, const ecplan_plan *plan, const ecp
 }
 
 /* ALTER TABLE t ALTER COLUMN new SET DEFAULT (d) / DROP DEFAULT. */
-static char *default_ddl(const ecplan_plan *plan, const ecplan_catalog *cat, bool set)
+static char *default_ddl(const ecplan_plan *plan, bool set)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
 	ecplan_strbuf_adds(&sb, "ALTER TABLE ");
@@ -507,7 +504,7 @@ static char *default_ddl(const ecplan_plan *plan, const ecplan_catalog *cat, boo
 	ecplan_strbuf_adds(&sb, " ALTER COLUMN ");
 	ecplan_sql_ident(&sb, plan->new_column);
 	if (set)
-		ecplan_strbuf_addf(&sb, " SET DEFAULT (%s)", ecplan_render_default(plan, cat));
+		ecplan_strbuf_addf(&sb, " SET DEFAULT (%s)", plan->default_expr);
 	else
 		ecplan_strbuf_adds(&sb, " DROP DEFAULT");
 	return ecplan_strbuf_detach(&sb);
@@ -535,8 +532,8 @@ static void render_sync(ecplan_steps *out, const ecplan_plan *plan, const ecplan
 	 * first, so the transaction takes ACCESS EXCLUSIVE once instead of
 	 * upgrading from the trigger's lock. It applies to new rows only: no
 	 * rewrite, even for a volatile default. */
-	if (ecplan_render_default(plan, cat))
-		ecplan_step_add_stmt(st, default_ddl(plan, cat, true), LOCK_AE_META);
+	if (plan->default_expr)
+		ecplan_step_add_stmt(st, default_ddl(plan, true), LOCK_AE_META);
 	ecplan_step_add_stmt(st, ecplan_render_trigger_function(plan, cat, false), LOCK_NONE);
 	ecplan_step_add_stmt(st, trigger_ddl(plan), LOCK_SRE);
 	/* Copies of constraints on the new column go in once the trigger keeps
@@ -958,8 +955,8 @@ void ecplan_render_undo(ecplan_steps *out, const ecplan_plan *plan, const ecplan
 		char *tn = ecplan_render_trigger_name(plan), *fn = ecplan_render_function_name(plan);
 		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "remove sync trigger");
 		ecplan_depend_render(out, st, plan, cat, ECPLAN_SLOT_UNDO_SYNC);
-		if (ecplan_render_default(plan, cat))
-			ecplan_step_add_stmt(st, default_ddl(plan, cat, false), LOCK_AE_META);
+		if (plan->default_expr)
+			ecplan_step_add_stmt(st, default_ddl(plan, false), LOCK_AE_META);
 		ecplan_strbuf_adds(&sb, "DROP TRIGGER IF EXISTS ");
 		ecplan_sql_ident(&sb, tn);
 		ecplan_strbuf_adds(&sb, " ON ");

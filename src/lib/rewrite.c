@@ -230,8 +230,22 @@ static bool candidate(const char *s, const toks *t, size_t i, int mode)
 	return false;
 }
 
+static char *rewrite(const char *sql, size_t from, size_t to, const char *old_col, const char *repl,
+		     bool raw, int mode, bool fold, int *count);
+
 char *ecplan_rewrite_column(const char *sql, size_t from, size_t to, const char *old_col,
 			    const char *new_col, int mode, bool fold, int *count)
+{
+	return rewrite(sql, from, to, old_col, new_col, false, mode, fold, count);
+}
+
+char *ecplan_rewrite_substitute(const char *sql, const char *col, const char *text, bool fold, int *count)
+{
+	return rewrite(sql, 0, (size_t)-1, col, text, true, ECPLAN_REWRITE_BARE, fold, count);
+}
+
+static char *rewrite(const char *sql, size_t from, size_t to, const char *old_col, const char *repl,
+		     bool raw, int mode, bool fold, int *count)
 {
 	toks t = { NULL, 0, 0 };
 	ecplan_strbuf out = ECPLAN_STRBUF_INIT;
@@ -245,7 +259,10 @@ char *ecplan_rewrite_column(const char *sql, size_t from, size_t to, const char 
 		if (!names(sql, k, old_col, fold) || !candidate(sql, &t, i, mode))
 			continue;
 		ecplan_strbuf_add(&out, sql + at, k->off - at);
-		ecplan_sql_ident(&out, new_col);
+		if (raw)
+			ecplan_strbuf_addf(&out, "(%s)", repl);
+		else
+			ecplan_sql_ident(&out, repl);
 		at = k->off + k->len;
 		n++;
 	}

@@ -9,8 +9,6 @@ COMMENT ON COLUMN "public"."orders"."quantity_big" IS 'ecplan:orders-quantity-bi
 -- phase sync
 
 -- step 1: install sync trigger (one transaction)
--- lock: ACCESS EXCLUSIVE, metadata only (brief)
-ALTER TABLE "public"."orders" ALTER COLUMN "quantity_big" SET DEFAULT (1);
 -- lock: none on the table
 CREATE OR REPLACE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
@@ -24,7 +22,7 @@ BEGIN
       NEW."quantity_big" := CAST(NEW."quantity" AS bigint);
     ELSIF NEW."quantity" IS NULL THEN
       NEW."quantity" := CAST(NEW."quantity_big" AS integer);
-    ELSIF (NEW."quantity" IS NOT DISTINCT FROM (1)) AND NOT (NEW."quantity_big" IS NOT DISTINCT FROM (1)) THEN
+    ELSIF (NEW."quantity" IS NOT DISTINCT FROM (1)) AND NOT (false) THEN
       NEW."quantity" := CAST(NEW."quantity_big" AS integer);
     ELSE
       NEW."quantity_big" := CAST(NEW."quantity" AS bigint);
@@ -82,8 +80,6 @@ BEGIN
       NEW."quantity_big" := CAST(NEW."quantity" AS bigint);
     ELSIF NEW."quantity" IS NULL THEN
       NEW."quantity" := CAST(NEW."quantity_big" AS integer);
-    ELSIF (NEW."quantity_big" IS NOT DISTINCT FROM (1)) AND NOT (NEW."quantity" IS NOT DISTINCT FROM (1)) THEN
-      NEW."quantity_big" := CAST(NEW."quantity" AS bigint);
     ELSE
       NEW."quantity" := CAST(NEW."quantity_big" AS integer);
     END IF;
