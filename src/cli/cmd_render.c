@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "ecplan/db.h"
 #include "ecplan/render.h"
+#include "ecplan/render_text.h"
 
 int cmd_render(int argc, char **argv)
 {
