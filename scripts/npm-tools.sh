@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The npm tools the tests use, pinned, installed into a cache directory (never
-# globally): ajv (JSON Schema, the JavaScript validator, for plans_schema) and
+# globally): ajv (JSON Schema, the JavaScript validator) and
+# vscode-json-languageservice (the JSON validation VS Code runs), for plans_schema, and
 # squawk-cli (the PostgreSQL migration linter, for render_squawk). squawk-cli's
 # npm package carries its binary (@squawk-cli/linux-x64): no download besides npm.
 #
@@ -11,7 +12,7 @@ set -euo pipefail
 
 me=npm-tools.sh
 # Bump these together with the tests that read their output.
-pins=(ajv@8.17.1 squawk-cli@2.66.0)
+pins=(ajv@8.17.1 vscode-json-languageservice@5.7.2 squawk-cli@2.66.0)
 
 dir=${ECPLAN_NPM_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/ecplan/npm-tools}
 

@@ -223,7 +223,7 @@ run_ctest() { # run_ctest TREE [ENV=VALUE...]
 		# The server's side of the story (warnings and errors only) often explains it.
 		if [[ -s "$ECPLAN_PG_DIR/postgres.log" ]]; then
 			say "last warnings and errors of the server log ($ECPLAN_PG_DIR/postgres.log):"
-			grep -vE 'LOG: +(checkpoint|database system|redo |restartpoint)' "$ECPLAN_PG_DIR/postgres.log" |
+			grep -E ' (WARNING|ERROR|FATAL|PANIC|DETAIL|HINT|STATEMENT|CONTEXT): ' "$ECPLAN_PG_DIR/postgres.log" |
 				tail -n 30 | sed 's/^/  | /'
 		fi
 	fi
