@@ -32,9 +32,10 @@ if ((install)); then
 	step "installing dependencies (skips what is present)"
 	bash scripts/install-deps.sh
 fi
-step "building ecplan"
+step "building ecplan (first build: a minute or two; progress below)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
+# Compiler progress is shown: a first build takes a minute or two on 2 cores.
+cmake --build build -j"$(nproc)"
 ecplan=$root/build/ecplan
 
 step "starting a throwaway PostgreSQL"

@@ -165,6 +165,9 @@ ecplan_pg_start() {
 		opts="-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c fsync=off"
 		opts+=" -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
 		opts+=" -c log_min_messages=warning"
+		# No checkpoint noise; each line names its database, so a failing test can
+		# show the lines of its own database (tests/integration/lib.sh).
+		opts+=" -c log_checkpoints=off -c log_line_prefix='%m [%p] db=%d '"
 		if _ecplan_pg_as_owner "$dir" "$bin/pg_ctl" -D "$dir/data" -l "$log" -w -t 60 \
 			-o "$opts" start >"$dir/pg_ctl.log" 2>&1; then
 			rc=0

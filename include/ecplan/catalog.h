@@ -120,7 +120,8 @@ typedef struct ecplan_catalog {
  * database error is. Returns 0 or ECPLAN_ERR; *out owned by the caller.
  *
  * Details of the implementation (catalog.c):
- * - Needs PostgreSQL 11 or later; an older server is ECPLAN_ERR.
+ * - Reads PostgreSQL 11 or later (an older server is ECPLAN_ERR); ecplan itself
+ *   supports 13 or later, which the preconditions check (precheck.c).
  * - Names are looked up by value (nspname, relname, attname as query
  *   parameters), never pasted into SQL, so any name works.
  * - table_exists is true for any relation of that name; relkind says what it

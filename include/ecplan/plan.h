@@ -36,7 +36,13 @@ typedef struct ecplan_webhook_spec {
 	int retries;       /* default 3 */
 	bool gate;         /* default false */
 	bool follow_redirects; /* default false */
+	/* Signature schemes sent when secret_env is set ("signature": [...]);
+	 * default ECPLAN_SIGNATURE_ECPLAN. */
+	unsigned signature;
 } ecplan_webhook_spec;
+
+#define ECPLAN_SIGNATURE_ECPLAN (1u << 0)   /* X-Ecplan-Signature (sign.h) */
+#define ECPLAN_SIGNATURE_STANDARD (1u << 1) /* Standard Webhooks headers (sign.h) */
 
 typedef struct ecplan_check {
 	char *name;

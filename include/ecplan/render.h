@@ -74,7 +74,4 @@ char *ecplan_render_verify(const ecplan_plan *plan, const ecplan_catalog *cat);
 /* SELECT the key, old and new columns of up to `limit` divergent rows. */
 char *ecplan_render_divergent_sample(const ecplan_plan *plan, const ecplan_catalog *cat, int limit);
 
-/* Readable SQL of a list of steps, with lock and transaction notes as comments. */
-char *ecplan_render_steps_text(const ecplan_steps *steps, ecplan_phase phase, bool undo);
-
 #endif

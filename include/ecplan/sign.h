@@ -39,4 +39,28 @@ bool ecplan_sign_verify(const char *header, const char *secret,
 			const void *body, size_t body_len,
 			long long now_s, long tolerance_s);
 
+/*
+ * Standard Webhooks (https://www.standardwebhooks.com), sent beside
+ * X-Ecplan-Signature when a webhook's "signature" lists "standard":
+ *   webhook-id:        the message id (ecplan: the delivery id)
+ *   webhook-timestamp: Unix seconds
+ *   webhook-signature: "v1," + base64(HMAC-SHA256(key, "<id>.<timestamp>.<body>"))
+ * The key: a secret of the form "whsec_<base64>" (the Standard Webhooks form,
+ * what their verifier libraries take) is the base64-decoded part; any other
+ * secret is used as its raw bytes (a receiver then gives the libraries
+ * base64(secret)).
+ */
+#define ECPLAN_SIGN_STD_ID_HEADER "webhook-id"
+#define ECPLAN_SIGN_STD_TIMESTAMP_HEADER "webhook-timestamp"
+#define ECPLAN_SIGN_STD_HEADER "webhook-signature"
+
+/* The webhook-signature value "v1,<base64>" (malloc'ed, caller frees), or
+ * NULL if OpenSSL fails or a "whsec_" secret is not valid base64. */
+char *ecplan_sign_standard(const char *secret, const char *msg_id, long long timestamp,
+			   const void *body, size_t body_len);
+
+/* True when secret can key a Standard Webhooks signature: not "whsec_"
+ * followed by invalid base64 or nothing. */
+bool ecplan_sign_standard_secret_ok(const char *secret);
+
 #endif

@@ -16,14 +16,18 @@
  *             sends it.
  *   url       spec->url with ${...} substituted (template.h); http or https
  *   headers   always, in this order:
- *               Content-Type: application/json
+ *               Content-Type: application/json   (unless the plan sets its own)
  *               User-Agent: ecplan/<ECPLAN_VERSION>
  *               X-Ecplan-Event: <event>
  *               X-Ecplan-Delivery: <req->delivery_id>
  *               Idempotency-Key: <plan>:<event>:<req->phase_attempt>
- *               X-Ecplan-Signature: t=<unix s>,v1=<hex>   (secret_env only; sign.h)
+ *               X-Ecplan-Signature: t=<unix s>,v1=<hex>   (secret_env, scheme "ecplan"; sign.h)
+ *               webhook-id, webhook-timestamp, webhook-signature
+ *                                  (secret_env, scheme "standard": Standard Webhooks; sign.h)
  *             then the plan's headers, values substituted. A plan may not
- *             set the headers above (ecplan_webhook_header_reserved).
+ *             set the headers above except Content-Type
+ *             (ecplan_webhook_header_reserved; the standard signature's
+ *             three only when that scheme is on).
  *   body      spec->body substituted (values JSON-escaped), or the default
  *             payload (ecplan_webhook_default_payload).
  *
@@ -49,6 +53,9 @@
 #include "ecplan/error.h"
 #include "ecplan/plan.h"
 #include "ecplan/template.h"
+
+/* How much of a non-2xx answer's body is shown and recorded. */
+#define ECPLAN_WEBHOOK_RESPONSE_MAX 512
 
 /* Size of a buffer for ecplan_webhook_new_delivery_id: 32 hex digits + NUL. */
 #define ECPLAN_WEBHOOK_DELIVERY_ID_SIZE 33
@@ -106,6 +113,10 @@ typedef struct ecplan_webhook_attempt {
 	bool ok;                  /* 2xx */
 	const char *error;        /* NULL when ok; else e.g. "HTTP 503",
 				     "timed out after 5000 ms: ..." */
+	/* A non-2xx answer's body: its first ECPLAN_WEBHOOK_RESPONSE_MAX bytes,
+	 * secrets ecplan sent replaced by "[redacted]", one line of printable
+	 * ASCII, "..." appended when cut; NULL when ok or empty. */
+	const char *response_body;
 	bool will_retry;          /* another attempt follows */
 	long retry_delay_ms;      /* the wait before it, when will_retry */
 } ecplan_webhook_attempt;
@@ -221,8 +232,9 @@ char *ecplan_webhook_describe_url(const ecplan_webhook_spec *spec,
 int ecplan_webhook_new_delivery_id(char *out, size_t size, ecplan_error *err);
 
 /* True for header names a plan may not set because ecplan sets them:
- * Content-Type, Content-Length, User-Agent, Host, Expect,
- * Transfer-Encoding, Idempotency-Key and X-Ecplan-* (case-insensitive). */
+ * Content-Length, User-Agent, Host, Expect, Transfer-Encoding,
+ * Idempotency-Key and X-Ecplan-* (case-insensitive). Content-Type is not:
+ * a plan's own replaces application/json. */
 bool ecplan_webhook_header_reserved(const char *name);
 
 /* True when s is an HTTP token (RFC 9110): a valid method or header name. */

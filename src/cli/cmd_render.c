@@ -8,6 +8,7 @@
 #include "ecplan/db.h"
 #include "ecplan/depend.h"
 #include "ecplan/render.h"
+#include "ecplan/render_text.h"
 
 int cmd_render(int argc, char **argv)
 {

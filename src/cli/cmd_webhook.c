@@ -15,6 +15,8 @@ static int print_attempt(const ecplan_webhook_attempt *a, void *ctx)
 	       a->max_attempts, a->method, a->url,
 	       a->ok ? "delivered" : (a->error ? a->error : "failed"), a->duration_ms,
 	       a->will_retry ? ", retrying" : "");
+	if (a->response_body)
+		printf("  the receiver answered: %s\n", a->response_body);
 	return 0;
 }
 

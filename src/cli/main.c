@@ -96,7 +96,8 @@ static void print_main_help(FILE *out)
 	fprintf(out,
 		"usage: ecplan <command> [options]\n\n"
 		"Runs zero-downtime PostgreSQL column changes (rename, type change, NOT NULL)\n"
-		"as expand-contract plans: expand, sync, backfill, switch, contract.\n\n"
+		"as expand-contract plans: expand, sync, backfill, switch, contract.\n"
+		"Needs PostgreSQL 13 or later.\n\n"
 		"Commands:\n");
 	for (const cli_command *c = cli_commands; c->name; c++)
 		fprintf(out, "  %-10s %s\n", c->name, c->summary);

@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "ecplan/sign.h"
 #include "ecplan/strbuf.h"
 #include "ecplan/webhook.h"
 
@@ -587,11 +589,74 @@ static void parse_sections(vctx *v, const json_t *root, ecplan_plan *plan)
 	}
 }
 
+/* "signature": ["ecplan", "standard"]: the schemes sent when secret_env is
+ * set (default ["ecplan"]). The Standard Webhooks headers then cannot be plan
+ * headers. */
+static void parse_signature(vctx *v, const json_t *w, const char *path, ecplan_webhook_spec *spec)
+{
+	static const char *const std_headers[] = { ECPLAN_SIGN_STD_ID_HEADER,
+						   ECPLAN_SIGN_STD_TIMESTAMP_HEADER,
+						   ECPLAN_SIGN_STD_HEADER, NULL };
+	const char *hint = "list \"ecplan\" (X-Ecplan-Signature) and/or \"standard\" "
+			   "(Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature)";
+	spec->signature = ECPLAN_SIGNATURE_ECPLAN;
+	json_t *arr = get_array(v, w, path, "signature", false);
+	if (!arr)
+		return;
+	char *spath = child_path(path, "signature"), *p;
+	size_t i;
+	json_t *e;
+	if (json_array_size(arr) == 0)
+		report(v, spath, AT_VALUE, hint, "no signature scheme");
+	else if (!spec->secret_env)
+		report(v, spath, AT_VALUE, "name the signing secret's variable in \"secret_env\"",
+		       "\"signature\" needs \"secret_env\"");
+	spec->signature = 0;
+	json_array_foreach(arr, i, e) {
+		p = ecplan_xstrfmt("%s[%zu]", spath, i);
+		unsigned bit = 0;
+		if (!json_is_string(e))
+			report(v, p, AT_VALUE, hint, "expected a string, found %s", type_name(e));
+		else if (!strcmp(json_string_value(e), "ecplan"))
+			bit = ECPLAN_SIGNATURE_ECPLAN;
+		else if (!strcmp(json_string_value(e), "standard"))
+			bit = ECPLAN_SIGNATURE_STANDARD;
+		else
+			report(v, p, AT_VALUE, hint, "unknown signature scheme \"%s\"",
+			       json_string_value(e));
+		if (bit && (spec->signature & bit))
+			report(v, p, AT_VALUE, "list each scheme once", "signature scheme \"%s\" is listed twice",
+			       json_string_value(e));
+		spec->signature |= bit;
+		free(p);
+	}
+	free(spath);
+	if (!(spec->signature & ECPLAN_SIGNATURE_STANDARD))
+		return;
+	json_t *h = json_object_get(w, "headers");
+	const char *key;
+	json_t *val;
+	if (json_is_object(h))
+		json_object_foreach(h, key, val) {
+			for (size_t k = 0; std_headers[k]; k++)
+				if (!strcasecmp(key, std_headers[k])) {
+					char *hp = child_path(path, "headers");
+					p = child_path(hp, key);
+					report(v, p, AT_KEY,
+					       "the standard signature sets this header; remove it from the plan",
+					       "header \"%s\" cannot be set by a plan with the standard signature",
+					       key);
+					free(p);
+					free(hp);
+				}
+		}
+}
+
 static void parse_webhook(vctx *v, const json_t *w, const char *path, ecplan_webhook_spec *spec)
 {
 	static const char *const keys[] = { "name", "url", "events", "method", "headers", "body",
 					    "secret_env", "timeout_ms", "retries", "gate",
-					    "follow_redirects", NULL };
+					    "follow_redirects", "signature", NULL };
 	static const char *const methods[] = { "GET", "POST", "PUT", "PATCH", "DELETE", NULL };
 	char *p;
 	check_keys(v, w, path, keys, "a webhook");
@@ -698,6 +763,7 @@ static void parse_webhook(vctx *v, const json_t *w, const char *path, ecplan_web
 		spec->retries = (int)retries;
 	get_bool(v, w, path, "gate", &spec->gate);
 	get_bool(v, w, path, "follow_redirects", &spec->follow_redirects);
+	parse_signature(v, w, path, spec);
 }
 
 static void parse_webhooks(vctx *v, const json_t *root, ecplan_plan *plan)
@@ -799,11 +865,14 @@ static char *sha256_hex(const char *s)
 
 static void validate_root(vctx *v, json_t *root, ecplan_plan *plan)
 {
-	static const char *const keys[] = { "format", "name", "description", "table", "change",
-					    "backfill", "safety", "contract", "webhooks", "checks",
-					    NULL };
-	char *format = NULL, *table = NULL;
+	static const char *const keys[] = { "$schema", "format", "name", "description", "table",
+					    "change", "backfill", "safety", "contract", "webhooks",
+					    "checks", NULL };
+	char *format = NULL, *table = NULL, *schema_ref = NULL;
 	check_keys(v, root, "$", keys, "a plan");
+	/* "$schema": for editors and validators (plans/schema.json); ignored. */
+	get_string(v, root, "$", "$schema", false, false, &schema_ref, NULL);
+	free(schema_ref);
 	if (get_string(v, root, "$", "format", true, false, &format,
 		       "start the plan with \"format\": \"" ECPLAN_PLAN_FORMAT "\"") &&
 	    strcmp(format, ECPLAN_PLAN_FORMAT)) {
@@ -867,6 +936,8 @@ int ecplan_plan_parse(ecplan_plan **out, const char *text, size_t len, const cha
 		ecplan_plan_free(plan);
 		return ECPLAN_EINVALID;
 	}
+	/* "$schema" is not part of the plan's identity (nor of drift). */
+	json_object_del(root, "$schema");
 	plan->canonical = json_dumps(root, JSON_SORT_KEYS | JSON_COMPACT);
 	plan->sha256 = sha256_hex(plan->canonical);
 	json_decref(root);

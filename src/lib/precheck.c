@@ -328,8 +328,8 @@ int ecplan_precheck_phase(ecplan_checklist *l, PGconn *conn, const ecplan_plan *
 			  ecplan_error *err)
 {
 	int rc = 0;
-	item(l, "server version is 12 or later", cat->server_version_num >= 120000,
-	     cat->server_version_num >= 120000 ? NULL : "the server is version %d; ecplan needs 12 or later",
+	item(l, "server version is 13 or later", cat->server_version_num >= 130000,
+	     cat->server_version_num >= 130000 ? NULL : "the server is version %d; ecplan needs 13 or later",
 	     cat->server_version_num);
 	item(l, "table exists", cat->table_exists,
 	     cat->table_exists ? NULL : "no table %s.%s; check \"table\" in the plan (names are case-sensitive)",

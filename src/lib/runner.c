@@ -201,18 +201,22 @@ static int on_attempt(const ecplan_webhook_attempt *a, void *ctx)
 	h->attempts = a->attempt;
 	h->last_status = a->http_status;
 	snprintf(h->last_error, sizeof(h->last_error), "%s", a->error ? a->error : "");
-	json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:b, s:s?}",
+	json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:b, s:s?, s:s?}",
 			      "webhook", a->webhook, "event", a->event, "delivery_id", a->delivery_id,
 			      "url", a->url, "method", a->method, "attempt", a->attempt,
 			      "max_attempts", a->max_attempts, "http_status", (json_int_t)a->http_status,
-			      "duration_ms", (json_int_t)a->duration_ms, "ok", a->ok, "error", a->error);
+			      "duration_ms", (json_int_t)a->duration_ms, "ok", a->ok, "error", a->error,
+			      "response_body", a->response_body);
 	char *data = json_dumps(d, JSON_COMPACT);
-	log_event(h->r, "webhook", h->phase, data, "webhook \"%s\" %s attempt %d/%d: %s", a->webhook,
+	log_event(h->r, "webhook", h->phase, data, "webhook \"%s\" %s attempt %d/%d: %s%s%s", a->webhook,
 		  a->event, a->attempt, a->max_attempts,
-		  a->ok ? "delivered" : (a->error ? a->error : "failed"));
-	info(h->r, "webhook %s (%s) attempt %d/%d: %s%s", a->webhook, a->event, a->attempt,
+		  a->ok ? "delivered" : (a->error ? a->error : "failed"),
+		  a->response_body ? "; the receiver answered: " : "",
+		  a->response_body ? a->response_body : "");
+	info(h->r, "webhook %s (%s) attempt %d/%d: %s%s%s%s", a->webhook, a->event, a->attempt,
 	     a->max_attempts, a->ok ? "delivered" : (a->error ? a->error : "failed"),
-	     a->will_retry ? ", retrying" : "");
+	     a->response_body ? "; the receiver answered: " : "",
+	     a->response_body ? a->response_body : "", a->will_retry ? ", retrying" : "");
 	free(data);
 	json_decref(d);
 	return 0;

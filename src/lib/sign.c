@@ -148,3 +148,86 @@ bool ecplan_sign_verify(const char *header, const char *secret,
 	OPENSSL_cleanse(want, sizeof(want));
 	return match;
 }
+
+/* --- Standard Webhooks ---------------------------------------------------- */
+
+#define STD_PREFIX "whsec_"
+
+/* The HMAC key of secret (see sign.h) into *key (malloc'ed), its length into
+ * *klen. Returns 0, or -1 for a "whsec_" secret that is not base64. */
+static int standard_key(const char *secret, unsigned char **key, size_t *klen)
+{
+	const char *s = secret ? secret : "";
+	size_t n = strlen(s);
+	if (strncmp(s, STD_PREFIX, strlen(STD_PREFIX))) {
+		*key = (unsigned char *)ecplan_xstrdup(s);
+		*klen = n;
+		return 0;
+	}
+	s += strlen(STD_PREFIX);
+	n -= strlen(STD_PREFIX);
+	if (n == 0 || n % 4)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool pad = c == '=' && i >= n - 2;
+		if (!pad && !(c == '+' || c == '/' || (c >= '0' && c <= '9') ||
+			      (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+			return -1;
+		if (pad && i == n - 2 && s[n - 1] != '=')
+			return -1;
+	}
+	unsigned char *out = ecplan_xcalloc(n / 4 * 3 + 1, 1);
+	int len = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n);
+	if (len < 0) {
+		free(out);
+		return -1;
+	}
+	/* EVP_DecodeBlock counts the padding as zero bytes. */
+	if (s[n - 1] == '=')
+		len--;
+	if (s[n - 2] == '=')
+		len--;
+	*key = out;
+	*klen = (size_t)len;
+	return 0;
+}
+
+bool ecplan_sign_standard_secret_ok(const char *secret)
+{
+	unsigned char *key = NULL;
+	size_t klen = 0;
+	if (standard_key(secret, &key, &klen))
+		return false;
+	OPENSSL_cleanse(key, klen);
+	free(key);
+	return true;
+}
+
+char *ecplan_sign_standard(const char *secret, const char *msg_id, long long timestamp,
+			   const void *body, size_t body_len)
+{
+	unsigned char *key = NULL, mac[MAC_LEN];
+	unsigned char b64[4 * ((MAC_LEN + 2) / 3) + 1];
+	unsigned int mac_len = 0;
+	size_t klen = 0;
+	char *result = NULL;
+
+	if (standard_key(secret, &key, &klen))
+		return NULL;
+	ecplan_strbuf msg = ECPLAN_STRBUF_INIT;
+	ecplan_strbuf_addf(&msg, "%s.%lld.", msg_id ? msg_id : "", timestamp);
+	if (body_len)
+		ecplan_strbuf_add(&msg, body, body_len);
+	/* A zero-length key needs a non-NULL pointer for HMAC(). */
+	if (HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg.buf, msg.len, mac,
+		 &mac_len) && mac_len == MAC_LEN) {
+		EVP_EncodeBlock(b64, mac, MAC_LEN);
+		result = ecplan_xstrfmt("v1,%s", (const char *)b64);
+	}
+	OPENSSL_cleanse(msg.buf, msg.len);
+	ecplan_strbuf_release(&msg);
+	OPENSSL_cleanse(key, klen);
+	free(key);
+	return result;
+}

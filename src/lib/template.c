@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ecplan/sign.h"
 #include "ecplan/strbuf.h"
 #include "ecplan/webhook.h"
 
@@ -340,6 +341,11 @@ int ecplan_template_check_webhook(const ecplan_webhook_spec *spec, size_t index,
 			check_add(&c, c.path, "an empty secret signs nothing: set it to the receiver's signing secret",
 				  "environment variable \"%s\" named by secret_env is empty",
 				  spec->secret_env);
+		else if ((spec->signature & ECPLAN_SIGNATURE_STANDARD) &&
+			 !ecplan_sign_standard_secret_ok(secret))
+			check_add(&c, c.path, "a Standard Webhooks secret is \"whsec_\" followed by base64",
+				  "environment variable \"%s\" named by secret_env starts with \"whsec_\" "
+				  "but the rest is not base64", spec->secret_env);
 	}
 	ecplan_strbuf_release(&sb);
 	return c.problems ? ECPLAN_EINVALID : 0;

@@ -29,6 +29,7 @@
 
 #define DEFAULT_TIMEOUT_MS 5000L
 #define REDACTED "[redacted]"
+#define RESPONSE_CAPTURE (2 * ECPLAN_WEBHOOK_RESPONSE_MAX)
 
 /* --- defaults for the injectable hooks ---------------------------------- */
 
@@ -102,7 +103,7 @@ static long monotonic_ms(void)
 bool ecplan_webhook_header_reserved(const char *name)
 {
 	static const char *const reserved[] = {
-		"Content-Type", "Content-Length", "User-Agent", "Host", "Expect",
+		"Content-Length", "User-Agent", "Host", "Expect",
 		"Transfer-Encoding", "Idempotency-Key",
 	};
 	if (!name)
@@ -445,17 +446,25 @@ int ecplan_webhook_render(ecplan_webhook_rendered *out,
 	}
 	r.body_len = strlen(r.body);
 
-	/* headers ecplan always sends */
-	add_header(&r, "Content-Type", ecplan_xstrdup("application/json"));
+	/* headers ecplan always sends; Content-Type unless the plan sets its own */
+	bool own_type = false;
+	for (size_t i = 0; i < spec->nheaders; i++)
+		own_type |= spec->headers[i].name && !strcasecmp(spec->headers[i].name, "Content-Type");
+	if (!own_type)
+		add_header(&r, "Content-Type", ecplan_xstrdup("application/json"));
 	add_header(&r, "User-Agent", ecplan_xstrdup("ecplan/" ECPLAN_VERSION));
 	add_header(&r, "X-Ecplan-Event", ecplan_xstrdup(req->event));
 	add_header(&r, "X-Ecplan-Delivery", ecplan_xstrdup(req->delivery_id));
 	add_header(&r, "Idempotency-Key", ecplan_xstrfmt("%s:%s:%d", req->plan_name,
 							 req->event, req->phase_attempt));
+	unsigned schemes = spec->signature ? spec->signature : ECPLAN_SIGNATURE_ECPLAN;
 	if (spec->secret_env) {
-		char *sig;
+		char *sig = NULL, *std = NULL;
 		if (redact) {
-			sig = ecplan_xstrfmt("t=%lld,v1=" REDACTED, now_s);
+			if (schemes & ECPLAN_SIGNATURE_ECPLAN)
+				sig = ecplan_xstrfmt("t=%lld,v1=" REDACTED, now_s);
+			if (schemes & ECPLAN_SIGNATURE_STANDARD)
+				std = ecplan_xstrdup("v1," REDACTED);
 		} else {
 			const char *secret = o.env(spec->secret_env, o.ctx);
 			if (!secret || !*secret) {
@@ -467,14 +476,38 @@ int ecplan_webhook_render(ecplan_webhook_rendered *out,
 					snprintf(err->path, sizeof(err->path), "secret_env");
 				goto done;
 			}
-			sig = ecplan_sign(secret, now_s, r.body, r.body_len);
-			if (!sig) {
-				ecplan_error_set(err, ECPLAN_ERR, "webhook \"%s\": could not compute the signature", name);
-				rc = ECPLAN_ERR;
-				goto done;
+			if (schemes & ECPLAN_SIGNATURE_ECPLAN) {
+				sig = ecplan_sign(secret, now_s, r.body, r.body_len);
+				if (!sig) {
+					ecplan_error_set(err, ECPLAN_ERR, "webhook \"%s\": could not compute the signature", name);
+					rc = ECPLAN_ERR;
+					goto done;
+				}
+			}
+			if (schemes & ECPLAN_SIGNATURE_STANDARD) {
+				std = ecplan_sign_standard(secret, req->delivery_id, now_s, r.body,
+							   r.body_len);
+				if (!std) {
+					free(sig);
+					ecplan_error_set(err, ECPLAN_EINVALID,
+							 "webhook \"%s\": environment variable \"%s\" starts with \"whsec_\" "
+							 "but the rest is not base64", name, spec->secret_env);
+					ecplan_error_hint(err, "a Standard Webhooks secret is \"whsec_\" followed by base64");
+					if (err)
+						snprintf(err->path, sizeof(err->path), "secret_env");
+					goto done;
+				}
 			}
 		}
-		add_header(&r, ECPLAN_SIGN_HEADER, sig);
+		if (sig)
+			add_header(&r, ECPLAN_SIGN_HEADER, sig);
+		if (std) {
+			/* Standard Webhooks: the message id is the delivery id (the same on
+			 * every retry and re-delivery, as the specification asks). */
+			add_header(&r, ECPLAN_SIGN_STD_ID_HEADER, ecplan_xstrdup(req->delivery_id));
+			add_header(&r, ECPLAN_SIGN_STD_TIMESTAMP_HEADER, ecplan_xstrfmt("%lld", now_s));
+			add_header(&r, ECPLAN_SIGN_STD_HEADER, std);
+		}
 	}
 
 	/* the plan's headers */
@@ -483,7 +516,12 @@ int ecplan_webhook_render(ecplan_webhook_rendered *out,
 		char *value = NULL;
 
 		snprintf(field, sizeof(field), "headers.%s", h->name ? h->name : "");
-		if (!ecplan_webhook_is_token(h->name) || ecplan_webhook_header_reserved(h->name)) {
+		bool std_header = (schemes & ECPLAN_SIGNATURE_STANDARD) && spec->secret_env && h->name &&
+				  (!strcasecmp(h->name, ECPLAN_SIGN_STD_ID_HEADER) ||
+				   !strcasecmp(h->name, ECPLAN_SIGN_STD_TIMESTAMP_HEADER) ||
+				   !strcasecmp(h->name, ECPLAN_SIGN_STD_HEADER));
+		if (!ecplan_webhook_is_token(h->name) || ecplan_webhook_header_reserved(h->name) ||
+		    std_header) {
 			ecplan_error_set(err, ECPLAN_EINVALID,
 					 !ecplan_webhook_is_token(h->name) ? "webhook \"%s\": invalid header name \"%.80s\""
 							    : "webhook \"%s\": header \"%.80s\" is set by ecplan",
@@ -525,13 +563,25 @@ typedef struct attempt_result {
 	long status;
 	char retry_after[64];
 	char curl_error[CURL_ERROR_SIZE];
+	/* The start of the answer's body (of the last response, when redirects
+	 * are followed): more than is shown, so that a secret cut by the end of
+	 * the shown part is still recognised and redacted. */
+	char body[RESPONSE_CAPTURE + 1];
+	size_t body_len;
+	bool body_truncated;
 } attempt_result;
 
-static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *ud)
+/* Keeps the start of the body, reads (and drops) the rest. */
+static size_t keep_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-	(void)ptr;
-	(void)ud;
-	return size * nmemb;
+	attempt_result *res = ud;
+	size_t n = size * nmemb, room = RESPONSE_CAPTURE - res->body_len;
+	if (n > room)
+		res->body_truncated = true;
+	memcpy(res->body + res->body_len, ptr, n < room ? n : room);
+	res->body_len += n < room ? n : room;
+	res->body[res->body_len] = '\0';
+	return n;
 }
 
 /* Remembers Retry-After of the last response (redirects may add several). */
@@ -542,6 +592,9 @@ static size_t capture_header(char *line, size_t size, size_t nitems, void *ud)
 
 	if (len >= 5 && !strncmp(line, "HTTP/", 5)) {
 		res->retry_after[0] = '\0';
+		res->body_len = 0; /* a new response (after a redirect): its own body */
+		res->body[0] = '\0';
+		res->body_truncated = false;
 	} else if (len > 12 && !strncasecmp(line, "Retry-After:", 12)) {
 		const char *v = line + 12;
 		size_t n = len - 12;
@@ -610,7 +663,8 @@ static void perform_attempt(const ecplan_webhook_rendered *r,
 	/* A followed redirect repeats the same method and body. */
 	SET(CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
 	SET(CURLOPT_HTTPHEADER, list);
-	SET(CURLOPT_WRITEFUNCTION, discard_body);
+	SET(CURLOPT_WRITEFUNCTION, keep_body);
+	SET(CURLOPT_WRITEDATA, res);
 	SET(CURLOPT_HEADERFUNCTION, capture_header);
 	SET(CURLOPT_HEADERDATA, res);
 	if (!strcasecmp(r->method, "GET")) {
@@ -699,6 +753,101 @@ static void describe_result(ecplan_strbuf *sb, const attempt_result *res,
 				   res->curl_error);
 }
 
+static const char *find_n(const char *hay, const char *needle, size_t nlen)
+{
+	for (; *hay; hay++)
+		if (!strncmp(hay, needle, nlen))
+			return hay;
+	return NULL;
+}
+
+/* Replaces every occurrence of needle (at least 4 bytes) in *text. */
+static void redact_in(char **text, const char *needle, size_t nlen)
+{
+	if (nlen < 4)
+		return;
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	const char *p = *text, *hit;
+	bool any = false;
+	while ((hit = find_n(p, needle, nlen))) {
+		ecplan_strbuf_add(&sb, p, (size_t)(hit - p));
+		ecplan_strbuf_adds(&sb, REDACTED);
+		p = hit + nlen;
+		any = true;
+	}
+	if (!any) {
+		ecplan_strbuf_release(&sb);
+		return;
+	}
+	ecplan_strbuf_adds(&sb, p);
+	free(*text);
+	*text = ecplan_strbuf_detach(&sb);
+}
+
+/* Redacts value and each of its words (a "Bearer <token>" echoed as just the
+ * token). */
+static void redact_value(char **text, const char *value, const char *seps)
+{
+	if (!value || !*value)
+		return;
+	redact_in(text, value, strlen(value));
+	for (const char *p = value; *p;) {
+		size_t n = strcspn(p, seps);
+		if (n >= 6 && n < strlen(value))
+			redact_in(text, p, n);
+		p += n;
+		if (*p)
+			p++;
+	}
+}
+
+/*
+ * What a non-2xx answer said, safe to show and record: the first
+ * ECPLAN_WEBHOOK_RESPONSE_MAX bytes of its body with every secret ecplan
+ * sent (the signing secret, plan header values and their words, the url's
+ * userinfo and query values) replaced by "[redacted]", then line breaks and
+ * other control or non-ASCII bytes replaced, so it is one line of text.
+ * NULL for an empty body.
+ */
+static char *response_text(const attempt_result *res, const sensitive *s)
+{
+	if (!res->body_len)
+		return NULL;
+	char *t = ecplan_xcalloc(res->body_len + 1, 1);
+	/* a NUL byte in the body would hide what follows from the redaction */
+	for (size_t i = 0; i < res->body_len; i++)
+		t[i] = res->body[i] ? res->body[i] : ' ';
+	if (s->secret)
+		redact_in(&t, s->secret, strlen(s->secret));
+	for (size_t i = s->first_plan_header; i < s->r->nheaders; i++)
+		redact_value(&t, s->r->headers[i].value, " ,;:=");
+	if (s->userinfo)
+		redact_value(&t, s->userinfo, ":");
+	const char *q = s->url_tail ? strchr(s->url_tail, '?') : NULL;
+	if (q)
+		redact_value(&t, q + 1, "&=#");
+	size_t n = strlen(t);
+	bool cut = res->body_truncated;
+	if (n > ECPLAN_WEBHOOK_RESPONSE_MAX) {
+		n = ECPLAN_WEBHOOK_RESPONSE_MAX;
+		cut = true;
+	}
+	t[n] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)t[i];
+		if (c == '\n' || c == '\r' || c == '\t')
+			t[i] = ' ';
+		else if (c < 0x20 || c >= 0x7f)
+			t[i] = '?';
+	}
+	if (cut) {
+		char *full = ecplan_xstrfmt("%s...", t);
+		free(t);
+		t = full;
+	}
+	return t;
+}
+
 static const char *final_hint(const attempt_result *res, const ecplan_webhook_spec *spec)
 {
 	if (res->net == ECPLAN_NET_OK && res->status >= 300 && res->status <= 399)
@@ -726,7 +875,7 @@ int ecplan_webhook_deliver(const ecplan_webhook_spec *spec,
 	int max_attempts = 1 + (spec->retries > 0 ? spec->retries : 0);
 	ecplan_strbuf errtext = ECPLAN_STRBUF_INIT;
 	attempt_result res;
-	char *described = NULL;
+	char *described = NULL, *answer = NULL;
 	int rc = ECPLAN_ERR, attempt;
 	bool mine;
 
@@ -769,6 +918,9 @@ int ecplan_webhook_deliver(const ecplan_webhook_spec *spec,
 			delay = ecplan_backoff_next_delay_ms(attempt - 1, ra, o.base_delay_ms,
 							     o.max_delay_ms, o.rng, o.ctx);
 		}
+		free(answer);
+		answer = a.ok ? NULL : response_text(&res, &s);
+		a.response_body = answer;
 		a.webhook = name;
 		a.event = req->event;
 		a.delivery_id = req->delivery_id;
@@ -814,15 +966,22 @@ int ecplan_webhook_deliver(const ecplan_webhook_spec *spec,
 		ecplan_error_set(err, ECPLAN_ERR, "webhook \"%s\" failed: %s", name, errtext.buf);
 	if (mine) {
 		err->http_status = res.status;
-		ecplan_error_detail(err, "event \"%s\", delivery %s, %s %s",
-				    req->event, req->delivery_id,
-				    spec->method && *spec->method ? spec->method : "POST",
-				    described);
+		if (answer)
+			ecplan_error_detail(err, "event \"%s\", delivery %s, %s %s; the receiver answered: %s",
+					    req->event, req->delivery_id,
+					    spec->method && *spec->method ? spec->method : "POST",
+					    described, answer);
+		else
+			ecplan_error_detail(err, "event \"%s\", delivery %s, %s %s",
+					    req->event, req->delivery_id,
+					    spec->method && *spec->method ? spec->method : "POST",
+					    described);
 		ecplan_error_hint(err, "%s", final_hint(&res, spec));
 	}
 	rc = ECPLAN_ERR;
 done:
 	free(described);
+	free(answer);
 	ecplan_strbuf_release(&errtext);
 	return rc;
 }

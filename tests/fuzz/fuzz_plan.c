@@ -18,6 +18,7 @@
 #include "ecplan/phase.h"
 #include "ecplan/plan.h"
 #include "ecplan/render.h"
+#include "ecplan/render_text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

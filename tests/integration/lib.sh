@@ -90,10 +90,22 @@ ERR=$IT_TMP/stderr
 : >"$ERR"
 export IT_NAME IT_TMP OUT ERR
 
+# On failure: the server's warnings and errors about this test's database
+# (scripts/pg.sh prefixes every line with db=NAME; checkpoint lines are off).
+_it_server_log() {
+	local log=${ECPLAN_PG_DIR:-}/postgres.log lines
+	[[ -n "$IT_DB" && -r "$log" ]] || return 0
+	lines=$(grep -F "db=$IT_DB " "$log" | grep -vE 'LOG: +(checkpoint|duration)' | tail -n 20)
+	[[ -n "$lines" ]] || return 0
+	_it_say "server log lines of database $IT_DB (last 20):"
+	sed 's/^/  | /' <<<"$lines" >&2
+}
+
 _it_on_exit() {
 	local rc=$? i
 	trap - ERR
 	set +e
+	((rc == 0)) || _it_server_log
 	# Deferred actions first: they may need the database.
 	for ((i = ${#_it_deferred[@]} - 1; i >= 0; i--)); do
 		eval "${_it_deferred[i]}"

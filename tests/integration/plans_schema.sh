@@ -2,7 +2,11 @@
 # The plan format, checked three ways; needs no database.
 #
 #  1. tests/support/check_schema.py: plans/schema.json accepts every example
-#     plan and rejects every invalid case that is JSON at all.
+#     plan and rejects every invalid case that is JSON at all (Python
+#     jsonschema); then tests/support/check_schema_js.cjs gives every file the
+#     same verdict with ajv (strict mode: JavaScript regex syntax, no unknown
+#     keywords) and with VS Code's JSON language service (following a plan's
+#     "$schema": "./schema.json" link).
 #  2. `ecplan validate plans/<x>.json` exits 0 for every example plan, with
 #     FLAG_TOKEN and ECPLAN_WEBHOOK_SECRET unset: validating a plan must not
 #     need the secrets its webhooks use when they fire.
@@ -95,6 +99,26 @@ elif "$py" "$src/tests/support/check_schema.py" "$src" >"$tmp/schema.out" 2>&1; 
 else
 	fail "check_schema.py ($py) found disagreements:"
 	indent "$tmp/schema.out"
+fi
+
+# --- 1b. the same schema in JavaScript: ajv and VS Code ---------------------
+# tests/support/check_schema_js.cjs must give every file the verdict the
+# Python check expects (check_schema.py --expect). The npm tools come from
+# scripts/npm-tools.sh (install-deps.sh runs it).
+checks=$((checks + 1))
+tools=$(bash "$src/scripts/npm-tools.sh" dir)
+if ! command -v node >/dev/null 2>&1; then
+	fail "check_schema_js.cjs: node not found (bash scripts/install-deps.sh)"
+elif [[ ! -d $tools/node_modules/ajv || ! -d $tools/node_modules/vscode-json-languageservice ]]; then
+	fail "check_schema_js.cjs: ajv or vscode-json-languageservice missing in $tools (bash scripts/npm-tools.sh install)"
+elif [[ -z $py ]] || ! "$py" "$src/tests/support/check_schema.py" --expect "$src" >"$tmp/expect.txt"; then
+	fail "check_schema.py --expect failed"
+elif "${limit[@]}" node "$src/tests/support/check_schema_js.cjs" "$tools" "$src" "$tmp/expect.txt" >"$tmp/js.out" 2>&1; then
+	pass "check_schema_js.cjs (ajv strict mode, VS Code's JSON language service)"
+	indent "$tmp/js.out"
+else
+	fail "check_schema_js.cjs found disagreements:"
+	indent "$tmp/js.out"
 fi
 
 # --- 2. the example plans are valid ---------------------------------------

@@ -16,6 +16,10 @@ setup problem. Needs python3 with the jsonschema module (Debian:
 python3-jsonschema) supporting draft 2020-12.
 
 Usage: check_schema.py [SOURCE_DIR]   (default: this file's ../..)
+       check_schema.py --expect [SOURCE_DIR]
+           prints "<relative path> valid|invalid" for every example plan and
+           every invalid case that is JSON: what any validator of the schema
+           must say (tests/support/check_schema_js.cjs reads it)
 """
 import json
 import os
@@ -204,5 +208,22 @@ def main(argv):
     return 0
 
 
+def expect(argv):
+    here = os.path.dirname(os.path.abspath(__file__))
+    src = os.path.abspath(argv[1] if len(argv) == 2 else os.path.join(here, "..", ".."))
+    for name in sorted(os.listdir(os.path.join(src, "plans"))):
+        if name.endswith(".json") and name != "schema.json":
+            print("plans/%s valid" % name)
+    cases_dir = os.path.join(src, "tests", "cases", "invalid")
+    for case in sorted(os.listdir(cases_dir)):
+        rel = "tests/cases/invalid/%s/plan.json" % case
+        doc, _ = load_json(os.path.join(src, rel))
+        if doc is not None:
+            print("%s %s" % (rel, "valid" if case in SCHEMA_CANNOT_EXPRESS else "invalid"))
+    return 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "--expect":
+        sys.exit(expect(sys.argv[1:]))
     sys.exit(main(sys.argv))

@@ -9,6 +9,9 @@ answers each request according to a per-path script of actions:
   429:N, 503:N        that status with "Retry-After: N" (seconds)
   429:date+N          that status with Retry-After as an HTTP-date N s ahead
   301:/where          a redirect (any 3xx) with "Location: /where"
+  400:echo, 500:echo  that status with a body echoing the request's headers
+                      (secrets included, as a careless receiver might) followed by
+                      1000 bytes of padding
   hang:S              sleep S seconds (past the client's timeout), then 200
   close               close the connection without answering
 
@@ -149,6 +152,11 @@ class Handler(BaseHTTPRequestHandler):
         elif arg.startswith("date+"):
             when = time.time() + float(arg[5:])
             headers.append(("Retry-After", email.utils.formatdate(when, usegmt=True)))
+        elif arg == "echo":
+            payload = json.dumps({"error": "rejected", "status": status,
+                                  "you_sent": dict(self.headers.items()),
+                                  "padding": "p" * 1000}).encode()
+            return self._send(status, headers, payload)
         elif arg:
             headers.append(("Retry-After", arg))
         payload = json.dumps({"status": status}).encode()

@@ -251,6 +251,8 @@ static void test_example_values(void **state)
 	assert_true(w->gate);
 	assert_int_equal(w->retries, 5);
 	assert_string_equal(w->secret_env, "ECPLAN_WEBHOOK_SECRET");
+	assert_int_equal(w->signature, ECPLAN_SIGNATURE_ECPLAN | ECPLAN_SIGNATURE_STANDARD);
+	assert_int_equal(p->webhooks[1].signature, ECPLAN_SIGNATURE_ECPLAN); /* the default */
 	assert_int_equal(w->nheaders, 1);
 	assert_string_equal(w->headers[0].name, "Authorization");
 	assert_string_equal(w->headers[0].value, "Bearer ${env.FLAG_TOKEN}");
@@ -454,6 +456,32 @@ static void test_canonical_stable(void **state)
 	ecplan_plan_free(pb);
 	ecplan_plan_free(pc);
 	ecplan_plan_free(pd);
+}
+
+/* "$schema" is for editors: accepted (a string), ignored, and not part of
+ * the plan's identity. */
+static void test_schema_key_ignored(void **state)
+{
+	(void)state;
+	ecplan_plan *a = parse_ok(MINIMAL_PLAN);
+	ecplan_plan *b = parse_ok("{\"$schema\": \"./schema.json\", \"format\": \"ecplan/v1\", \"name\": \"p\","
+				  " \"table\": \"users\", \"change\": {\"column\": \"a\", \"new_column\": \"b\"}}");
+	ecplan_plan *c = parse_ok("{\"format\": \"ecplan/v1\", \"name\": \"p\", \"table\": \"users\","
+				  " \"change\": {\"column\": \"a\", \"new_column\": \"b\"},"
+				  " \"$schema\": \"urn:ecplan:schema:plan:v1\"}");
+	assert_string_equal(a->canonical, b->canonical);
+	assert_string_equal(a->sha256, b->sha256);
+	assert_string_equal(a->sha256, c->sha256);
+	assert_null(strstr(b->canonical, "schema"));
+	ecplan_plan_free(a);
+	ecplan_plan_free(b);
+	ecplan_plan_free(c);
+	/* a non-string "$schema" is an error, with its path */
+	ecplan_diags d = parse_bad("{\"$schema\": 7, \"format\": \"ecplan/v1\", \"name\": \"p\","
+				   " \"table\": \"users\", \"change\": {\"column\": \"a\", \"new_column\": \"b\"}}");
+	assert_int_equal(d.count, 1);
+	assert_string_equal(d.items[0].path, "$[\"$schema\"]");
+	ecplan_diags_release(&d);
 }
 
 static void test_sha256_known_value(void **state)
@@ -804,6 +832,7 @@ int main(void)
 		cmocka_unit_test(test_table_split),
 		cmocka_unit_test(test_canonical_stable),
 		cmocka_unit_test(test_sha256_known_value),
+		cmocka_unit_test(test_schema_key_ignored),
 		cmocka_unit_test(test_invalid_cases),
 		cmocka_unit_test(test_multiple_errors),
 		cmocka_unit_test(test_positions_count_characters),

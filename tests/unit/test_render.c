@@ -18,6 +18,7 @@
 #include "ecplan/catalog.h"
 #include "ecplan/plan.h"
 #include "ecplan/render.h"
+#include "ecplan/render_text.h"
 #include "ecplan/sql.h"
 #include "ecplan/strbuf.h"
 

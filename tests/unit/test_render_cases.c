@@ -42,6 +42,7 @@
 #include "ecplan/catalog.h"
 #include "ecplan/plan.h"
 #include "ecplan/render.h"
+#include "ecplan/render_text.h"
 #include "ecplan/strbuf.h"
 
 #define CASES_DIR ECPLAN_SOURCE_DIR "/tests/cases/render"

@@ -90,12 +90,65 @@ static void test_verify_header_forms(void **state)
 	assert_false(ecplan_sign_verify("t=1700000000", SECRET, BODY, strlen(BODY), TS, 0));
 }
 
+/* The example of the Standard Webhooks specification (and of its verifier
+ * libraries' tests): a whsec_ secret is base64-decoded to the key. */
+static void test_standard_known_vector(void **state)
+{
+	(void)state;
+	const char *body = "{\"test\": 2432232314}";
+	char *sig = ecplan_sign_standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+					 "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330LL, body,
+					 strlen(body));
+	assert_non_null(sig);
+	assert_string_equal(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+	free(sig);
+}
+
+/* Any other secret keys the HMAC with its raw bytes; pinned with python3:
+ * base64(hmac.new(b"plain-secret", b"<id>.1700000000.{}", sha256).digest()). */
+static void test_standard_raw_secret(void **state)
+{
+	(void)state;
+	char *sig = ecplan_sign_standard("plain-secret", "0123456789abcdef0123456789abcdef",
+					 1700000000LL, "{}", 2);
+	assert_non_null(sig);
+	assert_string_equal(sig, "v1,C5cxJYfqI68rtQT3B9qh8uMgXEPoBFgIR7ayiEOlraI=");
+	free(sig);
+	/* a changed body or id changes the signature */
+	sig = ecplan_sign_standard("plain-secret", "0123456789abcdef0123456789abcdeF",
+				   1700000000LL, "{}", 2);
+	assert_string_not_equal(sig, "v1,C5cxJYfqI68rtQT3B9qh8uMgXEPoBFgIR7ayiEOlraI=");
+	free(sig);
+}
+
+static void test_standard_bad_secret(void **state)
+{
+	(void)state;
+	assert_true(ecplan_sign_standard_secret_ok("plain"));
+	assert_true(ecplan_sign_standard_secret_ok("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+	assert_true(ecplan_sign_standard_secret_ok("whsec_YWI="));
+	assert_false(ecplan_sign_standard_secret_ok("whsec_"));
+	assert_false(ecplan_sign_standard_secret_ok("whsec_not base64!"));
+	assert_false(ecplan_sign_standard_secret_ok("whsec_abc"));
+	assert_false(ecplan_sign_standard_secret_ok("whsec_a=bc"));
+	assert_null(ecplan_sign_standard("whsec_abc", "id", 1, "", 0));
+	/* "whsec_YWI=" is the key "ab" */
+	char *a = ecplan_sign_standard("whsec_YWI=", "id", 1, "x", 1);
+	char *b = ecplan_sign_standard("ab", "id", 1, "x", 1);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_known_vector),
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_verify_header_forms),
+		cmocka_unit_test(test_standard_known_vector),
+		cmocka_unit_test(test_standard_raw_secret),
+		cmocka_unit_test(test_standard_bad_secret),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

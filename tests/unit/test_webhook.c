@@ -42,6 +42,7 @@ static const char *fake_env(const char *name, void *ctx)
 		{ "TOKEN", SECRET_VALUE },
 		{ "SIGNING", SIGNING_SECRET },
 		{ "MULTI", "a\r\nX-Injected: 1" },
+		{ "STDSIG", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" },
 	};
 	(void)ctx;
 	for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++)
@@ -259,6 +260,80 @@ static void test_render_headers(void **state)
 	ecplan_webhook_rendered_release(&out);
 }
 
+/* A plan's Content-Type replaces application/json; the Standard Webhooks
+ * headers come beside (or instead of) X-Ecplan-Signature. */
+static void test_render_content_type_and_standard(void **state)
+{
+	recorder r;
+	ecplan_webhook_rendered out = ECPLAN_WEBHOOK_RENDERED_INIT;
+	ecplan_header headers[] = {
+		{ (char *)"content-type", (char *)"application/json; domain-model=launchdarkly.semanticpatch" },
+	};
+	ecplan_webhook_spec spec = spec_for("flags", "https://hooks.example.com/ecplan");
+	ecplan_webhook_request req;
+	ecplan_error err;
+	(void)state;
+
+	spec.headers = headers;
+	spec.nheaders = 1;
+	spec.secret_env = (char *)"STDSIG";
+	spec.signature = ECPLAN_SIGNATURE_ECPLAN | ECPLAN_SIGNATURE_STANDARD;
+	recorder_init(&r);
+	req = request(&r.opts);
+	ecplan_error_clear(&err);
+	assert_int_equal(ecplan_webhook_render(&out, &spec, &req, 1, NOW, 0, &err), 0);
+	size_t ntype = 0;
+	for (size_t i = 0; i < out.nheaders; i++)
+		ntype += !strcasecmp(out.headers[i].name, "Content-Type");
+	assert_int_equal(ntype, 1);
+	assert_string_equal(ecplan_webhook_rendered_header(&out, "Content-Type"),
+			    "application/json; domain-model=launchdarkly.semanticpatch");
+	assert_non_null(ecplan_webhook_rendered_header(&out, "X-Ecplan-Signature"));
+	assert_string_equal(ecplan_webhook_rendered_header(&out, "webhook-id"),
+			    "0123456789abcdef0123456789abcdef");
+	assert_string_equal(ecplan_webhook_rendered_header(&out, "webhook-timestamp"), "1795578137");
+	char *want = ecplan_sign_standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+					  "0123456789abcdef0123456789abcdef", NOW, out.body,
+					  out.body_len);
+	assert_string_equal(ecplan_webhook_rendered_header(&out, "webhook-signature"), want);
+	free(want);
+	ecplan_webhook_rendered_release(&out);
+
+	/* standard only: no X-Ecplan-Signature */
+	spec.signature = ECPLAN_SIGNATURE_STANDARD;
+	assert_int_equal(ecplan_webhook_render(&out, &spec, &req, 1, NOW, 0, &err), 0);
+	assert_null(ecplan_webhook_rendered_header(&out, "X-Ecplan-Signature"));
+	assert_non_null(ecplan_webhook_rendered_header(&out, "webhook-signature"));
+	ecplan_webhook_rendered_release(&out);
+
+	/* redacted display */
+	assert_int_equal(ecplan_webhook_render(&out, &spec, &req, 1, NOW, ECPLAN_WEBHOOK_RENDER_REDACT,
+					       &err), 0);
+	assert_string_equal(ecplan_webhook_rendered_header(&out, "webhook-signature"), "v1,[redacted]");
+	ecplan_webhook_rendered_release(&out);
+
+	/* a plan header may not be one of the three */
+	ecplan_header clash[] = { { (char *)"Webhook-Id", (char *)"x" } };
+	spec.headers = clash;
+	assert_int_equal(ecplan_webhook_render(&out, &spec, &req, 1, NOW, 0, &err), ECPLAN_EINVALID);
+	/* ... unless the standard scheme is off */
+	spec.signature = ECPLAN_SIGNATURE_ECPLAN;
+	ecplan_error_clear(&err);
+	assert_int_equal(ecplan_webhook_render(&out, &spec, &req, 1, NOW, 0, &err), 0);
+	assert_null(ecplan_webhook_rendered_header(&out, "webhook-signature"));
+	ecplan_webhook_rendered_release(&out);
+
+	/* a whsec_ secret that is not base64 */
+	spec.headers = NULL;
+	spec.nheaders = 0;
+	spec.signature = ECPLAN_SIGNATURE_STANDARD;
+	spec.secret_env = (char *)"SIGNING";
+	ecplan_error_clear(&err);
+	assert_int_equal(ecplan_webhook_render(&out, &spec, &req, 1, NOW, 0, &err), ECPLAN_EINVALID);
+	assert_string_equal(err.path, "secret_env");
+	assert_null(strstr(err.message, SIGNING_SECRET));
+}
+
 static void test_render_custom_body_and_methods(void **state)
 {
 	recorder r;
@@ -450,7 +525,8 @@ static void test_helpers(void **state)
 	assert_string_not_equal(a, b);
 	assert_int_equal(ecplan_webhook_new_delivery_id(small, sizeof(small), &err), ECPLAN_ERR);
 
-	assert_true(ecplan_webhook_header_reserved("content-type"));
+	assert_false(ecplan_webhook_header_reserved("content-type")); /* a plan may set its own */
+	assert_true(ecplan_webhook_header_reserved("Content-Length"));
 	assert_true(ecplan_webhook_header_reserved("X-ECPLAN-Anything"));
 	assert_true(ecplan_webhook_header_reserved("Idempotency-Key"));
 	assert_false(ecplan_webhook_header_reserved("Authorization"));
@@ -1058,6 +1134,7 @@ int main(void)
 	const struct CMUnitTest pure[] = {
 		cmocka_unit_test(test_render_default_payload),
 		cmocka_unit_test(test_render_headers),
+		cmocka_unit_test(test_render_content_type_and_standard),
 		cmocka_unit_test(test_render_custom_body_and_methods),
 		cmocka_unit_test(test_render_errors_and_no_leak),
 		cmocka_unit_test(test_render_redacted),
