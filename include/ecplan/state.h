@@ -103,8 +103,10 @@ int ecplan_state_set_rows_total(PGconn *conn, const char *name, long long total,
 /*
  * Appends an event. kind: "attempt", "step", "phase", "error", "webhook",
  * "precondition", "rollback", ...; phase may be NULL; data_json a JSON object
- * text or NULL. Never fails the caller's work: errors are returned but
- * callers usually ignore them.
+ * text or NULL. Returns the insert's error. Run inside the transaction of the
+ * state change it tells of, it commits or rolls back with it (the runner
+ * does so for every phase start, end and undo), so the history never tells
+ * of a move that did not happen nor leaves one out.
  */
 int ecplan_state_log(PGconn *conn, const char *name, const char *kind, const char *phase,
 		     const char *message, const char *data_json, ecplan_error *err);

@@ -71,22 +71,91 @@ static void sleep_ms(ecplan_runner *r, long ms)
 		;
 }
 
-/* Logs an event; failures to log never fail the work. */
-static void log_event(ecplan_runner *r, const char *kind, ecplan_phase phase, const char *data,
-		      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void log_event(ecplan_runner *r, const char *kind, ecplan_phase phase, const char *data,
-		      const char *fmt, ...)
+/*
+ * Appends an event. Outside a transaction it is a statement of its own;
+ * inside one (see state_change) it commits or rolls back with the state
+ * change it tells of. A failure to record is returned, never ignored: a
+ * history that leaves out a move tells a false story.
+ */
+static int vrecord(ecplan_runner *r, const char *kind, ecplan_phase phase, const char *data,
+		   ecplan_error *err, const char *fmt, va_list ap)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	ecplan_strbuf_vaddf(&sb, fmt, ap);
+	int rc = ecplan_state_log(r->conn, r->plan->name, kind, ecplan_phase_name(phase), sb.buf, data,
+				  err);
+	ecplan_strbuf_release(&sb);
+	return rc;
+}
+
+static int log_event(ecplan_runner *r, const char *kind, ecplan_phase phase, const char *data,
+		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* An event on its own, for what is not a state change (webhook attempts,
+ * lock retries, progress). Returns the error of the insert, which callers
+ * on the path of a state change turn into a failure. */
+static int log_event(ecplan_runner *r, const char *kind, ecplan_phase phase, const char *data,
+		     const char *fmt, ...)
+{
+	va_list ap;
+	ecplan_error e;
+	ecplan_error_clear(&e);
+	if (PQstatus(r->conn) != CONNECTION_OK || ecplan_db_in_transaction(r->conn))
+		return ECPLAN_ERR;
+	va_start(ap, fmt);
+	int rc = vrecord(r, kind, phase, data, &e, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int log_event_or_fail(ecplan_runner *r, ecplan_error *err, const char *kind, ecplan_phase phase,
+			     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* An event whose loss is an error: err says why it could not be recorded. */
+static int log_event_or_fail(ecplan_runner *r, ecplan_error *err, const char *kind, ecplan_phase phase,
+			     const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	ecplan_strbuf_vaddf(&sb, fmt, ap);
+	int rc = vrecord(r, kind, phase, NULL, err, fmt, ap);
 	va_end(ap);
-	if (PQstatus(r->conn) == CONNECTION_OK && !ecplan_db_in_transaction(r->conn))
-		ecplan_state_log(r->conn, r->plan->name, kind, ecplan_phase_name(phase), sb.buf, data,
-				 NULL);
-	ecplan_strbuf_release(&sb);
+	if (rc < 0 && err && err->code)
+		ecplan_error_hint(err, "the event could not be recorded in ecplan.events, so the move was "
+				       "not made; fix the cause and run the same command again");
+	return rc;
+}
+
+/* What a state change does inside its transaction. */
+typedef int (*change_fn)(ecplan_runner *r, void *arg, ecplan_error *err);
+
+static int state_change(ecplan_runner *r, change_fn change, void *arg, const char *kind,
+			ecplan_phase phase, ecplan_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+
+/*
+ * Runs change and appends its event in ONE transaction: either both are in
+ * the database or neither is, whenever the process or the server dies.
+ */
+static int state_change(ecplan_runner *r, change_fn change, void *arg, const char *kind,
+			ecplan_phase phase, ecplan_error *err, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+	if ((rc = ecplan_db_begin(r->conn, err)) < 0)
+		return rc;
+	if ((rc = change(r, arg, err)) == 0) {
+		va_start(ap, fmt);
+		rc = vrecord(r, kind, phase, NULL, err, fmt, ap);
+		va_end(ap);
+		if (rc < 0 && err && err->code)
+			ecplan_error_hint(err, "the event could not be recorded in ecplan.events, so the state "
+					       "change was rolled back; fix the cause and run the same command again");
+	}
+	if (rc == 0)
+		rc = ecplan_db_commit(r->conn, err);
+	if (rc < 0 && ecplan_db_in_transaction(r->conn))
+		ecplan_db_rollback(r->conn, NULL);
+	return rc;
 }
 
 int ecplan_runner_open(ecplan_runner **out, const char *conninfo, const ecplan_plan *plan,
@@ -139,6 +208,37 @@ PGconn *ecplan_runner_conn(ecplan_runner *r)
 	return r->conn;
 }
 
+/* The state changes that state_change() pairs with their events. */
+typedef struct phase_move {
+	ecplan_phase phase;
+	bool rollback;
+	ecplan_state result;
+} phase_move;
+
+static int do_register(ecplan_runner *r, void *arg, ecplan_error *err)
+{
+	(void)arg;
+	return ecplan_state_register(r->conn, r->plan, err);
+}
+
+static int do_reregister(ecplan_runner *r, void *arg, ecplan_error *err)
+{
+	(void)arg;
+	return ecplan_state_reregister(r->conn, r->plan, err);
+}
+
+static int do_begin_phase(ecplan_runner *r, void *arg, ecplan_error *err)
+{
+	phase_move *m = arg;
+	return ecplan_state_begin_phase(r->conn, r->plan->name, m->phase, m->rollback, err);
+}
+
+static int do_finish_phase(ecplan_runner *r, void *arg, ecplan_error *err)
+{
+	phase_move *m = arg;
+	return ecplan_state_finish_phase(r->conn, r->plan->name, m->result, err);
+}
+
 static int reload(ecplan_runner *r, ecplan_error *err)
 {
 	ecplan_plan_row_free(r->row);
@@ -159,10 +259,10 @@ static int register_or_check(ecplan_runner *r, bool may_register, ecplan_error *
 			ecplan_error_hint(err, "nothing was done; \"ecplan advance\" registers a plan");
 			return ECPLAN_ENOTFOUND;
 		}
-		if ((rc = ecplan_state_register(r->conn, r->plan, err)) < 0)
+		if ((rc = state_change(r, do_register, NULL, "register", ECPLAN_PHASE_NONE, err,
+				       "plan registered from %s (sha256 %s)", r->plan->source,
+				       r->plan->sha256)) < 0)
 			return rc;
-		log_event(r, "register", ECPLAN_PHASE_NONE, NULL, "plan registered from %s (sha256 %s)",
-			  r->plan->source, r->plan->sha256);
 		return reload(r, err);
 	}
 	if (r->row->sha256 && !strcmp(r->row->sha256, r->plan->sha256))
@@ -174,12 +274,11 @@ static int register_or_check(ecplan_runner *r, bool may_register, ecplan_error *
 	for (int i = 0; i < ECPLAN_PHASE_COUNT; i++)
 		never_started &= r->row->attempts[i] == 0;
 	if (never_started && may_register) {
-		int rc2 = ecplan_state_reregister(r->conn, r->plan, err);
+		int rc2 = state_change(r, do_reregister, NULL, "register", ECPLAN_PHASE_NONE, err,
+				       "plan replaced from %s (sha256 %s); it had not started any phase",
+				       r->plan->source, r->plan->sha256);
 		if (rc2 < 0)
 			return rc2;
-		log_event(r, "register", ECPLAN_PHASE_NONE, NULL,
-			  "plan replaced from %s (sha256 %s); it had not started any phase", r->plan->source,
-			  r->plan->sha256);
 		return reload(r, err);
 	}
 	return ecplan_state_check_drift(r->plan, r->row, err);
@@ -627,7 +726,8 @@ static int run_steps(ecplan_runner *r, const ecplan_steps *steps, const ecplan_c
 		}
 		if (rc < 0)
 			return rc;
-		log_event(r, "step", phase, NULL, "%s done in %.3f s", what, now_s() - t0);
+		if ((rc = log_event_or_fail(r, err, "step", phase, "%s done in %.3f s", what, now_s() - t0)) < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -685,14 +785,15 @@ static int run_phase(ecplan_runner *r, ecplan_phase phase, ecplan_error *err)
 		ecplan_event_name(ev, sizeof(ev), phase, "before");
 		if ((rc = fire(r, ev, phase, r->row->attempts[phase] + 1, true, NULL, err)) < 0)
 			goto done;
-		if ((rc = ecplan_state_begin_phase(r->conn, r->plan->name, phase, false, err)) < 0 ||
+		phase_move m = { phase, false, ECPLAN_STATE_PLANNED };
+		if ((rc = state_change(r, do_begin_phase, &m, "phase", phase, err, "%s started (attempt %d)",
+				       ecplan_phase_name(phase), r->row->attempts[phase] + 1)) < 0 ||
 		    (rc = reload(r, err)) < 0)
 			goto done;
-		log_event(r, "phase", phase, NULL, "%s started (attempt %d)", ecplan_phase_name(phase),
-			  r->row->phase_attempt);
 	} else {
-		log_event(r, "phase", phase, NULL, "%s resumed at step %d of %zu", ecplan_phase_name(phase),
-			  r->row->step + 1, steps.count);
+		if ((rc = log_event_or_fail(r, err, "phase", phase, "%s resumed at step %d of %zu",
+					    ecplan_phase_name(phase), r->row->step + 1, steps.count)) < 0)
+			goto done;
 		info(r, "%s: resuming at step %d of %zu", ecplan_phase_name(phase), r->row->step + 1,
 		     steps.count);
 	}
@@ -701,10 +802,10 @@ static int run_phase(ecplan_runner *r, ecplan_phase phase, ecplan_error *err)
 	ecplan_event_name(ev, sizeof(ev), phase, "after");
 	if ((rc = fire(r, ev, phase, r->row->phase_attempt, true, NULL, err)) < 0)
 		goto done;
-	if ((rc = ecplan_state_finish_phase(r->conn, r->plan->name, ecplan_phase_result(phase), err)) < 0)
+	phase_move fin = { phase, false, ecplan_phase_result(phase) };
+	if ((rc = state_change(r, do_finish_phase, &fin, "phase", phase, err, "%s done: state %s",
+			       ecplan_phase_name(phase), ecplan_state_name(ecplan_phase_result(phase)))) < 0)
 		goto done;
-	log_event(r, "phase", phase, NULL, "%s done: state %s", ecplan_phase_name(phase),
-		  ecplan_state_name(ecplan_phase_result(phase)));
 	info(r, "%s done: state is now %s", ecplan_phase_name(phase),
 	     ecplan_state_name(ecplan_phase_result(phase)));
 	rc = reload(r, err);
@@ -799,22 +900,25 @@ static int undo_phase(ecplan_runner *r, ecplan_phase phase, ecplan_state to, ecp
 	}
 	bool resume = r->row->running == phase && r->row->rolling_back;
 	if (!resume) {
-		if ((rc = ecplan_state_begin_phase(r->conn, r->plan->name, phase, true, err)) < 0 ||
+		phase_move m = { phase, true, ECPLAN_STATE_PLANNED };
+		if ((rc = state_change(r, do_begin_phase, &m, "rollback", phase, err, "undoing %s",
+				       ecplan_phase_name(phase))) < 0 ||
 		    (rc = reload(r, err)) < 0)
 			goto done;
+	} else if ((rc = log_event_or_fail(r, err, "rollback", phase, "undoing %s (resumed)",
+					   ecplan_phase_name(phase))) < 0) {
+		goto done;
 	}
-	log_event(r, "rollback", phase, NULL, "undoing %s%s", ecplan_phase_name(phase),
-		  resume ? " (resumed)" : "");
 	ecplan_render_undo(&steps, r->plan, cat, phase);
 	if ((rc = run_steps(r, &steps, cat, phase, true, r->row->step, err)) < 0)
 		goto done;
 	ecplan_state result = (ecplan_state)phase; /* the state before the phase */
 	if (result == ECPLAN_STATE_PLANNED && to == ECPLAN_STATE_PLANNED)
 		result = ECPLAN_STATE_ROLLED_BACK;
-	if ((rc = ecplan_state_finish_phase(r->conn, r->plan->name, result, err)) < 0)
+	phase_move fin = { phase, true, result };
+	if ((rc = state_change(r, do_finish_phase, &fin, "rollback", phase, err, "%s undone: state %s",
+			       ecplan_phase_name(phase), ecplan_state_name(result))) < 0)
 		goto done;
-	log_event(r, "rollback", phase, NULL, "%s undone: state %s", ecplan_phase_name(phase),
-		  ecplan_state_name(result));
 	info(r, "rollback of %s done: state is now %s", ecplan_phase_name(phase), ecplan_state_name(result));
 	rc = reload(r, err);
 done:
