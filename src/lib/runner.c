@@ -325,8 +325,8 @@ static int on_attempt(const ecplan_webhook_attempt *a, void *ctx)
 static int fire(ecplan_runner *r, const char *event, ecplan_phase phase, int phase_attempt,
 		bool gates, const char *error_text, ecplan_error *err)
 {
-	const ecplan_webhook_spec *hooks[64];
-	size_t n = ecplan_plan_webhooks_for(r->plan, event, hooks, 64);
+	const ecplan_webhook_spec **hooks = NULL;
+	size_t n = ecplan_plan_webhooks_for(r->plan, event, &hooks);
 	int result = 0;
 	char table[300];
 	snprintf(table, sizeof(table), "%s.%s", r->plan->schema, r->plan->table);
@@ -337,6 +337,7 @@ static int fire(ecplan_runner *r, const char *event, ecplan_phase phase, int pha
 		if (ecplan_state_delivery(&d, r->conn, r->plan->name, event, hooks[i]->name, phase_attempt,
 					  hooks[i]->gate, &e) < 0) {
 			ecplan_error_set(err, ECPLAN_ERR, "%s", e.message);
+			free(hooks);
 			return ECPLAN_ERR;
 		}
 		if (d.delivered)
@@ -362,6 +363,7 @@ static int fire(ecplan_runner *r, const char *event, ecplan_phase phase, int pha
 		err->http_status = e.http_status;
 		result = ECPLAN_EGATE;
 	}
+	free(hooks);
 	return result;
 }
 
