@@ -19,6 +19,17 @@
 #include "ecplan/phase.h"
 #include "ecplan/plan.h"
 
+/*
+ * Creates schema ecplan_archive when it is missing: needs no privilege when
+ * it exists (CREATE SCHEMA IF NOT EXISTS checks CREATE on the database
+ * first) and is safe when plans contract at the same moment (CREATE SCHEMA
+ * IF NOT EXISTS is not: the loser fails on a duplicate key in pg_namespace).
+ */
+#define ECPLAN_ARCHIVE_SCHEMA_SQL \
+	"DO $ecplan$BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace" \
+	" WHERE nspname = 'ecplan_archive') THEN CREATE SCHEMA ecplan_archive; END IF;" \
+	" EXCEPTION WHEN unique_violation OR duplicate_schema THEN NULL; END$ecplan$"
+
 typedef enum ecplan_step_kind {
 	ECPLAN_STEP_DDL = 0,     /* run the statements */
 	ECPLAN_STEP_BACKFILL,    /* the batch loop: statements[0] is the batch template */

@@ -393,8 +393,10 @@ static void describe_lockers(ecplan_runner *r, ecplan_error *err)
 typedef int (*try_fn)(ecplan_runner *r, void *arg, ecplan_error *err);
 
 /*
- * Runs fn, retrying when it fails on lock_timeout: jittered exponential
- * backoff, at most lock_retries retries, then ECPLAN_ELOCKTIMEOUT.
+ * Runs fn, retrying when it fails on lock_timeout, a serialization failure
+ * or a deadlock (ecplan_db_error_is_retryable: the transaction left nothing
+ * behind): jittered exponential backoff, at most lock_retries retries, then
+ * ECPLAN_ELOCKTIMEOUT.
  */
 static int with_lock_retries(ecplan_runner *r, ecplan_phase phase, const char *what, try_fn fn,
 			     void *arg, ecplan_error *err)
@@ -408,10 +410,29 @@ static int with_lock_retries(ecplan_runner *r, ecplan_phase phase, const char *w
 			ecplan_db_rollback(r->conn, NULL);
 		if (rc == 0)
 			return 0;
-		if (!ecplan_db_error_is_lock_timeout(&e)) {
+		if (!ecplan_db_error_is_retryable(&e)) {
 			if (err && !err->code)
 				*err = e;
 			return rc;
+		}
+		if (!ecplan_db_error_is_lock_timeout(&e)) {
+			/* 40001 / 40P01: say which, and go on as for a lock timeout. */
+			if (attempt >= retries) {
+				if (err && !err->code) {
+					*err = e;
+					ecplan_error_hint(err, "%s: still failing after %ld retries; run the same "
+							  "command again to resume", what, retries);
+				}
+				return rc;
+			}
+			long delay = ecplan_backoff_delay_ms((int)attempt, 200, 30000, ecplan_backoff_splitmix64,
+							     &r->rng);
+			log_event(r, "retry", phase, NULL, "%s: %s (SQLSTATE %s, try %ld of %ld); retrying in %ld ms",
+				  what, e.message, e.sqlstate, attempt + 1, retries + 1, delay);
+			info(r, "%s: %s (try %ld of %ld); retrying in %ld ms", what, e.message, attempt + 1,
+			     retries + 1, delay);
+			sleep_ms(r, delay);
+			continue;
 		}
 		if (attempt >= retries) {
 			ecplan_error_set(err, ECPLAN_ELOCKTIMEOUT,
@@ -638,6 +659,31 @@ done:
 	return rc;
 }
 
+/*
+ * True when the text of every key column's values is the same under any
+ * session settings (integers, numeric, text, uuid, ...); false for dates,
+ * times, intervals, floats, money, bytea and anything unknown (domains,
+ * arrays, ranges, ...), whose text follows DateStyle, TimeZone, ...
+ */
+static bool key_text_is_stable(const ecplan_catalog *cat)
+{
+	static const char *const stable[] = { "smallint", "integer", "bigint", "numeric", "text",
+					      "character varying", "character", "uuid", "boolean",
+					      "\"char\"", "name", "oid", "inet", "cidr", "macaddr",
+					      "macaddr8" };
+	for (size_t i = 0; i < cat->nkey; i++) {
+		const char *t = cat->key_types ? cat->key_types[i] : NULL;
+		bool ok = false;
+		for (size_t k = 0; t && k < sizeof(stable) / sizeof(stable[0]) && !ok; k++) {
+			size_t n = strlen(stable[k]);
+			ok = !strncmp(t, stable[k], n) && (t[n] == '\0' || t[n] == '(');
+		}
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
 static int run_backfill(ecplan_runner *r, const ecplan_catalog *cat, int step_index,
 			ecplan_error *err)
 {
@@ -645,7 +691,9 @@ static int run_backfill(ecplan_runner *r, const ecplan_catalog *cat, int step_in
 	int rc;
 	if (cat->nkey == 0)
 		return ecplan_error_set(err, ECPLAN_EPRECONDITION, "the table has no usable key for the backfill");
-	if ((rc = ecplan_state_load_cursor(&a.cursor, &a.ncursor, r->conn, r->plan->name, err)) < 0)
+	bool same_settings = false;
+	if ((rc = ecplan_state_load_cursor(&a.cursor, &a.ncursor, &same_settings, r->conn, r->plan->name,
+					   err)) < 0)
 		return rc;
 	if (a.cursor && a.ncursor != cat->nkey) {
 		free_cursor(a.cursor, a.ncursor);
@@ -653,6 +701,21 @@ static int run_backfill(ecplan_runner *r, const ecplan_catalog *cat, int step_in
 					"the saved backfill cursor does not match the table's key");
 	}
 	long long total = estimate_rows(r, cat);
+	if (a.cursor && !same_settings && !key_text_is_stable(cat)) {
+		/* Saved by an older release, as text in that session's DateStyle,
+		 * TimeZone, ...: read under ours it could point elsewhere and skip
+		 * rows. Walk the key again from the start instead: rows already
+		 * filled are not written again (the batch only fills NULLs). */
+		if ((rc = log_event_or_fail(r, err, "backfill", ECPLAN_PHASE_BACKFILL,
+					    "the saved cursor was written under unknown session settings;"
+					    " walking the key again from the start")) < 0)
+			goto done;
+		info(r, "backfill: the saved cursor came from an older ecplan under unknown session settings "
+		     "(DateStyle, TimeZone, ...); walking the key again from the start (filled rows are skipped)");
+		free_cursor(a.cursor, a.ncursor);
+		a.cursor = NULL;
+		a.ncursor = 0;
+	}
 	if (r->row->rows_total < 0 || !a.cursor)
 		ecplan_state_set_rows_total(r->conn, r->plan->name, total, !a.cursor, NULL);
 	if ((rc = reload(r, err)) < 0)
