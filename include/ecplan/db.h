@@ -20,6 +20,8 @@
 /* SQLSTATEs callers test for. */
 #define ECPLAN_SQLSTATE_LOCK_NOT_AVAILABLE "55P03" /* lock_timeout, NOWAIT */
 #define ECPLAN_SQLSTATE_QUERY_CANCELED "57014"     /* statement_timeout, cancel */
+#define ECPLAN_SQLSTATE_SERIALIZATION_FAILURE "40001"
+#define ECPLAN_SQLSTATE_DEADLOCK_DETECTED "40P01"
 
 /* Where the connection string came from, for messages. */
 typedef enum ecplan_db_source {
@@ -50,6 +52,18 @@ const char *ecplan_db_source_name(ecplan_db_source source);
  * client_encoding=UTF8 (plans are JSON, hence UTF-8). connect_timeout is 10
  * seconds unless conninfo or PGCONNECT_TIMEOUT sets it. libpq's notices
  * (NOTICE, WARNING) are discarded rather than printed.
+ *
+ * Right after connecting, the session's settings that ecplan's SQL and the
+ * text of values depend on are pinned, whatever the server, the role, the
+ * database, PGOPTIONS, PGDATESTYLE, PGTZ or conninfo's options say:
+ * DateStyle 'ISO, MDY', IntervalStyle postgres, TimeZone UTC,
+ * extra_float_digits 3, bytea_output hex (these decide the text of a key
+ * value, hence of the backfill cursor: see ecplan_db_value_settings()),
+ * search_path 'pg_catalog, "$user", public' (PostgreSQL's default, with
+ * pg_catalog first: the plan's expressions find unqualified functions in
+ * the role's own schema and in public, as on a default server; name any
+ * other schema explicitly), default_transaction_isolation 'read committed'
+ * and default_transaction_read_only off.
  *
  * On success returns 0 and sets *out to a connection the caller closes with
  * ecplan_db_close(). On failure *out is NULL and err says why:
@@ -104,6 +118,21 @@ int ecplan_db_server_version(PGconn *conn);
 bool ecplan_db_error_is(const ecplan_error *err, const char *sqlstate);
 /* Shorthand for ECPLAN_SQLSTATE_LOCK_NOT_AVAILABLE: lock_timeout expired. */
 bool ecplan_db_error_is_lock_timeout(const ecplan_error *err);
+/*
+ * True for errors after which running the same transaction again can
+ * succeed and nothing of it stayed: a lock timeout (55P03), a serialization
+ * failure (40001) and a deadlock (40P01, the server rolled the transaction
+ * back). A statement timeout or a cancel is not retryable.
+ */
+bool ecplan_db_error_is_retryable(const ecplan_error *err);
+
+/*
+ * The pinned settings that decide how values are written as text (see
+ * ecplan_db_connect), as one string, e.g. "DateStyle=ISO, MDY;...". A text
+ * saved by an ecplan session is read back correctly by any other ecplan
+ * session that reports the same string. Static storage.
+ */
+const char *ecplan_db_value_settings(void);
 
 /* BEGIN / COMMIT / ROLLBACK. A COMMIT of a failed transaction (which the
  * server turns into a ROLLBACK) is reported as an error. */

@@ -100,7 +100,15 @@ typedef struct ecplan_plan {
 int ecplan_plan_parse(ecplan_plan **out, const char *text, size_t len,
 		      const char *source, ecplan_diags *diags);
 
-/* Reads a file and parses it; a missing or unreadable file is one error. */
+/* The largest plan file ecplan reads; a larger one is refused, never cut. */
+#define ECPLAN_PLAN_MAX_FILE_SIZE (16u * 1024 * 1024)
+
+/*
+ * Reads a file and parses it. A missing or unreadable file, one that is not
+ * a regular file (a directory, a FIFO, a device: refused at once, without
+ * waiting for a writer), or one larger than ECPLAN_PLAN_MAX_FILE_SIZE is one
+ * error. The whole file is parsed: nothing is ever cut off.
+ */
 int ecplan_plan_load_file(ecplan_plan **out, const char *path, ecplan_diags *diags);
 
 void ecplan_plan_free(ecplan_plan *plan);
@@ -108,9 +116,12 @@ void ecplan_plan_free(ecplan_plan *plan);
 /* True when name is 1-63 chars of [a-z0-9_-]. */
 bool ecplan_plan_name_valid(const char *name);
 
-/* The webhooks subscribed to event, in plan order; returns how many were
- * written to out (at most max). */
+/*
+ * The webhooks subscribed to event, in plan order, however many. Returns
+ * their number and sets *out to an array of that many pointers into plan
+ * (NULL when none), which the caller free()s (not the webhooks).
+ */
 size_t ecplan_plan_webhooks_for(const ecplan_plan *plan, const char *event,
-				const ecplan_webhook_spec **out, size_t max);
+				const ecplan_webhook_spec ***out);
 
 #endif

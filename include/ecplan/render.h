@@ -20,6 +20,18 @@
 #include "ecplan/plan.h"
 #include "ecplan/steps.h"
 
+/*
+ * Creates schema ecplan_archive when it is missing: needs no privilege when
+ * it exists (CREATE SCHEMA IF NOT EXISTS checks CREATE on the database
+ * first) and is safe when plans contract at the same moment (CREATE SCHEMA
+ * IF NOT EXISTS is not: the loser fails on a duplicate key in pg_namespace).
+ */
+#define ECPLAN_ARCHIVE_SCHEMA_SQL \
+	"DO $ecplan$BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace" \
+	" WHERE nspname = 'ecplan_archive') THEN CREATE SCHEMA ecplan_archive; END IF;" \
+	" EXCEPTION WHEN unique_violation OR duplicate_schema THEN NULL; END$ecplan$"
+
+
 /* Derived, stable object names (caller frees). */
 char *ecplan_render_function_name(const ecplan_plan *plan);
 char *ecplan_render_trigger_name(const ecplan_plan *plan);

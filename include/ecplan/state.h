@@ -20,7 +20,7 @@
 #include "ecplan/phase.h"
 #include "ecplan/plan.h"
 
-#define ECPLAN_STATE_SCHEMA_VERSION 1
+#define ECPLAN_STATE_SCHEMA_VERSION 2
 
 typedef struct ecplan_plan_row {
 	char *name;
@@ -91,20 +91,27 @@ int ecplan_state_finish_phase(PGconn *conn, const char *name, ecplan_state state
 int ecplan_state_set_error(PGconn *conn, const char *name, const char *error, ecplan_error *err);
 
 /* Backfill bookkeeping, inside the batch's transaction: the cursor is the
- * key of the last row the batch covered, one text value per key column. */
+ * key of the last row the batch covered, one text value per key column, as
+ * written under ecplan's pinned value settings (ecplan_db_value_settings(),
+ * saved with it). */
 int ecplan_state_save_batch(PGconn *conn, const char *name, char *const *cursor, size_t ncursor,
 			    long long rows, double seconds, ecplan_error *err);
-/* The saved cursor: *out an array of ncursor strings (NULL when none). */
-int ecplan_state_load_cursor(char ***out, size_t *ncursor, PGconn *conn, const char *name,
-			     ecplan_error *err);
+/* The saved cursor: *out an array of ncursor strings (NULL when none);
+ * *same_settings is true when it was written under the value settings this
+ * session has (false for a cursor saved by a release before schema 2, whose
+ * text followed that session's DateStyle, TimeZone, ...). */
+int ecplan_state_load_cursor(char ***out, size_t *ncursor, bool *same_settings, PGconn *conn,
+			     const char *name, ecplan_error *err);
 int ecplan_state_set_rows_total(PGconn *conn, const char *name, long long total,
 				bool reset_progress, ecplan_error *err);
 
 /*
  * Appends an event. kind: "attempt", "step", "phase", "error", "webhook",
  * "precondition", "rollback", ...; phase may be NULL; data_json a JSON object
- * text or NULL. Never fails the caller's work: errors are returned but
- * callers usually ignore them.
+ * text or NULL. Returns the insert's error. Run inside the transaction of the
+ * state change it tells of, it commits or rolls back with it (the runner
+ * does so for every phase start, end and undo), so the history never tells
+ * of a move that did not happen nor leaves one out.
  */
 int ecplan_state_log(PGconn *conn, const char *name, const char *kind, const char *phase,
 		     const char *message, const char *data_json, ecplan_error *err);

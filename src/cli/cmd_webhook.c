@@ -46,6 +46,7 @@ int cmd_webhook(int argc, char **argv)
 	if (!plan)
 		return EXIT_USAGE;
 	int rc = EXIT_DONE;
+	const ecplan_webhook_spec **hooks = NULL;
 	ecplan_diags diags = ECPLAN_DIAGS_INIT;
 	if (ecplan_template_check_plan(plan, NULL, NULL, &diags) < 0) {
 		for (size_t i = 0; i < diags.count; i++)
@@ -53,8 +54,7 @@ int cmd_webhook(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto done;
 	}
-	const ecplan_webhook_spec *hooks[64];
-	size_t n = ecplan_plan_webhooks_for(plan, event, hooks, 64);
+	size_t n = ecplan_plan_webhooks_for(plan, event, &hooks);
 	if (n == 0) {
 		fprintf(stderr, "ecplan: no webhook of plan \"%s\" subscribes to %s\n", plan->name, event);
 		rc = EXIT_USAGE;
@@ -94,6 +94,7 @@ int cmd_webhook(int argc, char **argv)
 	}
 	ecplan_webhook_global_cleanup();
 done:
+	free(hooks);
 	ecplan_diags_release(&diags);
 	ecplan_plan_free(plan);
 	return rc;

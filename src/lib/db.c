@@ -232,6 +232,49 @@ static void set_trimmed(char *dst, size_t size, const char *msg)
 	dst[n] = '\0';
 }
 
+/* The settings pinned for every ecplan session; see ecplan_db_connect. The
+ * first five decide the text form of values (ecplan_db_value_settings). */
+static const char *const pinned[][2] = {
+	{ "DateStyle", "ISO, MDY" },
+	{ "IntervalStyle", "postgres" },
+	{ "TimeZone", "UTC" },
+	{ "extra_float_digits", "3" },
+	{ "bytea_output", "hex" },
+	{ "search_path", "pg_catalog, \"$user\", public" },
+	{ "default_transaction_isolation", "read committed" },
+	{ "default_transaction_read_only", "off" },
+};
+#define NPINNED (sizeof(pinned) / sizeof(pinned[0]))
+
+const char *ecplan_db_value_settings(void)
+{
+	return "DateStyle=ISO, MDY;IntervalStyle=postgres;TimeZone=UTC;extra_float_digits=3;"
+	       "bytea_output=hex";
+}
+
+/* One round trip: set_config() of every pinned setting, for the session. */
+static int pin_settings(PGconn *conn, ecplan_error *err)
+{
+	ecplan_strbuf sql = ECPLAN_STRBUF_INIT;
+	const char *params[2 * NPINNED];
+	size_t i;
+	int rc;
+
+	ecplan_strbuf_adds(&sql, "SELECT ");
+	for (i = 0; i < NPINNED; i++) {
+		ecplan_strbuf_addf(&sql, "%sset_config($%zu, $%zu, false)", i ? ", " : "", 2 * i + 1,
+				   2 * i + 2);
+		params[2 * i] = pinned[i][0];
+		params[2 * i + 1] = pinned[i][1];
+	}
+	rc = ecplan_db_query(NULL, conn, sql.buf, (int)(2 * NPINNED), params, err);
+	ecplan_strbuf_release(&sql);
+	if (rc < 0)
+		ecplan_error_hint(err, "ecplan pins its session's DateStyle, TimeZone, search_path and"
+				  " similar settings; check that the server accepts them");
+	return rc;
+}
+
 static void ignore_notice(void *arg, const char *message)
 {
 	(void)arg;
@@ -317,6 +360,10 @@ int ecplan_db_connect(PGconn **out, const char *conninfo, ecplan_error *err)
 		return ECPLAN_ERR;
 	}
 	PQsetNoticeProcessor(conn, ignore_notice, NULL);
+	if (pin_settings(conn, err) < 0) {
+		PQfinish(conn);
+		return ECPLAN_ERR;
+	}
 	*out = conn;
 	return 0;
 }
@@ -446,6 +493,13 @@ bool ecplan_db_error_is(const ecplan_error *err, const char *sqlstate)
 bool ecplan_db_error_is_lock_timeout(const ecplan_error *err)
 {
 	return ecplan_db_error_is(err, ECPLAN_SQLSTATE_LOCK_NOT_AVAILABLE);
+}
+
+bool ecplan_db_error_is_retryable(const ecplan_error *err)
+{
+	return ecplan_db_error_is(err, ECPLAN_SQLSTATE_LOCK_NOT_AVAILABLE) ||
+	       ecplan_db_error_is(err, ECPLAN_SQLSTATE_SERIALIZATION_FAILURE) ||
+	       ecplan_db_error_is(err, ECPLAN_SQLSTATE_DEADLOCK_DETECTED);
 }
 
 int ecplan_db_begin(PGconn *conn, ecplan_error *err)

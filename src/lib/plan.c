@@ -8,11 +8,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -945,32 +948,92 @@ int ecplan_plan_parse(ecplan_plan **out, const char *text, size_t len, const cha
 	return 0;
 }
 
+static int file_error(ecplan_diags *diags, const char *path, const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int file_error(ecplan_diags *diags, const char *path, const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+	ecplan_error *e = ecplan_diags_add(diags);
+	e->code = ECPLAN_EINVALID;
+	snprintf(e->source, sizeof(e->source), "%s", path);
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+	snprintf(e->hint, sizeof(e->hint), "%s", hint);
+	return ECPLAN_EINVALID;
+}
+
+static const char *file_kind(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISCHR(m) || S_ISBLK(m))
+		return "a device";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "not a regular file";
+}
+
 int ecplan_plan_load_file(ecplan_plan **out, const char *path, ecplan_diags *diags)
 {
 	*out = NULL;
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		ecplan_error *e = ecplan_diags_add(diags);
-		e->code = ECPLAN_EINVALID;
-		snprintf(e->source, sizeof(e->source), "%s", path);
-		snprintf(e->message, sizeof(e->message), "cannot read plan file: %s", strerror(errno));
-		snprintf(e->hint, sizeof(e->hint), "give the path of a plan JSON file");
-		return ECPLAN_EINVALID;
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused
+	 * below, as is anything but a regular file. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return file_error(diags, path, "give the path of a plan JSON file",
+				  "cannot read plan file: %s", strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return file_error(diags, path, "give the path of a plan JSON file",
+				  "cannot read plan file: %s", strerror(e));
 	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return file_error(diags, path, "give the path of a plan JSON file (a regular file)",
+				  "plan file is %s", file_kind(st.st_mode));
+	}
+	if ((unsigned long long)st.st_size > ECPLAN_PLAN_MAX_FILE_SIZE) {
+		close(fd);
+		return file_error(diags, path, "a plan is a small JSON file; check the path",
+				  "plan file is too large: %lld bytes, the limit is %u bytes (16 MiB)",
+				  (long long)st.st_size, ECPLAN_PLAN_MAX_FILE_SIZE);
+	}
+	int flags = fcntl(fd, F_GETFL);
+	if (flags >= 0)
+		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
 	char buf[8192];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && sb.len < 16u * 1024 * 1024)
-		ecplan_strbuf_add(&sb, buf, n);
-	int rerr = ferror(f);
-	fclose(f);
-	if (rerr) {
-		ecplan_error *e = ecplan_diags_add(diags);
-		e->code = ECPLAN_EINVALID;
-		snprintf(e->source, sizeof(e->source), "%s", path);
-		snprintf(e->message, sizeof(e->message), "error reading plan file");
+	ssize_t n;
+	bool too_large = false;
+	/* Read to the end, whatever fstat said (the file may grow meanwhile). */
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (sb.len + (size_t)n > ECPLAN_PLAN_MAX_FILE_SIZE) {
+			too_large = true;
+			break;
+		}
+		ecplan_strbuf_add(&sb, buf, (size_t)n);
+	}
+	int rerr = n < 0 ? errno : 0;
+	close(fd);
+	if (rerr || too_large) {
 		ecplan_strbuf_release(&sb);
-		return ECPLAN_EINVALID;
+		if (too_large)
+			return file_error(diags, path, "a plan is a small JSON file; check the path",
+					  "plan file is too large: more than %u bytes (16 MiB)",
+					  ECPLAN_PLAN_MAX_FILE_SIZE);
+		return file_error(diags, path, "give the path of a plan JSON file",
+				  "error reading plan file: %s", strerror(rerr));
 	}
 	int rc = ecplan_plan_parse(out, sb.buf, sb.len, path, diags);
 	ecplan_strbuf_release(&sb);
@@ -1026,13 +1089,15 @@ void ecplan_plan_free(ecplan_plan *plan)
 }
 
 size_t ecplan_plan_webhooks_for(const ecplan_plan *plan, const char *event,
-				const ecplan_webhook_spec **out, size_t max)
+				const ecplan_webhook_spec ***out)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < plan->nwebhooks && n < max; i++)
+	*out = NULL;
+	for (size_t i = 0; i < plan->nwebhooks; i++)
 		for (size_t k = 0; k < plan->webhooks[i].nevents; k++)
 			if (!strcmp(plan->webhooks[i].events[k], event)) {
-				out[n++] = &plan->webhooks[i];
+				*out = ecplan_xrealloc(*out, (n + 1) * sizeof(**out));
+				(*out)[n++] = &plan->webhooks[i];
 				break;
 			}
 	return n;

@@ -797,7 +797,7 @@ static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ec
 				   plan->contract.archive ? "archive and " : "");
 	if (plan->contract.archive) {
 		char *at = ecplan_render_archive_table(plan);
-		ecplan_step_add_pre(st, ecplan_xstrdup("CREATE SCHEMA IF NOT EXISTS ecplan_archive"), LOCK_NONE);
+		ecplan_step_add_pre(st, ecplan_xstrdup(ECPLAN_ARCHIVE_SCHEMA_SQL), LOCK_NONE);
 		ecplan_strbuf_adds(&sb, "DROP TABLE IF EXISTS ");
 		ecplan_sql_qualified(&sb, "ecplan_archive", at);
 		ecplan_step_add_pre(st, ecplan_strbuf_detach(&sb), "none on the table");

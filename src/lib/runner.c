@@ -71,22 +71,91 @@ static void sleep_ms(ecplan_runner *r, long ms)
 		;
 }
 
-/* Logs an event; failures to log never fail the work. */
-static void log_event(ecplan_runner *r, const char *kind, ecplan_phase phase, const char *data,
-		      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void log_event(ecplan_runner *r, const char *kind, ecplan_phase phase, const char *data,
-		      const char *fmt, ...)
+/*
+ * Appends an event. Outside a transaction it is a statement of its own;
+ * inside one (see state_change) it commits or rolls back with the state
+ * change it tells of. A failure to record is returned, never ignored: a
+ * history that leaves out a move tells a false story.
+ */
+static int vrecord(ecplan_runner *r, const char *kind, ecplan_phase phase, const char *data,
+		   ecplan_error *err, const char *fmt, va_list ap)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	ecplan_strbuf_vaddf(&sb, fmt, ap);
+	int rc = ecplan_state_log(r->conn, r->plan->name, kind, ecplan_phase_name(phase), sb.buf, data,
+				  err);
+	ecplan_strbuf_release(&sb);
+	return rc;
+}
+
+static int log_event(ecplan_runner *r, const char *kind, ecplan_phase phase, const char *data,
+		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* An event on its own, for what is not a state change (webhook attempts,
+ * lock retries, progress). Returns the error of the insert, which callers
+ * on the path of a state change turn into a failure. */
+static int log_event(ecplan_runner *r, const char *kind, ecplan_phase phase, const char *data,
+		     const char *fmt, ...)
+{
+	va_list ap;
+	ecplan_error e;
+	ecplan_error_clear(&e);
+	if (PQstatus(r->conn) != CONNECTION_OK || ecplan_db_in_transaction(r->conn))
+		return ECPLAN_ERR;
+	va_start(ap, fmt);
+	int rc = vrecord(r, kind, phase, data, &e, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int log_event_or_fail(ecplan_runner *r, ecplan_error *err, const char *kind, ecplan_phase phase,
+			     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* An event whose loss is an error: err says why it could not be recorded. */
+static int log_event_or_fail(ecplan_runner *r, ecplan_error *err, const char *kind, ecplan_phase phase,
+			     const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	ecplan_strbuf_vaddf(&sb, fmt, ap);
+	int rc = vrecord(r, kind, phase, NULL, err, fmt, ap);
 	va_end(ap);
-	if (PQstatus(r->conn) == CONNECTION_OK && !ecplan_db_in_transaction(r->conn))
-		ecplan_state_log(r->conn, r->plan->name, kind, ecplan_phase_name(phase), sb.buf, data,
-				 NULL);
-	ecplan_strbuf_release(&sb);
+	if (rc < 0 && err && err->code)
+		ecplan_error_hint(err, "the event could not be recorded in ecplan.events, so the move was "
+				       "not made; fix the cause and run the same command again");
+	return rc;
+}
+
+/* What a state change does inside its transaction. */
+typedef int (*change_fn)(ecplan_runner *r, void *arg, ecplan_error *err);
+
+static int state_change(ecplan_runner *r, change_fn change, void *arg, const char *kind,
+			ecplan_phase phase, ecplan_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+
+/*
+ * Runs change and appends its event in ONE transaction: either both are in
+ * the database or neither is, whenever the process or the server dies.
+ */
+static int state_change(ecplan_runner *r, change_fn change, void *arg, const char *kind,
+			ecplan_phase phase, ecplan_error *err, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+	if ((rc = ecplan_db_begin(r->conn, err)) < 0)
+		return rc;
+	if ((rc = change(r, arg, err)) == 0) {
+		va_start(ap, fmt);
+		rc = vrecord(r, kind, phase, NULL, err, fmt, ap);
+		va_end(ap);
+		if (rc < 0 && err && err->code)
+			ecplan_error_hint(err, "the event could not be recorded in ecplan.events, so the state "
+					       "change was rolled back; fix the cause and run the same command again");
+	}
+	if (rc == 0)
+		rc = ecplan_db_commit(r->conn, err);
+	if (rc < 0 && ecplan_db_in_transaction(r->conn))
+		ecplan_db_rollback(r->conn, NULL);
+	return rc;
 }
 
 int ecplan_runner_open(ecplan_runner **out, const char *conninfo, const ecplan_plan *plan,
@@ -139,6 +208,37 @@ PGconn *ecplan_runner_conn(ecplan_runner *r)
 	return r->conn;
 }
 
+/* The state changes that state_change() pairs with their events. */
+typedef struct phase_move {
+	ecplan_phase phase;
+	bool rollback;
+	ecplan_state result;
+} phase_move;
+
+static int do_register(ecplan_runner *r, void *arg, ecplan_error *err)
+{
+	(void)arg;
+	return ecplan_state_register(r->conn, r->plan, err);
+}
+
+static int do_reregister(ecplan_runner *r, void *arg, ecplan_error *err)
+{
+	(void)arg;
+	return ecplan_state_reregister(r->conn, r->plan, err);
+}
+
+static int do_begin_phase(ecplan_runner *r, void *arg, ecplan_error *err)
+{
+	phase_move *m = arg;
+	return ecplan_state_begin_phase(r->conn, r->plan->name, m->phase, m->rollback, err);
+}
+
+static int do_finish_phase(ecplan_runner *r, void *arg, ecplan_error *err)
+{
+	phase_move *m = arg;
+	return ecplan_state_finish_phase(r->conn, r->plan->name, m->result, err);
+}
+
 static int reload(ecplan_runner *r, ecplan_error *err)
 {
 	ecplan_plan_row_free(r->row);
@@ -159,10 +259,10 @@ static int register_or_check(ecplan_runner *r, bool may_register, ecplan_error *
 			ecplan_error_hint(err, "nothing was done; \"ecplan advance\" registers a plan");
 			return ECPLAN_ENOTFOUND;
 		}
-		if ((rc = ecplan_state_register(r->conn, r->plan, err)) < 0)
+		if ((rc = state_change(r, do_register, NULL, "register", ECPLAN_PHASE_NONE, err,
+				       "plan registered from %s (sha256 %s)", r->plan->source,
+				       r->plan->sha256)) < 0)
 			return rc;
-		log_event(r, "register", ECPLAN_PHASE_NONE, NULL, "plan registered from %s (sha256 %s)",
-			  r->plan->source, r->plan->sha256);
 		return reload(r, err);
 	}
 	if (r->row->sha256 && !strcmp(r->row->sha256, r->plan->sha256))
@@ -174,12 +274,11 @@ static int register_or_check(ecplan_runner *r, bool may_register, ecplan_error *
 	for (int i = 0; i < ECPLAN_PHASE_COUNT; i++)
 		never_started &= r->row->attempts[i] == 0;
 	if (never_started && may_register) {
-		int rc2 = ecplan_state_reregister(r->conn, r->plan, err);
+		int rc2 = state_change(r, do_reregister, NULL, "register", ECPLAN_PHASE_NONE, err,
+				       "plan replaced from %s (sha256 %s); it had not started any phase",
+				       r->plan->source, r->plan->sha256);
 		if (rc2 < 0)
 			return rc2;
-		log_event(r, "register", ECPLAN_PHASE_NONE, NULL,
-			  "plan replaced from %s (sha256 %s); it had not started any phase", r->plan->source,
-			  r->plan->sha256);
 		return reload(r, err);
 	}
 	return ecplan_state_check_drift(r->plan, r->row, err);
@@ -230,8 +329,8 @@ static int on_attempt(const ecplan_webhook_attempt *a, void *ctx)
 static int fire(ecplan_runner *r, const char *event, ecplan_phase phase, int phase_attempt,
 		bool gates, const char *error_text, ecplan_error *err)
 {
-	const ecplan_webhook_spec *hooks[64];
-	size_t n = ecplan_plan_webhooks_for(r->plan, event, hooks, 64);
+	const ecplan_webhook_spec **hooks = NULL;
+	size_t n = ecplan_plan_webhooks_for(r->plan, event, &hooks);
 	int result = 0;
 	char table[300];
 	snprintf(table, sizeof(table), "%s.%s", r->plan->schema, r->plan->table);
@@ -242,6 +341,7 @@ static int fire(ecplan_runner *r, const char *event, ecplan_phase phase, int pha
 		if (ecplan_state_delivery(&d, r->conn, r->plan->name, event, hooks[i]->name, phase_attempt,
 					  hooks[i]->gate, &e) < 0) {
 			ecplan_error_set(err, ECPLAN_ERR, "%s", e.message);
+			free(hooks);
 			return ECPLAN_ERR;
 		}
 		if (d.delivered)
@@ -267,6 +367,7 @@ static int fire(ecplan_runner *r, const char *event, ecplan_phase phase, int pha
 		err->http_status = e.http_status;
 		result = ECPLAN_EGATE;
 	}
+	free(hooks);
 	return result;
 }
 
@@ -296,8 +397,10 @@ static void describe_lockers(ecplan_runner *r, ecplan_error *err)
 typedef int (*try_fn)(ecplan_runner *r, void *arg, ecplan_error *err);
 
 /*
- * Runs fn, retrying when it fails on lock_timeout: jittered exponential
- * backoff, at most lock_retries retries, then ECPLAN_ELOCKTIMEOUT.
+ * Runs fn, retrying when it fails on lock_timeout, a serialization failure
+ * or a deadlock (ecplan_db_error_is_retryable: the transaction left nothing
+ * behind): jittered exponential backoff, at most lock_retries retries, then
+ * ECPLAN_ELOCKTIMEOUT.
  */
 static int with_lock_retries(ecplan_runner *r, ecplan_phase phase, const char *what, try_fn fn,
 			     void *arg, ecplan_error *err)
@@ -311,10 +414,29 @@ static int with_lock_retries(ecplan_runner *r, ecplan_phase phase, const char *w
 			ecplan_db_rollback(r->conn, NULL);
 		if (rc == 0)
 			return 0;
-		if (!ecplan_db_error_is_lock_timeout(&e)) {
+		if (!ecplan_db_error_is_retryable(&e)) {
 			if (err && !err->code)
 				*err = e;
 			return rc;
+		}
+		if (!ecplan_db_error_is_lock_timeout(&e)) {
+			/* 40001 / 40P01: say which, and go on as for a lock timeout. */
+			if (attempt >= retries) {
+				if (err && !err->code) {
+					*err = e;
+					ecplan_error_hint(err, "%s: still failing after %ld retries; run the same "
+							  "command again to resume", what, retries);
+				}
+				return rc;
+			}
+			long delay = ecplan_backoff_delay_ms((int)attempt, 200, 30000, ecplan_backoff_splitmix64,
+							     &r->rng);
+			log_event(r, "retry", phase, NULL, "%s: %s (SQLSTATE %s, try %ld of %ld); retrying in %ld ms",
+				  what, e.message, e.sqlstate, attempt + 1, retries + 1, delay);
+			info(r, "%s: %s (try %ld of %ld); retrying in %ld ms", what, e.message, attempt + 1,
+			     retries + 1, delay);
+			sleep_ms(r, delay);
+			continue;
 		}
 		if (attempt >= retries) {
 			ecplan_error_set(err, ECPLAN_ELOCKTIMEOUT,
@@ -541,6 +663,31 @@ done:
 	return rc;
 }
 
+/*
+ * True when the text of every key column's values is the same under any
+ * session settings (integers, numeric, text, uuid, ...); false for dates,
+ * times, intervals, floats, money, bytea and anything unknown (domains,
+ * arrays, ranges, ...), whose text follows DateStyle, TimeZone, ...
+ */
+static bool key_text_is_stable(const ecplan_catalog *cat)
+{
+	static const char *const stable[] = { "smallint", "integer", "bigint", "numeric", "text",
+					      "character varying", "character", "uuid", "boolean",
+					      "\"char\"", "name", "oid", "inet", "cidr", "macaddr",
+					      "macaddr8" };
+	for (size_t i = 0; i < cat->nkey; i++) {
+		const char *t = cat->key_types ? cat->key_types[i] : NULL;
+		bool ok = false;
+		for (size_t k = 0; t && k < sizeof(stable) / sizeof(stable[0]) && !ok; k++) {
+			size_t n = strlen(stable[k]);
+			ok = !strncmp(t, stable[k], n) && (t[n] == '\0' || t[n] == '(');
+		}
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
 static int run_backfill(ecplan_runner *r, const ecplan_catalog *cat, int step_index,
 			ecplan_error *err)
 {
@@ -548,7 +695,9 @@ static int run_backfill(ecplan_runner *r, const ecplan_catalog *cat, int step_in
 	int rc;
 	if (cat->nkey == 0)
 		return ecplan_error_set(err, ECPLAN_EPRECONDITION, "the table has no usable key for the backfill");
-	if ((rc = ecplan_state_load_cursor(&a.cursor, &a.ncursor, r->conn, r->plan->name, err)) < 0)
+	bool same_settings = false;
+	if ((rc = ecplan_state_load_cursor(&a.cursor, &a.ncursor, &same_settings, r->conn, r->plan->name,
+					   err)) < 0)
 		return rc;
 	if (a.cursor && a.ncursor != cat->nkey) {
 		free_cursor(a.cursor, a.ncursor);
@@ -556,6 +705,21 @@ static int run_backfill(ecplan_runner *r, const ecplan_catalog *cat, int step_in
 					"the saved backfill cursor does not match the table's key");
 	}
 	long long total = estimate_rows(r, cat);
+	if (a.cursor && !same_settings && !key_text_is_stable(cat)) {
+		/* Saved by an older release, as text in that session's DateStyle,
+		 * TimeZone, ...: read under ours it could point elsewhere and skip
+		 * rows. Walk the key again from the start instead: rows already
+		 * filled are not written again (the batch only fills NULLs). */
+		if ((rc = log_event_or_fail(r, err, "backfill", ECPLAN_PHASE_BACKFILL,
+					    "the saved cursor was written under unknown session settings;"
+					    " walking the key again from the start")) < 0)
+			goto done;
+		info(r, "backfill: the saved cursor came from an older ecplan under unknown session settings "
+		     "(DateStyle, TimeZone, ...); walking the key again from the start (filled rows are skipped)");
+		free_cursor(a.cursor, a.ncursor);
+		a.cursor = NULL;
+		a.ncursor = 0;
+	}
 	if (r->row->rows_total < 0 || !a.cursor)
 		ecplan_state_set_rows_total(r->conn, r->plan->name, total, !a.cursor, NULL);
 	if ((rc = reload(r, err)) < 0)
@@ -631,7 +795,8 @@ static int run_steps(ecplan_runner *r, const ecplan_steps *steps, const ecplan_c
 		}
 		if (rc < 0)
 			return rc;
-		log_event(r, "step", phase, NULL, "%s done in %.3f s", what, now_s() - t0);
+		if ((rc = log_event_or_fail(r, err, "step", phase, "%s done in %.3f s", what, now_s() - t0)) < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -689,14 +854,15 @@ static int run_phase(ecplan_runner *r, ecplan_phase phase, ecplan_error *err)
 		ecplan_event_name(ev, sizeof(ev), phase, "before");
 		if ((rc = fire(r, ev, phase, r->row->attempts[phase] + 1, true, NULL, err)) < 0)
 			goto done;
-		if ((rc = ecplan_state_begin_phase(r->conn, r->plan->name, phase, false, err)) < 0 ||
+		phase_move m = { phase, false, ECPLAN_STATE_PLANNED };
+		if ((rc = state_change(r, do_begin_phase, &m, "phase", phase, err, "%s started (attempt %d)",
+				       ecplan_phase_name(phase), r->row->attempts[phase] + 1)) < 0 ||
 		    (rc = reload(r, err)) < 0)
 			goto done;
-		log_event(r, "phase", phase, NULL, "%s started (attempt %d)", ecplan_phase_name(phase),
-			  r->row->phase_attempt);
 	} else {
-		log_event(r, "phase", phase, NULL, "%s resumed at step %d of %zu", ecplan_phase_name(phase),
-			  r->row->step + 1, steps.count);
+		if ((rc = log_event_or_fail(r, err, "phase", phase, "%s resumed at step %d of %zu",
+					    ecplan_phase_name(phase), r->row->step + 1, steps.count)) < 0)
+			goto done;
 		info(r, "%s: resuming at step %d of %zu", ecplan_phase_name(phase), r->row->step + 1,
 		     steps.count);
 	}
@@ -705,10 +871,10 @@ static int run_phase(ecplan_runner *r, ecplan_phase phase, ecplan_error *err)
 	ecplan_event_name(ev, sizeof(ev), phase, "after");
 	if ((rc = fire(r, ev, phase, r->row->phase_attempt, true, NULL, err)) < 0)
 		goto done;
-	if ((rc = ecplan_state_finish_phase(r->conn, r->plan->name, ecplan_phase_result(phase), err)) < 0)
+	phase_move fin = { phase, false, ecplan_phase_result(phase) };
+	if ((rc = state_change(r, do_finish_phase, &fin, "phase", phase, err, "%s done: state %s",
+			       ecplan_phase_name(phase), ecplan_state_name(ecplan_phase_result(phase)))) < 0)
 		goto done;
-	log_event(r, "phase", phase, NULL, "%s done: state %s", ecplan_phase_name(phase),
-		  ecplan_state_name(ecplan_phase_result(phase)));
 	info(r, "%s done: state is now %s", ecplan_phase_name(phase),
 	     ecplan_state_name(ecplan_phase_result(phase)));
 	rc = reload(r, err);
@@ -803,22 +969,25 @@ static int undo_phase(ecplan_runner *r, ecplan_phase phase, ecplan_state to, ecp
 	}
 	bool resume = r->row->running == phase && r->row->rolling_back;
 	if (!resume) {
-		if ((rc = ecplan_state_begin_phase(r->conn, r->plan->name, phase, true, err)) < 0 ||
+		phase_move m = { phase, true, ECPLAN_STATE_PLANNED };
+		if ((rc = state_change(r, do_begin_phase, &m, "rollback", phase, err, "undoing %s",
+				       ecplan_phase_name(phase))) < 0 ||
 		    (rc = reload(r, err)) < 0)
 			goto done;
+	} else if ((rc = log_event_or_fail(r, err, "rollback", phase, "undoing %s (resumed)",
+					   ecplan_phase_name(phase))) < 0) {
+		goto done;
 	}
-	log_event(r, "rollback", phase, NULL, "undoing %s%s", ecplan_phase_name(phase),
-		  resume ? " (resumed)" : "");
 	ecplan_render_undo(&steps, r->plan, cat, phase);
 	if ((rc = run_steps(r, &steps, cat, phase, true, r->row->step, err)) < 0)
 		goto done;
 	ecplan_state result = ecplan_phase_undone_to(phase);
 	if (result == ECPLAN_STATE_PLANNED && to == ECPLAN_STATE_PLANNED)
 		result = ECPLAN_STATE_ROLLED_BACK;
-	if ((rc = ecplan_state_finish_phase(r->conn, r->plan->name, result, err)) < 0)
+	phase_move fin = { phase, true, result };
+	if ((rc = state_change(r, do_finish_phase, &fin, "rollback", phase, err, "%s undone: state %s",
+			       ecplan_phase_name(phase), ecplan_state_name(result))) < 0)
 		goto done;
-	log_event(r, "rollback", phase, NULL, "%s undone: state %s", ecplan_phase_name(phase),
-		  ecplan_state_name(result));
 	info(r, "rollback of %s done: state is now %s", ecplan_phase_name(phase), ecplan_state_name(result));
 	rc = reload(r, err);
 done:

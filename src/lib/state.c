@@ -58,7 +58,10 @@ static const char *const migrations[] = {
 	"  last_error text,"
 	"  created_at timestamptz NOT NULL DEFAULT now(),"
 	"  updated_at timestamptz NOT NULL DEFAULT now(),"
-	"  UNIQUE (plan, event, webhook, phase_attempt));"
+	"  UNIQUE (plan, event, webhook, phase_attempt));",
+	/* 2: the value settings (DateStyle, ...) the cursor's text was written
+	 * under; NULL for a cursor saved by a release before 2 */
+	"ALTER TABLE ecplan.plans ADD COLUMN cursor_settings text;"
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -384,35 +387,40 @@ int ecplan_state_save_batch(PGconn *conn, const char *name, char *const *cursor,
 {
 	char r[32], s[32];
 	ecplan_strbuf sql = ECPLAN_STRBUF_INIT;
-	const char **params = ecplan_xcalloc(ncursor + 3, sizeof(char *));
+	const char **params = ecplan_xcalloc(ncursor + 4, sizeof(char *));
 	snprintf(r, sizeof(r), "%lld", rows);
 	snprintf(s, sizeof(s), "%.6f", seconds);
 	params[0] = name;
 	params[1] = r;
 	params[2] = s;
+	params[3] = ecplan_db_value_settings();
 	ecplan_strbuf_adds(&sql, "UPDATE ecplan.plans SET cursor = ARRAY[");
 	for (size_t i = 0; i < ncursor; i++) {
-		ecplan_strbuf_addf(&sql, "%s$%zu::text", i ? ", " : "", i + 4);
-		params[i + 3] = cursor[i];
+		ecplan_strbuf_addf(&sql, "%s$%zu::text", i ? ", " : "", i + 5);
+		params[i + 4] = cursor[i];
 	}
-	ecplan_strbuf_adds(&sql, "]::text[], rows_done = rows_done + $2::bigint,"
+	ecplan_strbuf_adds(&sql, "]::text[], cursor_settings = $4, rows_done = rows_done + $2::bigint,"
 		" backfill_seconds = backfill_seconds + $3::float8, updated_at = now() WHERE name = $1");
-	int rc = update_plan(conn, sql.buf, (int)ncursor + 3, params, err);
+	int rc = update_plan(conn, sql.buf, (int)ncursor + 4, params, err);
 	free(params);
 	ecplan_strbuf_release(&sql);
 	return rc;
 }
 
-int ecplan_state_load_cursor(char ***out, size_t *ncursor, PGconn *conn, const char *name,
-			     ecplan_error *err)
+int ecplan_state_load_cursor(char ***out, size_t *ncursor, bool *same_settings, PGconn *conn,
+			     const char *name, ecplan_error *err)
 {
 	PGresult *res = NULL;
-	const char *params[1] = { name };
+	const char *params[2] = { name, ecplan_db_value_settings() };
 	*out = NULL;
 	*ncursor = 0;
+	*same_settings = false;
 	int rc = ecplan_db_query(&res, conn,
-		"SELECT u.v FROM ecplan.plans p, unnest(p.cursor) WITH ORDINALITY AS u(v, i)"
-		" WHERE p.name = $1 ORDER BY u.i", 1, params, err);
+		"SELECT u.v, p.cursor_settings IS NOT DISTINCT FROM $2"
+		" FROM ecplan.plans p, unnest(p.cursor) WITH ORDINALITY AS u(v, i)"
+		" WHERE p.name = $1 ORDER BY u.i", 2, params, err);
+	if (rc == 0 && PQntuples(res) > 0)
+		*same_settings = !strcmp(PQgetvalue(res, 0, 1), "t");
 	if (rc == 0 && PQntuples(res) > 0) {
 		*ncursor = (size_t)PQntuples(res);
 		*out = ecplan_xcalloc(*ncursor, sizeof(char *));

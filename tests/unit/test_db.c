@@ -3,6 +3,7 @@
  * connection resolution order, SQLSTATE helpers. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -197,6 +198,39 @@ static void test_sqlstate_helpers(void **state)
 	assert_false(ecplan_db_error_is(&err, NULL));
 }
 
+/* Retryable: the transaction left nothing and running it again can work. */
+static void test_retryable(void **state)
+{
+	static const struct { const char *sqlstate; bool retryable; } cases[] = {
+		{ "55P03", true },  /* lock_timeout */
+		{ "40001", true },  /* serialization_failure */
+		{ "40P01", true },  /* deadlock_detected */
+		{ "57014", false }, /* statement_timeout / cancel */
+		{ "40002", false }, /* integrity constraint violation at commit */
+		{ "23505", false }, /* unique_violation */
+		{ "42501", false }, /* insufficient_privilege */
+		{ "", false },
+	};
+	ecplan_error err;
+	(void)state;
+
+	ecplan_error_clear(&err);
+	assert_false(ecplan_db_error_is_retryable(&err));
+	assert_false(ecplan_db_error_is_retryable(NULL));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ecplan_error_clear(&err);
+		ecplan_error_set(&err, ECPLAN_ERR, "some error");
+		strcpy(err.sqlstate, cases[i].sqlstate);
+		if (ecplan_db_error_is_retryable(&err) != cases[i].retryable)
+			fail_msg("SQLSTATE \"%s\": expected retryable = %d", cases[i].sqlstate,
+				 (int)cases[i].retryable);
+	}
+	/* No error at all, even with a SQLSTATE left in it, is not retryable. */
+	ecplan_error_clear(&err);
+	strcpy(err.sqlstate, "40P01");
+	assert_false(ecplan_db_error_is_retryable(&err));
+}
+
 static void test_error_without_connection(void **state)
 {
 	ecplan_error err;
@@ -221,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_connect_first_error_wins),
 		cmocka_unit_test(test_resolve),
 		cmocka_unit_test(test_sqlstate_helpers),
+		cmocka_unit_test(test_retryable),
 		cmocka_unit_test(test_error_without_connection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <jansson.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ecplan/plan.h"
 #include "ecplan/strbuf.h"
@@ -788,38 +789,118 @@ static void test_webhooks_for(void **state)
 {
 	(void)state;
 	ecplan_plan *p = load_example("accounts-status-webhooks.json");
-	const ecplan_webhook_spec *out[8];
-	assert_int_equal(ecplan_plan_webhooks_for(p, "switch.after", out, 8), 1);
+	const ecplan_webhook_spec **out = NULL;
+	assert_int_equal(ecplan_plan_webhooks_for(p, "switch.after", &out), 1);
 	assert_string_equal(out[0]->name, "flip-flag");
-	assert_int_equal(ecplan_plan_webhooks_for(p, "rollback.after", out, 8), 1);
+	free(out);
+	assert_int_equal(ecplan_plan_webhooks_for(p, "rollback.after", &out), 1);
 	assert_string_equal(out[0]->name, "flip-flag");
-	assert_int_equal(ecplan_plan_webhooks_for(p, "failed", out, 8), 1);
+	free(out);
+	assert_int_equal(ecplan_plan_webhooks_for(p, "failed", &out), 1);
 	assert_string_equal(out[0]->name, "audit-log");
-	assert_int_equal(ecplan_plan_webhooks_for(p, "expand.before", out, 8), 0);
-	assert_int_equal(ecplan_plan_webhooks_for(p, "switch.before", out, 8), 0);
-	assert_int_equal(ecplan_plan_webhooks_for(p, "", out, 8), 0);
+	free(out);
+	assert_int_equal(ecplan_plan_webhooks_for(p, "expand.before", &out), 0);
+	assert_null(out);
+	assert_int_equal(ecplan_plan_webhooks_for(p, "switch.before", &out), 0);
+	assert_int_equal(ecplan_plan_webhooks_for(p, "", &out), 0);
+	assert_null(out);
 	ecplan_plan_free(p);
 
-	/* Several subscribers come back in plan order, limited to max. */
+	/* Several subscribers come back in plan order. */
 	p = parse_ok("{\"format\": \"ecplan/v1\", \"name\": \"p\", \"table\": \"t\","
 		     " \"change\": {\"column\": \"a\", \"new_column\": \"b\"}, \"webhooks\": ["
 		     " {\"name\": \"one\", \"url\": \"http://h/1\", \"events\": [\"expand.after\", \"failed\"]},"
 		     " {\"name\": \"two\", \"url\": \"http://h/2\", \"events\": [\"failed\"]},"
 		     " {\"name\": \"three\", \"url\": \"http://h/3\", \"events\": [\"sync.after\"]},"
 		     " {\"name\": \"four\", \"url\": \"http://h/4\", \"events\": [\"sync.before\", \"failed\"]}]}");
-	assert_int_equal(ecplan_plan_webhooks_for(p, "failed", out, 8), 3);
+	assert_int_equal(ecplan_plan_webhooks_for(p, "failed", &out), 3);
 	assert_string_equal(out[0]->name, "one");
 	assert_string_equal(out[1]->name, "two");
 	assert_string_equal(out[2]->name, "four");
-	out[2] = NULL;
-	assert_int_equal(ecplan_plan_webhooks_for(p, "failed", out, 2), 2);
-	assert_string_equal(out[0]->name, "one");
-	assert_string_equal(out[1]->name, "two");
-	assert_null(out[2]); /* nothing written past max */
-	assert_int_equal(ecplan_plan_webhooks_for(p, "failed", out, 0), 0);
-	assert_int_equal(ecplan_plan_webhooks_for(p, "sync.after", out, 8), 1);
+	free(out);
+	assert_int_equal(ecplan_plan_webhooks_for(p, "sync.after", &out), 1);
 	assert_string_equal(out[0]->name, "three");
+	free(out);
 	ecplan_plan_free(p);
+
+	/* No fixed limit: 200 subscribers of one event all come back. */
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	ecplan_strbuf_adds(&sb, "{\"format\": \"ecplan/v1\", \"name\": \"p\", \"table\": \"t\","
+			   " \"change\": {\"column\": \"a\", \"new_column\": \"b\"}, \"webhooks\": [");
+	for (int i = 0; i < 200; i++)
+		ecplan_strbuf_addf(&sb, "%s{\"name\": \"h%d\", \"url\": \"http://h/%d\", \"events\": [\"failed\"]}",
+				   i ? ", " : "", i, i);
+	ecplan_strbuf_adds(&sb, "]}");
+	p = parse_ok(sb.buf);
+	ecplan_strbuf_release(&sb);
+	assert_int_equal(ecplan_plan_webhooks_for(p, "failed", &out), 200);
+	assert_string_equal(out[0]->name, "h0");
+	assert_string_equal(out[64]->name, "h64");
+	assert_string_equal(out[199]->name, "h199");
+	free(out);
+	ecplan_plan_free(p);
+}
+
+/* A plan file is read whole or refused: never cut, never waited on. */
+static void test_load_file_limits(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/ecplan-test-plan-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *big = ecplan_xstrfmt("%s/big.json", dir), *fifo = ecplan_xstrfmt("%s/fifo", dir);
+	ecplan_plan *p = NULL;
+	ecplan_diags d = ECPLAN_DIAGS_INIT;
+
+	/* A valid plan followed by garbage, past 16 MiB. */
+	FILE *f = fopen(big, "wb");
+	assert_non_null(f);
+	fputs("{\"format\": \"ecplan/v1\", \"name\": \"p\", \"table\": \"t\","
+	      " \"change\": {\"column\": \"a\", \"new_column\": \"b\"}}", f);
+	for (long i = 0; i < 16L * 1024 * 1024 / 64 + 1; i++)
+		fputs("                                                               \n", f);
+	fputs("this is not JSON", f);
+	fclose(f);
+	assert_int_equal(ecplan_plan_load_file(&p, big, &d), ECPLAN_EINVALID);
+	assert_null(p);
+	assert_int_equal(d.count, 1);
+	assert_non_null(strstr(d.items[0].message, "plan file is too large"));
+	assert_non_null(strstr(d.items[0].message, "16 MiB"));
+	ecplan_diags_release(&d);
+
+	/* The same plan with the garbage within 16 MiB: read whole, so refused
+	 * as JSON (trailing garbage), not cut and accepted. */
+	f = fopen(big, "wb");
+	fputs("{\"format\": \"ecplan/v1\", \"name\": \"p\", \"table\": \"t\","
+	      " \"change\": {\"column\": \"a\", \"new_column\": \"b\"}}", f);
+	for (long i = 0; i < 1024; i++)
+		fputs("                                                               \n", f);
+	fputs("garbage", f);
+	fclose(f);
+	assert_int_equal(ecplan_plan_load_file(&p, big, &d), ECPLAN_EINVALID);
+	assert_null(p);
+	ecplan_diags_release(&d);
+
+	/* A directory and a FIFO (no writer: opening it must not block). */
+	alarm(20); /* a blocking open would hang the test: SIGALRM fails it */
+	assert_int_equal(ecplan_plan_load_file(&p, dir, &d), ECPLAN_EINVALID);
+	assert_int_equal(d.count, 1);
+	assert_string_equal(d.items[0].message, "plan file is a directory");
+	ecplan_diags_release(&d);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(ecplan_plan_load_file(&p, fifo, &d), ECPLAN_EINVALID);
+	assert_int_equal(d.count, 1);
+	assert_string_equal(d.items[0].message, "plan file is a FIFO");
+	ecplan_diags_release(&d);
+	assert_int_equal(ecplan_plan_load_file(&p, "/dev/null", &d), ECPLAN_EINVALID);
+	assert_string_equal(d.items[0].message, "plan file is a device");
+	ecplan_diags_release(&d);
+	alarm(0);
+
+	unlink(big);
+	unlink(fifo);
+	rmdir(dir);
+	free(big);
+	free(fifo);
 }
 
 int main(void)
@@ -840,6 +921,7 @@ int main(void)
 		cmocka_unit_test(test_load_file_missing),
 		cmocka_unit_test(test_name_valid),
 		cmocka_unit_test(test_webhooks_for),
+		cmocka_unit_test(test_load_file_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

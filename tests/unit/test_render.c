@@ -1096,7 +1096,7 @@ static void test_contract(void **state)
 	const ecplan_step *st = &s.items[1];
 	assert_true(st->transactional);
 	assert_int_equal(st->npre, 3);
-	assert_string_equal(st->pre[0].sql, "CREATE SCHEMA IF NOT EXISTS ecplan_archive");
+	assert_string_equal(st->pre[0].sql, ECPLAN_ARCHIVE_SCHEMA_SQL);
 	assert_string_equal(st->pre[1].sql, "DROP TABLE IF EXISTS \"ecplan_archive\".\"p\"");
 	assert_string_equal(st->pre[2].sql,
 			    "CREATE TABLE \"ecplan_archive\".\"p\" AS SELECT \"id\", \"a\" FROM \"public\".\"t\"");

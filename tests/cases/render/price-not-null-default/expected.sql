@@ -109,7 +109,7 @@ SELECT count(*) FILTER (WHERE "price_numeric" IS DISTINCT FROM (round(price::num
 -- step 2: archive and drop old column (one transaction)
 -- first, in its own transaction (repeated before every try):
 -- lock: none on the table
-CREATE SCHEMA IF NOT EXISTS ecplan_archive;
+DO $ecplan$BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = 'ecplan_archive') THEN CREATE SCHEMA ecplan_archive; END IF; EXCEPTION WHEN unique_violation OR duplicate_schema THEN NULL; END$ecplan$;
 -- lock: none on the table
 DROP TABLE IF EXISTS "ecplan_archive"."products-price-numeric";
 -- lock: ACCESS SHARE (reads and writes continue)

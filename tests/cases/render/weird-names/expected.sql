@@ -111,7 +111,7 @@ SELECT count(*) FILTER (WHERE "Naïve ""New"" Col" IS DISTINCT FROM (CAST("naïv
 -- step 2: archive and drop old column (one transaction)
 -- first, in its own transaction (repeated before every try):
 -- lock: none on the table
-CREATE SCHEMA IF NOT EXISTS ecplan_archive;
+DO $ecplan$BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = 'ecplan_archive') THEN CREATE SCHEMA ecplan_archive; END IF; EXCEPTION WHEN unique_violation OR duplicate_schema THEN NULL; END$ecplan$;
 -- lock: none on the table
 DROP TABLE IF EXISTS "ecplan_archive"."weird-quoted-names";
 -- lock: ACCESS SHARE (reads and writes continue)
