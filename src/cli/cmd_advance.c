@@ -89,7 +89,7 @@ int cli_run_phases(bool rollback, int argc, char **argv)
 		case 'd': db = optarg; break;
 		case 'q': out.quiet = true; break;
 		default:
-			return cli_usage_error(self, "unknown or incomplete option \"%s\"", argv[optind - 1]);
+			return cli_option_error(self, opts, argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)

@@ -105,7 +105,7 @@ int cmd_check(int argc, char **argv)
 	const cli_command *self = cli_find_command("check");
 	const char *db = NULL;
 	int rc;
-	ecplan_plan *plan = cli_parse_plan_args(self, argc, argv, &db, &rc);
+	ecplan_plan *plan = cli_parse_plan_args(self, argc, argv, &db, NULL, &rc);
 	if (!plan)
 		return rc;
 	PGconn *conn = NULL;

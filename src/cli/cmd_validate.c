@@ -11,7 +11,7 @@ int cmd_validate(int argc, char **argv)
 	int rc = EXIT_DONE;
 	for (int i = 1; i < argc; i++) {
 		if (argv[i][0] == '-' && argv[i][1])
-			return cli_usage_error(self, "unknown option \"%s\"", argv[i]);
+			return cli_option_error(self, NULL, argv[i]);
 	}
 	for (int i = 1; i < argc; i++) {
 		ecplan_plan *plan = cli_load_plan(argv[i]);

@@ -14,7 +14,7 @@ int cmd_verify(int argc, char **argv)
 	const cli_command *self = cli_find_command("verify");
 	const char *db = NULL;
 	int rc;
-	ecplan_plan *plan = cli_parse_plan_args(self, argc, argv, &db, &rc);
+	ecplan_plan *plan = cli_parse_plan_args(self, argc, argv, &db, NULL, &rc);
 	if (!plan)
 		return rc;
 	PGconn *conn = NULL;

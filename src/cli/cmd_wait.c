@@ -52,7 +52,7 @@ int cmd_wait(int argc, char **argv)
 				return cli_usage_error(self, "--interval takes seconds greater than 0");
 			break;
 		case 'd': db = optarg; break;
-		default: return cli_usage_error(self, "unknown or incomplete option \"%s\"", argv[optind - 1]);
+		default: return cli_option_error(self, opts, argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)

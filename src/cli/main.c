@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ecplan/suggest.h"
 
 static int cmd_help(int argc, char **argv);
 
@@ -73,7 +74,9 @@ const cli_command cli_commands[] = {
 	  "Sends one delivery (marked \"test\": true in the payload) to every webhook of\n"
 	  "the plan that subscribes to EVENT, with retries, and prints each attempt.\n"
 	  "Exits 0 when all were delivered, 5 otherwise. No database is used.\n" },
-	{ "help", cmd_help, "[COMMAND]", "show help for ecplan or one command", "" },
+	{ "help", cmd_help, "[COMMAND]", "show help for ecplan or one command",
+	  "Without COMMAND prints the list of commands; with one prints its usage,\n"
+	  "what it does and its options (the same text as \"ecplan COMMAND --help\").\n" },
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 
@@ -108,18 +111,37 @@ static void print_main_help(FILE *out)
 		cli_exit_codes_text);
 }
 
+/* "unknown command", with the closest command when there is one. */
+static int unknown_command(const char *name)
+{
+	const char *names[32];
+	size_t n = 0;
+	for (const cli_command *c = cli_commands; c->name && n < 31; c++)
+		names[n++] = c->name;
+	names[n] = NULL;
+	const char *s = ecplan_suggest(name, names);
+	if (s)
+		return cli_fail(ECPLAN_EINVALID, NULL, "run \"ecplan help\" for the list",
+				"unknown command \"%s\"; did you mean \"%s\"?", name, s);
+	return cli_fail(ECPLAN_EINVALID, NULL, "run \"ecplan help\" for the list", "unknown command \"%s\"",
+			name);
+}
+
 static int cmd_help(int argc, char **argv)
 {
 	if (argc < 2) {
 		print_main_help(stdout);
 		return EXIT_DONE;
 	}
-	const cli_command *c = cli_find_command(argv[1]);
-	if (!c) {
-		fprintf(stderr, "ecplan: unknown command \"%s\"\nhint: run \"ecplan help\" for the list\n",
-			argv[1]);
-		return EXIT_USAGE;
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		cli_print_help(cli_find_command("help"));
+		return EXIT_DONE;
 	}
+	if (argc > 2)
+		return cli_usage_error(cli_find_command("help"), "give at most one command");
+	const cli_command *c = cli_find_command(argv[1]);
+	if (!c)
+		return unknown_command(argv[1]);
 	cli_print_help(c);
 	return EXIT_DONE;
 }
@@ -138,12 +160,12 @@ int main(int argc, char **argv)
 		print_main_help(stdout);
 		return EXIT_DONE;
 	}
+	for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--json"))
+			cli_json = true;
 	const cli_command *c = cli_find_command(argv[1]);
-	if (!c) {
-		fprintf(stderr, "ecplan: unknown command \"%s\"\nhint: run \"ecplan help\" for the list\n",
-			argv[1]);
-		return EXIT_USAGE;
-	}
+	if (!c)
+		return unknown_command(argv[1]);
 	if (c->fn != cmd_help && cli_wants_help(argc - 1, argv + 1)) {
 		cli_print_help(c);
 		return EXIT_DONE;
