@@ -91,6 +91,11 @@ int cli_parse_json_db(const cli_command *self, int argc, char **argv, bool *as_j
  * why. */
 ecplan_plan *cli_parse_plan_args(const cli_command *self, int argc, char **argv, const char **db,
 				 bool *as_json, int *rc);
+/* The `status --json` object of one plan (also used by wait). */
+struct json_t;
+struct pg_conn;
+struct ecplan_plan_row;
+struct json_t *cli_status_json(struct pg_conn *conn, const struct ecplan_plan_row *row);
 /* advance and rollback: parse options, open a runner, run, report. */
 int cli_run_phases(bool rollback, int argc, char **argv);
 

@@ -49,11 +49,20 @@ const cli_command cli_commands[] = {
 	  "the fields name, table, column, new_column, phase (the state), next, running,\n"
 	  "backfill {rows_done, rows_total, percent, rows_per_second, eta_seconds},\n"
 	  "pending_webhooks, last_error and updated_at (and a few more).\n" },
-	{ "wait", cmd_wait, "NAME --until PHASE [--timeout S] [--interval S] [--db CONNINFO]",
+	{ "wait", cmd_wait, "NAME --until PHASE [--timeout S] [--interval S] [--quiet] [--json] [--db CONNINFO]",
 	  "wait until a plan reaches a phase (for CI pipelines)",
 	  "Polls the plan's state every --interval seconds (default 2) until it has\n"
-	  "completed PHASE (or reached the state PHASE names, e.g. rolled_back).\n"
-	  "--timeout 0 (the default) waits forever; on timeout exits 7.\n" },
+	  "completed PHASE (or reached the state PHASE names, e.g. rolled_back), and\n"
+	  "prints a progress line on stderr per poll (state, running phase, backfill\n"
+	  "rows, rate and ETA; --quiet or --json silences it). --timeout defaults to\n"
+	  "3600 s (0: no limit); on timeout exits 7. It fails fast instead of waiting\n"
+	  "for what cannot come without someone acting:\n"
+	  "  2   the plan is not registered (check the name and --db)\n"
+	  "  1   its last attempt failed and no runner holds it (prints last_error)\n"
+	  "  5   a gate webhook delivery failed and no runner holds it\n"
+	  "  10  the plan was rolled back (state rolled_back)\n"
+	  "  11  the plan was rolled back below PHASE (or a rollback is running)\n"
+	  "With --json prints the plan's `status --json` object on stdout at the end.\n" },
 	{ "rollback", cmd_rollback, "PLAN.json [--to STATE] [--db CONNINFO] [--quiet]",
 	  "undo phases, newest first, down to planned by default",
 	  "Undoes switch (old column authoritative again), backfill (rebuilt indexes\n"
