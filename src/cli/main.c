@@ -83,6 +83,13 @@ const cli_command cli_commands[] = {
 	  "Sends one delivery (marked \"test\": true in the payload) to every webhook of\n"
 	  "the plan that subscribes to EVENT, with retries, and prints each attempt.\n"
 	  "Exits 0 when all were delivered, 5 otherwise. No database is used.\n" },
+	{ "forget", cmd_forget, "NAME [--json] [--db CONNINFO]",
+	  "remove a registered plan that never started a phase",
+	  "Removes the plan's row, events and webhook deliveries from schema ecplan when\n"
+	  "the plan never started a phase (e.g. registered under a mistyped name).\n"
+	  "Anything else is refused with the reason: a plan that started phases exits 9\n"
+	  "(roll it back instead), one held by a runner exits 4, an unknown one exits 2.\n"
+	  "--json prints {\"forgotten\": NAME}.\n" },
 	{ "help", cmd_help, "[COMMAND]", "show help for ecplan or one command",
 	  "Without COMMAND prints the list of commands; with one prints its usage,\n"
 	  "what it does and its options (the same text as \"ecplan COMMAND --help\").\n" },
