@@ -10,6 +10,8 @@
 #include "ecplan/error.h"
 #include "ecplan/plan.h"
 
+struct json_t;
+
 /* Exit codes: a public contract (README.md, `ecplan --help`). */
 enum {
 	EXIT_DONE = 0,
@@ -53,6 +55,11 @@ const char *cli_code_name(int code);
  * --json as one object (the first error, exit_code, and all n in "errors").
  * code_name overrides the name derived from each error's code (NULL: keep). */
 void cli_report(const ecplan_error *errs, size_t n, int exit_code, const char *code_name);
+/* One error as the JSON object of README "Errors as JSON" (no exit_code);
+ * caller owns it. */
+struct json_t *cli_error_json(const ecplan_error *e);
+/* Prints a JSON value on stdout, indented, keys in insertion order. */
+void cli_print_json(struct json_t *o);
 /* Prints one error (cli_report with its own exit code). */
 void cli_print_error(const ecplan_error *err);
 /* Builds an error of ecplan_code `code`, prints it and returns its exit

@@ -71,6 +71,20 @@ static json_t *str_or_null(const char *s)
 }
 
 /* One error as a JSON object (without exit_code and errors). */
+static json_t *error_json(const ecplan_error *e, const char *code_name, int exit_code);
+
+json_t *cli_error_json(const ecplan_error *e)
+{
+	return error_json(e, NULL, -1);
+}
+
+void cli_print_json(json_t *o)
+{
+	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	printf("%s\n", s);
+	free(s);
+}
+
 static json_t *error_json(const ecplan_error *e, const char *code_name, int exit_code)
 {
 	json_t *o = json_object();
