@@ -18,6 +18,7 @@ packages=(
 	postgresql postgresql-contrib
 	python3 python3-jsonschema
 	curl ca-certificates procps
+	jq
 	clang
 )
 
