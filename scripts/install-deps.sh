@@ -30,7 +30,7 @@ packages=(
 	libpq-dev libjansson-dev libcurl4-openssl-dev libssl-dev libcmocka-dev
 	postgresql
 	python3 python3-jsonschema
-	curl ca-certificates procps bc
+	curl ca-certificates procps bc jq
 	nodejs npm
 	file dpkg-dev
 	clang

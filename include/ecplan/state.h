@@ -82,6 +82,14 @@ int ecplan_state_next_failure(int *out, PGconn *conn, const char *name, ecplan_e
 /* Replaces the registered plan (only for a plan that never started a phase). */
 int ecplan_state_reregister(PGconn *conn, const ecplan_plan *plan, ecplan_error *err);
 
+/*
+ * Removes a plan that never started a phase (a typo's leftover): its row,
+ * events and deliveries, in one transaction. ECPLAN_ENOTFOUND when not
+ * registered, ECPLAN_ELOCKED while a runner holds it, ECPLAN_EIMPOSSIBLE
+ * (with the phases started in err->detail) for anything else.
+ */
+int ecplan_state_forget(PGconn *conn, const char *name, ecplan_error *err);
+
 /* Records that `step` steps of the running phase are done. Meant to run
  * inside the step's own transaction. */
 int ecplan_state_set_step(PGconn *conn, const char *name, int step, ecplan_error *err);

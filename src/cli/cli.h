@@ -10,6 +10,8 @@
 #include "ecplan/error.h"
 #include "ecplan/plan.h"
 
+struct json_t;
+
 /* Exit codes: a public contract (README.md, `ecplan --help`). */
 enum {
 	EXIT_DONE = 0,
@@ -21,8 +23,14 @@ enum {
 	EXIT_LOCK_RETRIES = 6,
 	EXIT_WAIT_TIMEOUT = 7,
 	EXIT_DRIFT = 8,
-	EXIT_IMPOSSIBLE = 9
+	EXIT_IMPOSSIBLE = 9,
+	EXIT_WAIT_ROLLED_BACK = 10,   /* wait: the plan is rolled_back */
+	EXIT_WAIT_ROLLED_BELOW = 11   /* wait: rolled back below the awaited phase */
 };
+
+/* True when the command line has --json: errors go to stderr as one JSON
+ * object (README "Errors as JSON"), results to stdout as JSON. */
+extern bool cli_json;
 
 typedef struct cli_command {
 	const char *name;
@@ -41,11 +49,30 @@ extern const char cli_exit_codes_text[];
 
 /* Maps an ecplan_code to an exit code. */
 int cli_exit_code(int code);
-/* Prints "ecplan: <formatted error>" to stderr. */
+/* The stable name of an ecplan_code in JSON errors ("precondition", ...). */
+const char *cli_code_name(int code);
+/* Reports n errors on stderr: as "ecplan: <formatted error>" lines, or with
+ * --json as one object (the first error, exit_code, and all n in "errors").
+ * code_name overrides the name derived from each error's code (NULL: keep). */
+void cli_report(const ecplan_error *errs, size_t n, int exit_code, const char *code_name);
+/* One error as the JSON object of README "Errors as JSON" (no exit_code);
+ * caller owns it. */
+struct json_t *cli_error_json(const ecplan_error *e);
+/* Prints a JSON value on stdout, indented, keys in insertion order. */
+void cli_print_json(struct json_t *o);
+/* Prints one error (cli_report with its own exit code). */
 void cli_print_error(const ecplan_error *err);
+/* Builds an error of ecplan_code `code`, prints it and returns its exit
+ * code. detail and hint may be NULL. */
+int cli_fail(int code, const char *detail, const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* Prints a usage error for cmd to stderr and returns EXIT_USAGE. */
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* A usage error for an option getopt_long refused: names a missing value or
+ * suggests the closest of opts ("did you mean"). Returns EXIT_USAGE. */
+struct option;
+int cli_option_error(const cli_command *cmd, const struct option *opts, const char *arg);
 /* Loads and validates a plan file; on failure prints every error and
  * returns NULL. */
 ecplan_plan *cli_load_plan(const char *path);
@@ -66,10 +93,16 @@ char *cli_plan_name(const char *arg);
  * usage error. */
 int cli_parse_json_db(const cli_command *self, int argc, char **argv, bool *as_json,
 		      const char **db);
-/* Parses [--db X] PLAN.json (check, verify); returns the plan, or NULL with
- * *rc set after printing why. */
+/* Parses [--db X] [--json] PLAN.json (check, verify; --json only when
+ * as_json is not NULL); returns the plan, or NULL with *rc set after printing
+ * why. */
 ecplan_plan *cli_parse_plan_args(const cli_command *self, int argc, char **argv, const char **db,
-				 int *rc);
+				 bool *as_json, int *rc);
+/* The `status --json` object of one plan (also used by wait). */
+struct json_t;
+struct pg_conn;
+struct ecplan_plan_row;
+struct json_t *cli_status_json(struct pg_conn *conn, const struct ecplan_plan_row *row);
 /* advance and rollback: parse options, open a runner, run, report. */
 int cli_run_phases(bool rollback, int argc, char **argv);
 
@@ -83,5 +116,6 @@ int cmd_check(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_webhook(int argc, char **argv);
 int cmd_render(int argc, char **argv);
+int cmd_forget(int argc, char **argv);
 
 #endif

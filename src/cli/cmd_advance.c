@@ -5,7 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli.h"
+#include "ecplan/state.h"
 #include "ecplan/runner.h"
 #include "ecplan/template.h"
 #include "ecplan/webhook.h"
@@ -62,6 +65,29 @@ static void on_progress(const ecplan_progress *p, void *ctx)
 		       pct, p->rows_per_second < 0 ? 0 : p->rows_per_second, eta);
 }
 
+/* advance/rollback --json: the plan's state before and after, on stdout. */
+static void print_result(const char *name, bool rollback, const ecplan_plan_row *before,
+			 const ecplan_plan_row *after, int rc)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "plan", json_string(name));
+	json_object_set_new(o, "command", json_string(rollback ? "rollback" : "advance"));
+	json_object_set_new(o, "ok", json_boolean(rc == 0));
+	json_object_set_new(o, "exit_code", json_integer(cli_exit_code(rc)));
+	json_object_set_new(o, "state_before", before ? json_string(ecplan_state_name(before->state)) : json_null());
+	json_object_set_new(o, "state", after ? json_string(ecplan_state_name(after->state)) : json_null());
+	json_object_set_new(o, "changed", json_boolean(after && (!before || before->state != after->state ||
+								 before->running != after->running)));
+	json_object_set_new(o, "running_phase", after && after->running != ECPLAN_PHASE_NONE
+			    ? json_string(ecplan_phase_name(after->running)) : json_null());
+	ecplan_phase next = after ? (after->running != ECPLAN_PHASE_NONE ? after->running
+					 : ecplan_state_next(after->state)) : ECPLAN_PHASE_NONE;
+	json_object_set_new(o, "next", next != ECPLAN_PHASE_NONE ? json_string(ecplan_phase_name(next)) : json_null());
+	json_object_set_new(o, "last_error", after && after->last_error ? json_string(after->last_error) : json_null());
+	cli_print_json(o);
+	json_decref(o);
+}
+
 int cli_run_phases(bool rollback, int argc, char **argv)
 {
 	const cli_command *self = cli_find_command(rollback ? "rollback" : "advance");
@@ -70,6 +96,7 @@ int cli_run_phases(bool rollback, int argc, char **argv)
 		{ "all", no_argument, NULL, 'a' },
 		{ "db", required_argument, NULL, 'd' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *to = NULL, *db = NULL;
@@ -88,8 +115,9 @@ int cli_run_phases(bool rollback, int argc, char **argv)
 			break;
 		case 'd': db = optarg; break;
 		case 'q': out.quiet = true; break;
+		case 'j': out.quiet = true; break; /* cli_json, set by main */
 		default:
-			return cli_usage_error(self, "unknown or incomplete option \"%s\"", argv[optind - 1]);
+			return cli_option_error(self, opts, argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)
@@ -116,8 +144,7 @@ int cli_run_phases(bool rollback, int argc, char **argv)
 	 * nothing in the database changes. */
 	ecplan_diags diags = ECPLAN_DIAGS_INIT;
 	if (ecplan_template_check_plan(plan, NULL, NULL, &diags) < 0) {
-		for (size_t i = 0; i < diags.count; i++)
-			cli_print_error(&diags.items[i]);
+		cli_report(diags.items, diags.count, EXIT_USAGE, NULL);
 		ecplan_diags_release(&diags);
 		ecplan_plan_free(plan);
 		return EXIT_USAGE;
@@ -130,10 +157,20 @@ int cli_run_phases(bool rollback, int argc, char **argv)
 	int rc = ecplan_webhook_global_init(&err);
 	if (rc == 0)
 		rc = ecplan_runner_open(&r, db, plan, &ro, &err);
+	ecplan_plan_row *before = NULL;
+	if (rc == 0 && cli_json)
+		ecplan_state_load(&before, ecplan_runner_conn(r), plan->name, NULL);
 	if (rc == 0)
 		rc = rollback ? ecplan_runner_rollback(r, to_state, &err)
 			      : ecplan_runner_advance(r, to_phase, &err);
 	clear_progress(&out);
+	if (r && cli_json) {
+		ecplan_plan_row *after = NULL;
+		ecplan_state_load(&after, ecplan_runner_conn(r), plan->name, NULL);
+		print_result(plan->name, rollback, before, after, rc);
+		ecplan_plan_row_free(after);
+	}
+	ecplan_plan_row_free(before);
 	if (rc < 0)
 		cli_print_error(&err);
 	ecplan_runner_close(r);

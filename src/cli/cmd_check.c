@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "ecplan/catalog.h"
 #include "ecplan/depend.h"
@@ -27,8 +29,21 @@ static double mono(void)
  * sample is the real batch UPDATE, rolled back; before expand it can only
  * compute `up` for the rows, a lower bound.
  */
-static void estimate(PGconn *conn, const ecplan_plan *plan, const ecplan_catalog *cat)
+typedef struct estimate_out {
+	long long rows;
+	double mib;
+	bool sampled;       /* a sample batch ran */
+	bool sample_failed;
+	char sample_error[512];
+	long long sample_rows;
+	double sample_ms;
+	double seconds;
+	bool lower_bound;   /* before expand: computing up only */
+} estimate_out;
+
+static void estimate(estimate_out *out, PGconn *conn, const ecplan_plan *plan, const ecplan_catalog *cat)
 {
+	memset(out, 0, sizeof(*out));
 	long long rows = cat->reltuples >= 0 ? (long long)cat->reltuples : -1;
 	if (rows < 0) {
 		/* Never analyzed: count (one sequential scan, read-only). */
@@ -41,8 +56,8 @@ static void estimate(PGconn *conn, const ecplan_plan *plan, const ecplan_catalog
 		free(q);
 		free(t);
 	}
-	printf("\nbackfill estimate: about %lld rows, %.1f MiB of table data\n", rows,
-	       (double)cat->relation_bytes / 1048576.0);
+	out->rows = rows;
+	out->mib = (double)cat->relation_bytes / 1048576.0;
 	if (cat->nkey == 0 || rows == 0)
 		return;
 	ecplan_error err;
@@ -85,27 +100,56 @@ static void estimate(PGconn *conn, const ecplan_plan *plan, const ecplan_catalog
 	}
 	double ms = (mono() - t0) * 1000.0;
 	ecplan_db_rollback(conn, NULL);
+	out->sampled = true;
+	out->lower_bound = !cat->new_column_exists;
 	if (rc < 0) {
-		printf("  sample batch failed: %s\n", err.message);
+		out->sample_failed = true;
+		snprintf(out->sample_error, sizeof(out->sample_error), "%s", err.message);
 	} else {
-		double per_row = ms / (double)(sample < rows ? sample : rows);
-		double total = per_row * (double)rows / 1000.0;
-		printf("  sample of %lld rows took %.0f ms (%s, rolled back)\n", sample < rows ? sample : rows, ms,
-		       cat->new_column_exists ? "the real batch UPDATE" : "computing up only: a lower bound");
-		printf("  estimated backfill time: %.0f s%s, plus index builds and NOT NULL validation\n", total,
-		       cat->new_column_exists ? "" : " or more");
+		out->sample_rows = sample < rows ? sample : rows;
+		out->sample_ms = ms;
+		out->seconds = ms / (double)out->sample_rows * (double)rows / 1000.0;
 	}
 	PQclear(b);
 	PQclear(u);
 	free(bound);
 }
 
+static void print_estimate(const estimate_out *e)
+{
+	printf("\nbackfill estimate: about %lld rows, %.1f MiB of table data\n", e->rows, e->mib);
+	if (!e->sampled)
+		return;
+	if (e->sample_failed) {
+		printf("  sample batch failed: %s\n", e->sample_error);
+		return;
+	}
+	printf("  sample of %lld rows took %.0f ms (%s, rolled back)\n", e->sample_rows, e->sample_ms,
+	       e->lower_bound ? "computing up only: a lower bound" : "the real batch UPDATE");
+	printf("  estimated backfill time: %.0f s%s, plus index builds and NOT NULL validation\n", e->seconds,
+	       e->lower_bound ? " or more" : "");
+}
+
+static json_t *estimate_json(const estimate_out *e)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "rows", json_integer(e->rows));
+	json_object_set_new(o, "table_mib", json_real((double)(long long)(e->mib * 10) / 10.0));
+	json_object_set_new(o, "sample_rows", e->sampled && !e->sample_failed ? json_integer(e->sample_rows) : json_null());
+	json_object_set_new(o, "sample_ms", e->sampled && !e->sample_failed ? json_real((double)(long long)e->sample_ms) : json_null());
+	json_object_set_new(o, "seconds", e->sampled && !e->sample_failed ? json_integer((json_int_t)e->seconds) : json_null());
+	json_object_set_new(o, "lower_bound", json_boolean(e->lower_bound));
+	json_object_set_new(o, "sample_error", e->sample_failed ? json_string(e->sample_error) : json_null());
+	return o;
+}
+
 int cmd_check(int argc, char **argv)
 {
 	const cli_command *self = cli_find_command("check");
 	const char *db = NULL;
+	bool as_json = false;
 	int rc;
-	ecplan_plan *plan = cli_parse_plan_args(self, argc, argv, &db, &rc);
+	ecplan_plan *plan = cli_parse_plan_args(self, argc, argv, &db, &as_json, &rc);
 	if (!plan)
 		return rc;
 	PGconn *conn = NULL;
@@ -132,36 +176,77 @@ int cmd_check(int argc, char **argv)
 	}
 	ecplan_state state = row ? row->state : ECPLAN_STATE_PLANNED;
 	ecplan_phase next = row && row->running != ECPLAN_PHASE_NONE ? row->running : ecplan_state_next(state);
-	printf("plan %s: %s.%s %s -> %s, state %s\n", plan->name, plan->schema, plan->table, plan->column,
-	       plan->new_column, row ? ecplan_state_name(state) : "not registered (planned)");
+	char table[300];
+	snprintf(table, sizeof(table), "%s.%s", plan->schema, plan->table);
+	json_t *out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:o}", "plan", plan->name, "table", table,
+				"column", plan->column, "new_column", plan->new_column,
+				"state", ecplan_state_name(state), "registered", row != NULL,
+				"next", next != ECPLAN_PHASE_NONE ? json_string(ecplan_phase_name(next)) : json_null());
+	if (!as_json)
+		printf("plan %s: %s.%s %s -> %s, state %s\n", plan->name, plan->schema, plan->table, plan->column,
+		       plan->new_column, row ? ecplan_state_name(state) : "not registered (planned)");
+	json_t *pre = json_array();
+	json_object_set_new(out, "preconditions", pre);
+	bool ok = true;
 	if (next == ECPLAN_PHASE_NONE) {
-		printf("no next phase\n");
+		if (!as_json)
+			printf("no next phase\n");
 		rc = EXIT_DONE;
-		goto done;
+		goto print;
 	}
 	if (cat->column_exists) {
 		char *inv = ecplan_depend_describe(cat);
-		printf("objects that depend on or name \"%s\", and what each phase does to them:\n%s", plan->column,
-		       inv);
+		if (!as_json)
+			printf("objects that depend on or name \"%s\", and what each phase does to them:\n%s",
+			       plan->column, inv);
+		json_object_set_new(out, "dependents", json_string(inv));
 		free(inv);
 	}
-	printf("preconditions of %s:\n", ecplan_phase_name(next));
+	if (!as_json)
+		printf("preconditions of %s:\n", ecplan_phase_name(next));
 	if (ecplan_precheck_phase(&list, conn, plan, cat, next, row ? row->seconds_since_switch : -1, &err) < 0) {
 		cli_print_error(&err);
+		json_decref(out);
 		goto done;
 	}
-	bool ok = true;
 	for (size_t i = 0; i < list.count; i++) {
-		printf("  [%s] %s\n", list.items[i].ok ? "pass" : "FAIL", list.items[i].name);
-		if (list.items[i].detail)
-			printf("         %s\n", list.items[i].detail);
+		if (!as_json) {
+			printf("  [%s] %s\n", list.items[i].ok ? "pass" : "FAIL", list.items[i].name);
+			if (list.items[i].detail)
+				printf("         %s\n", list.items[i].detail);
+		}
+		json_array_append_new(pre, json_pack("{s:s, s:b, s:o}", "name", list.items[i].name, "ok",
+						     list.items[i].ok, "detail",
+						     list.items[i].detail ? json_string(list.items[i].detail) : json_null()));
 		ok &= list.items[i].ok;
 	}
-	if (cat->table_exists && cat->column_exists && next <= ECPLAN_PHASE_BACKFILL)
-		estimate(conn, plan, cat);
+	if (cat->table_exists && cat->column_exists && next <= ECPLAN_PHASE_BACKFILL) {
+		estimate_out est;
+		estimate(&est, conn, plan, cat);
+		if (as_json)
+			json_object_set_new(out, "estimate", estimate_json(&est));
+		else
+			print_estimate(&est);
+	}
 	rc = ok ? EXIT_DONE : EXIT_PRECONDITION;
-	if (!ok)
-		fprintf(stderr, "ecplan: a precondition of %s failed\n", ecplan_phase_name(next));
+print:
+	json_object_set_new(out, "ok", json_boolean(ok));
+	if (!json_object_get(out, "estimate"))
+		json_object_set_new(out, "estimate", json_null());
+	if (!json_object_get(out, "dependents"))
+		json_object_set_new(out, "dependents", json_null());
+	if (as_json)
+		cli_print_json(out);
+	json_decref(out);
+	if (!ok) {
+		ecplan_strbuf failed = ECPLAN_STRBUF_INIT;
+		for (size_t i = 0; i < list.count; i++)
+			if (!list.items[i].ok)
+				ecplan_strbuf_addf(&failed, "%s%s", failed.len ? "; " : "", list.items[i].name);
+		cli_fail(ECPLAN_EPRECONDITION, failed.buf, "the FAIL lines above say what to do",
+			 "a precondition of %s failed", ecplan_phase_name(next));
+		ecplan_strbuf_release(&failed);
+	}
 done:
 	ecplan_checklist_release(&list);
 	ecplan_catalog_free(cat);

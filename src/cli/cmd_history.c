@@ -42,8 +42,8 @@ int cmd_history(int argc, char **argv)
 	}
 	int n = res ? PQntuples(res) : 0;
 	if (n == 0 && !as_json) {
-		fprintf(stderr, "ecplan: no history for plan \"%s\" in this database\n", name);
-		rc = EXIT_USAGE;
+		rc = cli_fail(ECPLAN_ENOTFOUND, NULL, "\"ecplan status\" lists the registered plans; check --db",
+			      "no history for plan \"%s\" in this database", name);
 		goto done;
 	}
 	json_t *arr = json_array();

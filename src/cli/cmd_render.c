@@ -36,7 +36,7 @@ int cmd_render(int argc, char **argv)
 		case 'r': undo = true; break;
 		case 'd': db = optarg; break;
 		default:
-			return cli_usage_error(self, "unknown or incomplete option \"%s\"", argv[optind - 1]);
+			return cli_option_error(self, opts, argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)

@@ -13,11 +13,30 @@
 #include "ecplan/db.h"
 #include "ecplan/state.h"
 #include "ecplan/strbuf.h"
+#include "ecplan/watch.h"
 
-static json_t *status_json(PGconn *conn, const ecplan_plan_row *row)
+static json_t *runner_json(const ecplan_runner_info *who)
 {
-	char *key = ecplan_xstrfmt("ecplan:plan:%s", row->name), *holder = NULL;
-	ecplan_db_advisory_lock_holder(&holder, conn, key, NULL);
+	if (!who->held)
+		return json_null();
+	json_t *o = json_object();
+	json_object_set_new(o, "pid", who->client_pid > 0 ? json_integer(who->client_pid) : json_null());
+	json_object_set_new(o, "host", who->host ? json_string(who->host) : json_null());
+	json_object_set_new(o, "backend_pid", json_integer(who->backend_pid));
+	json_object_set_new(o, "started_at", who->started_at ? json_string(who->started_at) : json_null());
+	json_object_set_new(o, "application_name",
+			    who->application_name ? json_string(who->application_name) : json_null());
+	json_object_set_new(o, "client_addr", who->client_addr ? json_string(who->client_addr) : json_null());
+	return o;
+}
+
+json_t *cli_status_json(PGconn *conn, const ecplan_plan_row *row)
+{
+	ecplan_runner_info who;
+	ecplan_watch_runner(&who, conn, row->name, NULL);
+	bool held = who.held;
+	char *gates = NULL;
+	ecplan_watch_pending_gates(&gates, conn, row->name, NULL);
 	long long pending = 0;
 	ecplan_state_pending_webhooks(&pending, conn, row->name, NULL);
 	ecplan_phase next = row->running != ECPLAN_PHASE_NONE ? row->running : ecplan_state_next(row->state);
@@ -39,7 +58,7 @@ static json_t *status_json(PGconn *conn, const ecplan_plan_row *row)
 			      "new_column", row->new_column ? row->new_column : "",
 			      "phase", ecplan_state_name(row->state),
 			      "next", next != ECPLAN_PHASE_NONE ? json_string(ecplan_phase_name(next)) : json_null(),
-			      "running", holder != NULL,
+			      "running", held,
 			      "running_phase", row->running != ECPLAN_PHASE_NONE
 					? json_string(ecplan_phase_name(row->running)) : json_null(),
 			      "backfill", bf, "pending_webhooks", (json_int_t)pending,
@@ -48,9 +67,20 @@ static json_t *status_json(PGconn *conn, const ecplan_plan_row *row)
 	json_object_set_new(o, "rolling_back", json_boolean(row->rolling_back));
 	json_object_set_new(o, "step", json_integer(row->step));
 	json_object_set_new(o, "switched_at", row->switched_at ? json_string(row->switched_at) : json_null());
-	json_object_set_new(o, "runner", holder ? json_string(holder) : json_null());
-	free(holder);
-	free(key);
+	json_object_set_new(o, "runner", runner_json(&who));
+	json_t *pg = json_array();
+	bool after_pending = false;
+	char after[32] = "";
+	if (row->running != ECPLAN_PHASE_NONE && !row->rolling_back)
+		ecplan_event_name(after, sizeof(after), row->running, "after");
+	for (char *tok = gates ? strtok(gates, ",") : NULL; tok; tok = strtok(NULL, ",")) {
+		json_array_append_new(pg, json_string(tok));
+		after_pending |= after[0] && !strcmp(tok, after);
+	}
+	json_object_set_new(o, "pending_gates", pg);
+	json_object_set_new(o, "phase_work_done", json_boolean(after_pending));
+	free(gates);
+	ecplan_runner_info_release(&who);
 	return o;
 }
 
@@ -67,8 +97,18 @@ static void print_human(json_t *o)
 		       json_is_true(json_object_get(o, "rolling_back")) ? "rollback" : "phase", running_phase,
 		       (long long)json_integer_value(json_object_get(o, "step")));
 	printf("\n  next:     %s\n", json_string_value(json_object_get(o, "next")) ? json_string_value(json_object_get(o, "next")) : "(none)");
-	printf("  running:  %s\n", json_is_true(json_object_get(o, "running"))
-				  ? json_string_value(json_object_get(o, "runner")) : "no");
+	json_t *runner = json_object_get(o, "runner");
+	if (json_is_object(runner) && json_is_integer(json_object_get(runner, "pid")))
+		printf("  running:  ecplan pid %lld on host \"%s\" since %s (server backend pid %lld)\n",
+		       (long long)json_integer_value(json_object_get(runner, "pid")),
+		       json_string_value(json_object_get(runner, "host")),
+		       json_string_value(json_object_get(runner, "started_at")),
+		       (long long)json_integer_value(json_object_get(runner, "backend_pid")));
+	else if (json_is_object(runner))
+		printf("  running:  server backend pid %lld (the runner has not published its pid yet)\n",
+		       (long long)json_integer_value(json_object_get(runner, "backend_pid")));
+	else
+		printf("  running:  no\n");
 	printf("  backfill: %lld", (long long)json_integer_value(json_object_get(bf, "rows_done")));
 	if (json_is_integer(json_object_get(bf, "rows_total")))
 		printf("/%lld rows", (long long)json_integer_value(json_object_get(bf, "rows_total")));
@@ -78,6 +118,19 @@ static void print_human(json_t *o)
 	if (json_is_integer(json_object_get(bf, "eta_seconds")))
 		printf(", ETA %lld s", (long long)json_integer_value(json_object_get(bf, "eta_seconds")));
 	printf("\n  webhooks: %lld pending\n", (long long)json_integer_value(json_object_get(o, "pending_webhooks")));
+	if (json_is_true(json_object_get(o, "phase_work_done")))
+		printf("  pending:  the database work of %s is done; the %s.after gate webhook (e.g. the feature\n"
+		       "            flag flip) has not been delivered. Fix the receiver and run \"ecplan advance\"\n"
+		       "            again: it re-delivers %s.after and moves the state, without redoing the DDL\n",
+		       running_phase, running_phase, running_phase);
+	else if (json_array_size(json_object_get(o, "pending_gates")) > 0) {
+		printf("  pending:  gate webhook deliveries not delivered:");
+		size_t i;
+		json_t *v;
+		json_array_foreach(json_object_get(o, "pending_gates"), i, v)
+			printf("%s %s", i ? "," : "", json_string_value(v));
+		printf("\n");
+	}
 	if (json_string_value(json_object_get(o, "last_error")))
 		printf("  error:    %s\n", json_string_value(json_object_get(o, "last_error")));
 	printf("  updated:  %s\n", json_string_value(json_object_get(o, "updated_at")));
@@ -120,15 +173,14 @@ int cmd_status(int argc, char **argv)
 		goto done;
 	}
 	if (name && n == 0) {
-		fprintf(stderr, "ecplan: plan \"%s\" is not registered in this database\n"
-				"hint: \"ecplan advance PLAN.json\" registers it; check --db\n", name);
-		rc = EXIT_USAGE;
+		rc = cli_fail(ECPLAN_ENOTFOUND, NULL, "\"ecplan advance PLAN.json\" registers it; check --db",
+			      "plan \"%s\" is not registered in this database", name);
 		ecplan_plan_rows_free(rows, n);
 		goto done;
 	}
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, status_json(conn, rows[i]));
+		json_array_append_new(arr, cli_status_json(conn, rows[i]));
 	if (as_json) {
 		json_t *out = name ? json_array_get(arr, 0) : arr;
 		char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -1,27 +1,72 @@
 /* ecplan validate: check plan files, no database. */
+#include <getopt.h>
 #include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
 
 #include "cli.h"
 
 int cmd_validate(int argc, char **argv)
 {
 	const cli_command *self = cli_find_command("validate");
-	if (argc < 2)
+	static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 } };
+	int nfiles = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			continue;
+		if (argv[i][0] == '-' && argv[i][1])
+			return cli_option_error(self, opts, argv[i]);
+		nfiles++;
+	}
+	if (nfiles == 0)
 		return cli_usage_error(self, "no plan file given");
 	int rc = EXIT_DONE;
+	ecplan_diags all = ECPLAN_DIAGS_INIT;
+	json_t *files = json_array();
 	for (int i = 1; i < argc; i++) {
-		if (argv[i][0] == '-' && argv[i][1])
-			return cli_usage_error(self, "unknown option \"%s\"", argv[i]);
-	}
-	for (int i = 1; i < argc; i++) {
-		ecplan_plan *plan = cli_load_plan(argv[i]);
-		if (!plan) {
-			rc = EXIT_USAGE;
+		if (!strcmp(argv[i], "--json"))
 			continue;
+		ecplan_diags diags = ECPLAN_DIAGS_INIT;
+		ecplan_plan *plan = NULL;
+		json_t *f = json_pack("{s:s}", "file", argv[i]);
+		json_t *errs = json_array();
+		if (ecplan_plan_load_file(&plan, argv[i], &diags) < 0) {
+			rc = EXIT_USAGE;
+			if (!cli_json) {
+				cli_report(diags.items, diags.count, EXIT_USAGE, NULL);
+				if (diags.count > 1)
+					fprintf(stderr, "ecplan: %s: %zu errors\n", argv[i], diags.count);
+			}
+			for (size_t k = 0; k < diags.count; k++) {
+				json_array_append_new(errs, cli_error_json(&diags.items[k]));
+				*ecplan_diags_add(&all) = diags.items[k];
+			}
+			json_object_set_new(f, "valid", json_false());
+		} else {
+			if (!cli_json)
+				printf("%s: valid plan \"%s\" (%s.%s: %s -> %s)\n", argv[i], plan->name, plan->schema,
+				       plan->table, plan->column, plan->new_column);
+			json_object_set_new(f, "valid", json_true());
+			json_object_set_new(f, "name", json_string(plan->name));
+			json_object_set_new(f, "schema", json_string(plan->schema));
+			json_object_set_new(f, "table", json_string(plan->table));
+			json_object_set_new(f, "column", json_string(plan->column));
+			json_object_set_new(f, "new_column", json_string(plan->new_column));
 		}
-		printf("%s: valid plan \"%s\" (%s.%s: %s -> %s)\n", argv[i], plan->name, plan->schema,
-		       plan->table, plan->column, plan->new_column);
+		json_object_set_new(f, "errors", errs);
+		json_array_append_new(files, f);
 		ecplan_plan_free(plan);
+		ecplan_diags_release(&diags);
 	}
+	if (cli_json) {
+		json_t *o = json_pack("{s:b, s:o}", "valid", rc == EXIT_DONE, "plans", files);
+		cli_print_json(o);
+		json_decref(o);
+		cli_report(all.items, all.count, EXIT_USAGE, NULL);
+	} else {
+		json_decref(files);
+	}
+	ecplan_diags_release(&all);
 	return rc;
 }

@@ -4,7 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "cli.h"
+#include "ecplan/strbuf.h"
 #include "ecplan/catalog.h"
 #include "ecplan/db.h"
 #include "ecplan/render.h"
@@ -13,8 +16,9 @@ int cmd_verify(int argc, char **argv)
 {
 	const cli_command *self = cli_find_command("verify");
 	const char *db = NULL;
+	bool as_json = false;
 	int rc;
-	ecplan_plan *plan = cli_parse_plan_args(self, argc, argv, &db, &rc);
+	ecplan_plan *plan = cli_parse_plan_args(self, argc, argv, &db, &as_json, &rc);
 	if (!plan)
 		return rc;
 	PGconn *conn = NULL;
@@ -30,13 +34,14 @@ int cmd_verify(int argc, char **argv)
 		goto done;
 	}
 	if (!cat->table_exists || !cat->column_exists || !cat->new_column_exists) {
-		fprintf(stderr, "ecplan: nothing to verify: %s\nhint: verify compares \"%s\" and \"%s\" "
-				"between expand and contract\n",
-			!cat->table_exists ? "the table does not exist"
-			: !cat->column_exists ? "the old column is gone (contracted?)"
-					      : "the new column does not exist yet (run expand first)",
-			plan->column, plan->new_column);
-		rc = cat->table_exists && !cat->column_exists ? EXIT_IMPOSSIBLE : EXIT_PRECONDITION;
+		char *hint = ecplan_xstrfmt("verify compares \"%s\" and \"%s\" between expand and contract",
+					    plan->column, plan->new_column);
+		rc = cli_fail(cat->table_exists && !cat->column_exists ? ECPLAN_EIMPOSSIBLE : ECPLAN_EPRECONDITION,
+			      NULL, hint, "nothing to verify: %s",
+			      !cat->table_exists ? "the table does not exist"
+			      : !cat->column_exists ? "the old column is gone (contracted?)"
+						    : "the new column does not exist yet (run expand first)");
+		free(hint);
 		goto done;
 	}
 	char *sql = ecplan_render_verify(plan, cat);
@@ -48,36 +53,60 @@ int cmd_verify(int argc, char **argv)
 		goto done;
 	}
 	long long divergent = atoll(PQgetvalue(res, 0, 2));
+	json_t *out = json_pack("{s:s, s:I, s:I, s:I, s:I}", "plan", plan->name,
+				"rows", (json_int_t)atoll(PQgetvalue(res, 0, 3)),
+				"new_differs", (json_int_t)atoll(PQgetvalue(res, 0, 0)),
+				"old_differs", (json_int_t)atoll(PQgetvalue(res, 0, 1)),
+				"divergent", (json_int_t)divergent);
+	json_t *first = json_array();
+	json_object_set_new(out, "first_divergent", first);
 	/* Only divergent rows are out of agreement; one side differing alone is what
 	 * a lossy pair gives (up = lower(email), down = the new column), so those
 	 * counts are labelled as information, not as a problem. */
-	printf("rows: %s\ndivergent (both differ): %lld%s\n"
-	       "for information (expected with a lossy up/down pair, not a problem):\n"
-	       "  new differs from up(old): %s\n  old differs from down(new): %s\n",
-	       PQgetvalue(res, 0, 3), divergent, divergent ? "" : " (in agreement)",
-	       PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	if (!as_json)
+		printf("rows: %s\ndivergent (both differ): %lld%s\n"
+		       "for information (expected with a lossy up/down pair, not a problem):\n"
+		       "  new differs from up(old): %s\n  old differs from down(new): %s\n",
+		       PQgetvalue(res, 0, 3), divergent, divergent ? "" : " (in agreement)",
+		       PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 	rc = divergent == 0 ? EXIT_DONE : EXIT_PRECONDITION;
 	if (divergent && cat->nkey) {
 		PGresult *sample = NULL;
 		char *ssql = ecplan_render_divergent_sample(plan, cat, 10);
 		if (ecplan_db_query(&sample, conn, ssql, 0, NULL, NULL) == 0) {
-			printf("first divergent rows (key: old | new):\n");
+			int nk = (int)cat->nkey;
+			if (!as_json)
+				printf("first divergent rows (key: old | new):\n");
 			for (int i = 0; i < PQntuples(sample); i++) {
+				json_t *key = json_array();
+				for (int k = 0; k < nk; k++)
+					json_array_append_new(key, json_string(PQgetvalue(sample, i, k)));
+				json_array_append_new(first, json_pack("{s:o, s:o, s:o}", "key", key,
+					"old", PQgetisnull(sample, i, nk) ? json_null() : json_string(PQgetvalue(sample, i, nk)),
+					"new", PQgetisnull(sample, i, nk + 1) ? json_null() : json_string(PQgetvalue(sample, i, nk + 1))));
+				if (as_json)
+					continue;
 				printf("  ");
-				for (int k = 0; k < (int)cat->nkey; k++)
+				for (int k = 0; k < nk; k++)
 					printf("%s%s", k ? ", " : "", PQgetvalue(sample, i, k));
-				printf(": %s | %s\n", PQgetisnull(sample, i, (int)cat->nkey) ? "NULL" : PQgetvalue(sample, i, (int)cat->nkey),
-				       PQgetisnull(sample, i, (int)cat->nkey + 1) ? "NULL" : PQgetvalue(sample, i, (int)cat->nkey + 1));
+				printf(": %s | %s\n", PQgetisnull(sample, i, nk) ? "NULL" : PQgetvalue(sample, i, nk),
+				       PQgetisnull(sample, i, nk + 1) ? "NULL" : PQgetvalue(sample, i, nk + 1));
 			}
 		}
 		PQclear(sample);
 		free(ssql);
 	}
-	if (divergent)
-		fprintf(stderr, "ecplan: %lld rows have \"%s\" and \"%s\" out of agreement\n"
-				"hint: rows written to \"%s\" before the sync trigger existed (or with it disabled) "
-				"stay out of agreement; fix them, or roll the plan back and advance again\n",
-			divergent, plan->column, plan->new_column, plan->new_column);
+	if (as_json)
+		cli_print_json(out);
+	json_decref(out);
+	if (divergent) {
+		char *hint = ecplan_xstrfmt("rows written to \"%s\" before the sync trigger existed (or with it "
+					    "disabled) stay out of agreement; fix them, or roll the plan back and "
+					    "advance again", plan->new_column);
+		cli_fail(ECPLAN_EPRECONDITION, NULL, hint, "%lld rows have \"%s\" and \"%s\" out of agreement",
+			 divergent, plan->column, plan->new_column);
+		free(hint);
+	}
 done:
 	PQclear(res);
 	ecplan_catalog_free(cat);

@@ -1,13 +1,25 @@
-/* ecplan wait: poll a plan's state until it reaches a phase (for CI pipelines). */
+/*
+ * ecplan wait: poll a plan's state until it reaches a phase (for CI
+ * pipelines). It fails fast when waiting cannot succeed without someone
+ * acting: the plan is unknown, its last attempt failed and no runner holds
+ * it, a gate delivery is pending with no runner, or it was rolled back.
+ */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "ecplan/db.h"
 #include "ecplan/state.h"
+#include "ecplan/strbuf.h"
+#include "ecplan/watch.h"
+
+#define WAIT_DEFAULT_TIMEOUT 3600.0
 
 static void sleep_s(double s)
 {
@@ -22,6 +34,63 @@ static double mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* "backfilled, switch running (step 1); backfill 1200/5000 rows (24.0%), 800 rows/s, ETA 5 s" */
+static void describe(ecplan_strbuf *sb, json_t *st)
+{
+	json_t *bf = json_object_get(st, "backfill");
+	const char *running = json_string_value(json_object_get(st, "running_phase"));
+	ecplan_strbuf_adds(sb, json_string_value(json_object_get(st, "phase")));
+	if (running)
+		ecplan_strbuf_addf(sb, ", %s %s %s (%lld steps done)",
+				   json_is_true(json_object_get(st, "rolling_back")) ? "rollback of" : "phase",
+				   running, json_is_true(json_object_get(st, "running")) ? "running" : "interrupted",
+				   (long long)json_integer_value(json_object_get(st, "step")));
+	if (json_integer_value(json_object_get(bf, "rows_done")) > 0 || (running && !strcmp(running, "backfill"))) {
+		ecplan_strbuf_addf(sb, "; backfill %lld", (long long)json_integer_value(json_object_get(bf, "rows_done")));
+		if (json_is_integer(json_object_get(bf, "rows_total")))
+			ecplan_strbuf_addf(sb, "/%lld", (long long)json_integer_value(json_object_get(bf, "rows_total")));
+		ecplan_strbuf_addf(sb, " rows (%.1f%%)", json_real_value(json_object_get(bf, "percent")));
+		if (json_is_number(json_object_get(bf, "rows_per_second")))
+			ecplan_strbuf_addf(sb, ", %.0f rows/s", json_number_value(json_object_get(bf, "rows_per_second")));
+		if (json_is_integer(json_object_get(bf, "eta_seconds")))
+			ecplan_strbuf_addf(sb, ", ETA %lld s", (long long)json_integer_value(json_object_get(bf, "eta_seconds")));
+	}
+}
+
+static void print_json(json_t *st)
+{
+	char *s = json_dumps(st, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	printf("%s\n", s);
+	free(s);
+}
+
+/* Reports a fail-fast verdict: the error, and with --json the status object. */
+static int verdict(json_t *st, int exit_code, const char *code_name, int code, const char *hint,
+		   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static int verdict(json_t *st, int exit_code, const char *code_name, int code, const char *hint,
+		   const char *fmt, ...)
+{
+	ecplan_error e;
+	ecplan_strbuf d = ECPLAN_STRBUF_INIT;
+	va_list ap;
+	ecplan_error_clear(&e);
+	e.code = code;
+	va_start(ap, fmt);
+	vsnprintf(e.message, sizeof(e.message), fmt, ap);
+	va_end(ap);
+	ecplan_strbuf_adds(&d, "state: ");
+	describe(&d, st);
+	snprintf(e.detail, sizeof(e.detail), "%s", d.buf);
+	if (hint)
+		snprintf(e.hint, sizeof(e.hint), "%s", hint);
+	if (cli_json)
+		print_json(st);
+	cli_report(&e, 1, exit_code, code_name);
+	ecplan_strbuf_release(&d);
+	return exit_code;
+}
+
 int cmd_wait(int argc, char **argv)
 {
 	const cli_command *self = cli_find_command("wait");
@@ -30,21 +99,24 @@ int cmd_wait(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "db", required_argument, NULL, 'd' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *until = NULL, *db = NULL;
-	double timeout = 0, interval = 2;
+	double timeout = WAIT_DEFAULT_TIMEOUT, interval = 2;
+	bool quiet = false;
 	char *end;
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
 		switch (c) {
 		case 'u': until = optarg; break;
 		case 't':
 			timeout = strtod(optarg, &end);
 			if (*end || timeout < 0)
-				return cli_usage_error(self, "--timeout takes seconds, e.g. 600");
+				return cli_usage_error(self, "--timeout takes seconds, e.g. 600 (0: no limit)");
 			break;
 		case 'i':
 			interval = strtod(optarg, &end);
@@ -52,7 +124,9 @@ int cmd_wait(int argc, char **argv)
 				return cli_usage_error(self, "--interval takes seconds greater than 0");
 			break;
 		case 'd': db = optarg; break;
-		default: return cli_usage_error(self, "unknown or incomplete option \"%s\"", argv[optind - 1]);
+		case 'q': quiet = true; break;
+		case 'j': break; /* cli_json, set by main */
+		default: return cli_option_error(self, opts, argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)
@@ -63,13 +137,15 @@ int cmd_wait(int argc, char **argv)
 	if (ecplan_phase_parse(until) != ECPLAN_PHASE_NONE)
 		target = ecplan_phase_result(ecplan_phase_parse(until));
 	if (target == ECPLAN_STATE_INVALID)
-		return cli_usage_error(self, "unknown phase or state \"%s\"", until);
+		return cli_usage_error(self, "unknown phase or state \"%s\" (phases: expand, sync, backfill, "
+					     "switch, contract; or a state such as rolled_back)", until);
 	char *name = cli_plan_name(argv[optind]);
 	if (!name)
 		return EXIT_USAGE;
 	PGconn *conn = NULL;
 	int rc = EXIT_RUNTIME;
 	double start = mono();
+	const char *target_name = ecplan_state_name(target);
 	if (cli_connect(&conn, db) < 0)
 		goto done;
 	for (;;) {
@@ -82,26 +158,96 @@ int cmd_wait(int argc, char **argv)
 			cli_print_error(&err);
 			goto done;
 		}
-		bool reached = row && row->state == target;
-		if (row && target != ECPLAN_STATE_ROLLED_BACK && row->state != ECPLAN_STATE_ROLLED_BACK &&
+		if (!row) {
+			rc = cli_fail(ECPLAN_ENOTFOUND, NULL,
+				      "\"ecplan advance PLAN.json\" registers it; check the name and --db",
+				      "plan \"%s\" is not registered in this database", name);
+			goto done;
+		}
+		bool reached = row->state == target;
+		if (target != ECPLAN_STATE_ROLLED_BACK && row->state != ECPLAN_STATE_ROLLED_BACK &&
 		    ecplan_state_rank(row->state) >= ecplan_state_rank(target))
 			reached = true;
+		json_t *st = cli_status_json(conn, row);
 		if (reached) {
-			printf("plan \"%s\" is %s\n", name, ecplan_state_name(row->state));
-			ecplan_plan_row_free(row);
+			if (cli_json)
+				print_json(st);
+			else
+				printf("plan \"%s\" is %s\n", name, ecplan_state_name(row->state));
 			rc = EXIT_DONE;
-			goto done;
+			goto next;
 		}
+		bool held = json_is_true(json_object_get(st, "running")), rolled = false;
+		ecplan_watch_last_move_is_rollback(&rolled, conn, name, NULL);
+		if (row->running != ECPLAN_PHASE_NONE && row->rolling_back)
+			rolled = true;
+		if (rolled && row->state == ECPLAN_STATE_ROLLED_BACK && !held) {
+			rc = verdict(st, EXIT_WAIT_ROLLED_BACK, "rolled_back", ECPLAN_EIMPOSSIBLE,
+				     "\"ecplan advance\" starts it again from expand",
+				     "plan \"%s\" was rolled back (state rolled_back); it will not reach %s", name,
+				     target_name);
+			goto next;
+		}
+		if (rolled) {
+			rc = verdict(st, EXIT_WAIT_ROLLED_BELOW, "rolled_back_below", ECPLAN_EIMPOSSIBLE,
+				     "\"ecplan advance\" moves it forward again",
+				     "plan \"%s\" was rolled back to %s, below %s", name,
+				     ecplan_state_name(row->state), target_name);
+			goto next;
+		}
+		if (!held) {
+			json_t *gates = json_object_get(st, "pending_gates");
+			if (json_array_size(gates) > 0) {
+				ecplan_strbuf g = ECPLAN_STRBUF_INIT;
+				size_t i;
+				json_t *v;
+				json_array_foreach(gates, i, v)
+					ecplan_strbuf_addf(&g, "%s%s", i ? ", " : "", json_string_value(v));
+				rc = verdict(st, EXIT_GATE, NULL, ECPLAN_EGATE,
+					     "fix the receiver and run \"ecplan advance\" again: it re-delivers "
+					     "without repeating the database work",
+					     "plan \"%s\" waits for a gate webhook that failed: %s%s", name, g.buf,
+					     json_is_true(json_object_get(st, "phase_work_done"))
+						     ? " (the database work of the phase is done)" : "");
+				ecplan_strbuf_release(&g);
+				goto next;
+			}
+			if (row->last_error) {
+				rc = verdict(st, EXIT_RUNTIME, "failed", ECPLAN_ERR,
+					     "\"ecplan history NAME\" shows what happened; fix it and run "
+					     "\"ecplan advance\" again: it resumes where it stopped",
+					     "the last attempt of plan \"%s\" failed and no runner holds it: %s", name,
+					     row->last_error);
+				goto next;
+			}
+		}
+		double elapsed = mono() - start;
+		if (timeout > 0 && elapsed + interval > timeout) {
+			if (timeout > elapsed)
+				sleep_s(timeout - elapsed);
+			rc = verdict(st, EXIT_WAIT_TIMEOUT, NULL, ECPLAN_ETIMEOUT,
+				     "raise --timeout (0: no limit), or look at \"ecplan status\"",
+				     "timed out after %.0f s waiting for plan \"%s\" to reach %s", timeout, name,
+				     target_name);
+			goto next;
+		}
+		if (!quiet && !cli_json) {
+			ecplan_strbuf line = ECPLAN_STRBUF_INIT;
+			describe(&line, st);
+			fprintf(stderr, "wait: %s: %s; waiting for %s (%.0f s", name, line.buf, target_name, elapsed);
+			if (timeout > 0)
+				fprintf(stderr, " of %.0f s", timeout);
+			fprintf(stderr, ")\n");
+			ecplan_strbuf_release(&line);
+		}
+		json_decref(st);
 		ecplan_plan_row_free(row);
-		if (timeout > 0 && mono() - start + interval > timeout) {
-			if (timeout > mono() - start)
-				sleep_s(timeout - (mono() - start));
-			fprintf(stderr, "ecplan: timed out after %.0f s waiting for plan \"%s\" to reach %s\n",
-				timeout, name, ecplan_state_name(target));
-			rc = EXIT_WAIT_TIMEOUT;
-			goto done;
-		}
 		sleep_s(interval);
+		continue;
+next:
+		json_decref(st);
+		ecplan_plan_row_free(row);
+		goto done;
 	}
 done:
 	free(name);

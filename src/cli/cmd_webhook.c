@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ecplan/strbuf.h"
+#include "ecplan/suggest.h"
 #include "ecplan/template.h"
 #include "ecplan/webhook.h"
 
@@ -35,13 +37,39 @@ int cmd_webhook(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c != 'e')
-			return cli_usage_error(self, "unknown or incomplete option \"%s\"", argv[optind - 1]);
+			return cli_option_error(self, opts, argv[optind - 1]);
 		event = optarg;
 	}
 	if (optind != argc - 1)
 		return cli_usage_error(self, "give one plan file");
-	if (!event || !ecplan_event_valid(event))
+	if (!event)
 		return cli_usage_error(self, "--event EVENT is required (e.g. switch.after)");
+	if (!ecplan_event_valid(event)) {
+		const char *events[2 * ECPLAN_PHASE_COUNT + 4];
+		char names[2 * ECPLAN_PHASE_COUNT][24];
+		ecplan_strbuf list = ECPLAN_STRBUF_INIT;
+		size_t n = 0;
+		for (int p = 0; p < ECPLAN_PHASE_COUNT; p++)
+			for (int w = 0; w < 2; w++) {
+				ecplan_event_name(names[n], sizeof(names[n]), (ecplan_phase)p, w ? "after" : "before");
+				events[n] = names[n];
+				n++;
+			}
+		events[n++] = "rollback.before";
+		events[n++] = "rollback.after";
+		events[n++] = "failed";
+		events[n] = NULL;
+		for (size_t i = 0; i < n; i++)
+			ecplan_strbuf_addf(&list, "%s%s", i ? ", " : "", events[i]);
+		const char *s = ecplan_suggest(event, events);
+		char *hint = ecplan_xstrfmt("valid events: %s", list.buf);
+		int rc = s ? cli_fail(ECPLAN_EINVALID, NULL, hint, "unknown event \"%s\"; did you mean \"%s\"?",
+				      event, s)
+			   : cli_fail(ECPLAN_EINVALID, NULL, hint, "unknown event \"%s\"", event);
+		free(hint);
+		ecplan_strbuf_release(&list);
+		return rc;
+	}
 	ecplan_plan *plan = cli_load_plan(argv[optind]);
 	if (!plan)
 		return EXIT_USAGE;
@@ -56,8 +84,8 @@ int cmd_webhook(int argc, char **argv)
 	}
 	size_t n = ecplan_plan_webhooks_for(plan, event, &hooks);
 	if (n == 0) {
-		fprintf(stderr, "ecplan: no webhook of plan \"%s\" subscribes to %s\n", plan->name, event);
-		rc = EXIT_USAGE;
+		rc = cli_fail(ECPLAN_EINVALID, NULL, "add the event to a webhook's \"events\", or pick one it lists",
+			      "no webhook of plan \"%s\" subscribes to %s", plan->name, event);
 		goto done;
 	}
 	ecplan_error err;

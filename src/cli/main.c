@@ -3,14 +3,17 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ecplan/suggest.h"
 
 static int cmd_help(int argc, char **argv);
 
 const cli_command cli_commands[] = {
-	{ "validate", cmd_validate, "PLAN.json...",
+	{ "validate", cmd_validate, "PLAN.json... [--json]",
 	  "check plan files against format ecplan/v1 (no database needed)",
 	  "Reads each plan file and reports every problem with its file, line, column\n"
-	  "and JSON path. Exits 0 when all plans are valid, 2 otherwise.\n" },
+	  "and JSON path. Exits 0 when all plans are valid, 2 otherwise.\n"
+	  "--json prints {valid, plans: [{file, valid, name, schema, table, column,\n"
+	  "new_column, errors}]} on stdout and the errors as one JSON object on stderr.\n" },
 	{ "render", cmd_render, "PLAN.json [--phase PHASE] [--rollback] [--db CONNINFO]",
 	  "print the SQL of every phase, with the lock each statement takes",
 	  "Prints the ordered steps of each phase (or of one, with --phase) as SQL,\n"
@@ -21,7 +24,7 @@ const cli_command cli_commands[] = {
 	  "with --db CONNINFO (or ECPLAN_DB / DATABASE_URL set) it is read from the\n"
 	  "database; the PG* variables alone do not make render connect.\n"
 	  "Nothing is changed in the database.\n" },
-	{ "advance", cmd_advance, "PLAN.json [--to PHASE | --all] [--db CONNINFO] [--quiet]",
+	{ "advance", cmd_advance, "PLAN.json [--to PHASE | --all] [--db CONNINFO] [--quiet] [--json]",
 	  "run the next phase (or up to PHASE, or all), then exit",
 	  "Registers the plan on first use (once a phase has started, a different file\n"
 	  "with the same name exits 8), takes the plan's runner lock (a second runner\n"
@@ -32,8 +35,13 @@ const cli_command cli_commands[] = {
 	  "retried with backoff up to safety.lock_retries times (then exit 6).\n"
 	  "Phases: expand, sync, backfill, switch, contract. --quiet prints only errors;\n"
 	  "on a terminal the backfill shows a progress line, otherwise a log line every\n"
-	  "100 batches.\n" },
-	{ "check", cmd_check, "PLAN.json [--db CONNINFO]",
+	  "100 batches.\n"
+	  "--to PHASE is the idempotent form for CI: a plan already past PHASE is left\n"
+	  "alone and the command exits 0, so a re-run deploy stage is a no-op.\n"
+	  "--json prints no progress and ends with {plan, command, ok, exit_code,\n"
+	  "state_before, state, changed, running_phase, next, last_error} on stdout;\n"
+	  "errors go to stderr as one JSON object.\n" },
+	{ "check", cmd_check, "PLAN.json [--json] [--db CONNINFO]",
 	  "show the preconditions of the next phase and a backfill estimate (read-only)",
 	  "Lists every precondition of the plan's next phase with pass/FAIL, and for\n"
 	  "phases up to backfill estimates the backfill from the table size and a timed\n"
@@ -41,39 +49,67 @@ const cli_command cli_commands[] = {
 	  "real batch UPDATE, rolled back, which holds row locks on up to batch_size rows\n"
 	  "for its few milliseconds (waiting at most lock_timeout_ms) and leaves dead\n"
 	  "tuples for autovacuum; before that it only computes \"up\" (a lower bound).\n"
-	  "Exits 3 when a precondition fails.\n" },
+	  "Exits 3 when a precondition fails.\n"
+	  "--json prints {plan, table, column, new_column, state, registered, next,\n"
+	  "preconditions: [{name, ok, detail}], ok, estimate} on stdout.\n" },
 	{ "status", cmd_status, "[NAME | PLAN.json] [--json] [--db CONNINFO]",
 	  "show one plan, or every plan in the database",
 	  "With --json prints one object for a plan, or an array for all plans, with\n"
 	  "the fields name, table, column, new_column, phase (the state), next, running,\n"
 	  "backfill {rows_done, rows_total, percent, rows_per_second, eta_seconds},\n"
-	  "pending_webhooks, last_error and updated_at (and a few more).\n" },
-	{ "wait", cmd_wait, "NAME --until PHASE [--timeout S] [--interval S] [--db CONNINFO]",
+	  "pending_webhooks, last_error and updated_at (and a few more): runner is null\n"
+	  "or {pid, host, backend_pid, started_at, application_name, client_addr} of\n"
+	  "the ecplan process holding the plan; pending_gates lists failed gate events\n"
+	  "awaiting re-delivery; phase_work_done is true when only the running phase's\n"
+	  "<phase>.after gate is left.\n" },
+	{ "wait", cmd_wait, "NAME --until PHASE [--timeout S] [--interval S] [--quiet] [--json] [--db CONNINFO]",
 	  "wait until a plan reaches a phase (for CI pipelines)",
 	  "Polls the plan's state every --interval seconds (default 2) until it has\n"
-	  "completed PHASE (or reached the state PHASE names, e.g. rolled_back).\n"
-	  "--timeout 0 (the default) waits forever; on timeout exits 7.\n" },
-	{ "rollback", cmd_rollback, "PLAN.json [--to STATE] [--db CONNINFO] [--quiet]",
+	  "completed PHASE (or reached the state PHASE names, e.g. rolled_back), and\n"
+	  "prints a progress line on stderr per poll (state, running phase, backfill\n"
+	  "rows, rate and ETA; --quiet or --json silences it). --timeout defaults to\n"
+	  "3600 s (0: no limit); on timeout exits 7. It fails fast instead of waiting\n"
+	  "for what cannot come without someone acting:\n"
+	  "  2   the plan is not registered (check the name and --db)\n"
+	  "  1   its last attempt failed and no runner holds it (prints last_error)\n"
+	  "  5   a gate webhook delivery failed and no runner holds it\n"
+	  "  10  the plan was rolled back (state rolled_back)\n"
+	  "  11  the plan was rolled back below PHASE (or a rollback is running)\n"
+	  "With --json prints the plan's `status --json` object on stdout at the end.\n" },
+	{ "rollback", cmd_rollback, "PLAN.json [--to STATE] [--db CONNINFO] [--quiet] [--json]",
 	  "undo phases, newest first, down to planned by default",
 	  "Undoes switch (old column authoritative again), backfill (rebuilt indexes\n"
 	  "dropped concurrently, NOT NULL check dropped), sync (trigger and function\n"
 	  "dropped) and expand (new column dropped), newest first, until the plan is\n"
 	  "at STATE (planned by default: the plan ends rolled_back). Fires the\n"
-	  "rollback.before and rollback.after webhooks. After contract: exit 9.\n" },
+	  "rollback.before and rollback.after webhooks. After contract: exit 9.\n"
+	  "--json: as for advance (no progress, a result object on stdout, errors as\n"
+	  "one JSON object on stderr).\n" },
 	{ "history", cmd_history, "NAME [--json] [--db CONNINFO]",
 	  "every attempt, step, error and webhook delivery, with times",
 	  "Prints the plan's event log from the database, oldest first.\n" },
-	{ "verify", cmd_verify, "PLAN.json [--db CONNINFO]",
+	{ "verify", cmd_verify, "PLAN.json [--json] [--db CONNINFO]",
 	  "count rows where the two columns disagree",
 	  "Counts rows where new IS DISTINCT FROM up(old), rows where old IS DISTINCT\n"
 	  "FROM down(new), and divergent rows (both). Exits 0 when no row is\n"
-	  "divergent, 3 otherwise.\n" },
+	  "divergent, 3 otherwise.\n"
+	  "--json prints {plan, rows, new_differs, old_differs, divergent,\n"
+	  "first_divergent: [{key, old, new}]} on stdout.\n" },
 	{ "webhook", cmd_webhook, "test PLAN.json --event EVENT",
 	  "send a test delivery to the plan's webhooks for EVENT",
 	  "Sends one delivery (marked \"test\": true in the payload) to every webhook of\n"
 	  "the plan that subscribes to EVENT, with retries, and prints each attempt.\n"
 	  "Exits 0 when all were delivered, 5 otherwise. No database is used.\n" },
-	{ "help", cmd_help, "[COMMAND]", "show help for ecplan or one command", "" },
+	{ "forget", cmd_forget, "NAME [--json] [--db CONNINFO]",
+	  "remove a registered plan that never started a phase",
+	  "Removes the plan's row, events and webhook deliveries from schema ecplan when\n"
+	  "the plan never started a phase (e.g. registered under a mistyped name).\n"
+	  "Anything else is refused with the reason: a plan that started phases exits 9\n"
+	  "(roll it back instead), one held by a runner exits 4, an unknown one exits 2.\n"
+	  "--json prints {\"forgotten\": NAME}.\n" },
+	{ "help", cmd_help, "[COMMAND]", "show help for ecplan or one command",
+	  "Without COMMAND prints the list of commands; with one prints its usage,\n"
+	  "what it does and its options (the same text as \"ecplan COMMAND --help\").\n" },
 	{ NULL, NULL, NULL, NULL, NULL }
 };
 
@@ -109,18 +145,37 @@ static void print_main_help(FILE *out)
 		cli_exit_codes_text);
 }
 
+/* "unknown command", with the closest command when there is one. */
+static int unknown_command(const char *name)
+{
+	const char *names[32];
+	size_t n = 0;
+	for (const cli_command *c = cli_commands; c->name && n < 31; c++)
+		names[n++] = c->name;
+	names[n] = NULL;
+	const char *s = ecplan_suggest(name, names);
+	if (s)
+		return cli_fail(ECPLAN_EINVALID, NULL, "run \"ecplan help\" for the list",
+				"unknown command \"%s\"; did you mean \"%s\"?", name, s);
+	return cli_fail(ECPLAN_EINVALID, NULL, "run \"ecplan help\" for the list", "unknown command \"%s\"",
+			name);
+}
+
 static int cmd_help(int argc, char **argv)
 {
 	if (argc < 2) {
 		print_main_help(stdout);
 		return EXIT_DONE;
 	}
-	const cli_command *c = cli_find_command(argv[1]);
-	if (!c) {
-		fprintf(stderr, "ecplan: unknown command \"%s\"\nhint: run \"ecplan help\" for the list\n",
-			argv[1]);
-		return EXIT_USAGE;
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		cli_print_help(cli_find_command("help"));
+		return EXIT_DONE;
 	}
+	if (argc > 2)
+		return cli_usage_error(cli_find_command("help"), "give at most one command");
+	const cli_command *c = cli_find_command(argv[1]);
+	if (!c)
+		return unknown_command(argv[1]);
 	cli_print_help(c);
 	return EXIT_DONE;
 }
@@ -139,12 +194,12 @@ int main(int argc, char **argv)
 		print_main_help(stdout);
 		return EXIT_DONE;
 	}
+	for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--json"))
+			cli_json = true;
 	const cli_command *c = cli_find_command(argv[1]);
-	if (!c) {
-		fprintf(stderr, "ecplan: unknown command \"%s\"\nhint: run \"ecplan help\" for the list\n",
-			argv[1]);
-		return EXIT_USAGE;
-	}
+	if (!c)
+		return unknown_command(argv[1]);
 	if (c->fn != cmd_help && cli_wants_help(argc - 1, argv + 1)) {
 		cli_print_help(c);
 		return EXIT_DONE;

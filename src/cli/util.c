@@ -10,6 +10,11 @@
 #include "ecplan/db.h"
 #include "ecplan/state.h"
 #include "ecplan/strbuf.h"
+#include "ecplan/suggest.h"
+
+#include <jansson.h>
+
+bool cli_json;
 
 const char cli_exit_codes_text[] =
 	"Exit codes:\n"
@@ -22,7 +27,9 @@ const char cli_exit_codes_text[] =
 	"  6  lock retries exhausted\n"
 	"  7  wait timed out\n"
 	"  8  the plan file differs from the plan registered in the database (drift)\n"
-	"  9  the requested move is not possible (e.g. rollback after contract)\n";
+	"  9  the requested move is not possible (e.g. rollback after contract)\n"
+	" 10  wait: the plan was rolled back (state rolled_back)\n"
+	" 11  wait: the plan was rolled back below the awaited phase\n";
 
 int cli_exit_code(int code)
 {
@@ -41,23 +48,150 @@ int cli_exit_code(int code)
 	}
 }
 
+const char *cli_code_name(int code)
+{
+	switch (code) {
+	case ECPLAN_OK: return "ok";
+	case ECPLAN_EINVALID: return "invalid";
+	case ECPLAN_EPRECONDITION: return "precondition";
+	case ECPLAN_ELOCKED: return "locked";
+	case ECPLAN_EGATE: return "gate";
+	case ECPLAN_ELOCKTIMEOUT: return "lock_timeout";
+	case ECPLAN_ETIMEOUT: return "timeout";
+	case ECPLAN_EDRIFT: return "drift";
+	case ECPLAN_EIMPOSSIBLE: return "impossible";
+	case ECPLAN_ENOTFOUND: return "not_found";
+	default: return "error";
+	}
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+/* One error as a JSON object (without exit_code and errors). */
+static json_t *error_json(const ecplan_error *e, const char *code_name, int exit_code);
+
+json_t *cli_error_json(const ecplan_error *e)
+{
+	return error_json(e, NULL, -1);
+}
+
+void cli_print_json(json_t *o)
+{
+	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	printf("%s\n", s);
+	free(s);
+}
+
+static json_t *error_json(const ecplan_error *e, const char *code_name, int exit_code)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "code", json_string(code_name ? code_name : cli_code_name(e->code)));
+	if (exit_code >= 0)
+		json_object_set_new(o, "exit_code", json_integer(exit_code));
+	json_object_set_new(o, "message", json_string(e->message));
+	json_object_set_new(o, "detail", str_or_null(e->detail));
+	json_object_set_new(o, "hint", str_or_null(e->hint));
+	json_object_set_new(o, "path", str_or_null(e->path));
+	json_object_set_new(o, "file", str_or_null(e->source));
+	json_object_set_new(o, "line", e->line > 0 ? json_integer(e->line) : json_null());
+	json_object_set_new(o, "column", e->line > 0 ? json_integer(e->column) : json_null());
+	json_object_set_new(o, "sqlstate", str_or_null(e->sqlstate));
+	json_object_set_new(o, "http_status", e->http_status ? json_integer(e->http_status) : json_null());
+	return o;
+}
+
+void cli_report(const ecplan_error *errs, size_t n, int exit_code, const char *code_name)
+{
+	if (n == 0)
+		return;
+	if (!cli_json) {
+		for (size_t i = 0; i < n; i++) {
+			char *text = ecplan_error_format(&errs[i]);
+			fprintf(stderr, "ecplan: %s", text);
+			free(text);
+		}
+		return;
+	}
+	json_t *o = error_json(&errs[0], code_name, exit_code);
+	json_t *all = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(all, error_json(&errs[i], code_name, -1));
+	json_object_set_new(o, "errors", all);
+	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	fprintf(stderr, "%s\n", s);
+	free(s);
+	json_decref(o);
+}
+
 void cli_print_error(const ecplan_error *err)
 {
-	char *text = ecplan_error_format(err);
-	fprintf(stderr, "ecplan: %s", text);
-	free(text);
+	cli_report(err, 1, cli_exit_code(err->code), NULL);
+}
+
+int cli_fail(int code, const char *detail, const char *hint, const char *fmt, ...)
+{
+	ecplan_error e;
+	va_list ap;
+	ecplan_error_clear(&e);
+	e.code = code;
+	va_start(ap, fmt);
+	vsnprintf(e.message, sizeof(e.message), fmt, ap);
+	va_end(ap);
+	if (detail)
+		snprintf(e.detail, sizeof(e.detail), "%s", detail);
+	if (hint)
+		snprintf(e.hint, sizeof(e.hint), "%s", hint);
+	cli_print_error(&e);
+	return cli_exit_code(code);
 }
 
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
 {
 	va_list ap;
-	fputs("ecplan: ", stderr);
+	ecplan_error e;
+	ecplan_error_clear(&e);
+	e.code = ECPLAN_EINVALID;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(e.message, sizeof(e.message), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nusage: ecplan %s %s\nhint: run \"ecplan help %s\" for details\n",
-		cmd->name, cmd->usage, cmd->name);
+	if (!cli_json) {
+		fprintf(stderr, "ecplan: %s\nusage: ecplan %s %s\nhint: run \"ecplan help %s\" for details\n",
+			e.message, cmd->name, cmd->usage, cmd->name);
+		return EXIT_USAGE;
+	}
+	snprintf(e.detail, sizeof(e.detail), "usage: ecplan %s %s", cmd->name, cmd->usage);
+	snprintf(e.hint, sizeof(e.hint), "run \"ecplan help %s\" for details", cmd->name);
+	cli_report(&e, 1, EXIT_USAGE, "usage");
 	return EXIT_USAGE;
+}
+
+int cli_option_error(const cli_command *cmd, const struct option *opts, const char *arg)
+{
+	const char *names[32];
+	char buf[32][40];
+	size_t n = 0;
+	for (size_t i = 0; opts && opts[i].name && n < 31; i++) {
+		size_t len = strcspn(arg, "=");
+		if (!strncmp(arg, "--", 2) && strlen(opts[i].name) == len - 2 &&
+		    !strncmp(arg + 2, opts[i].name, len - 2)) {
+			if (opts[i].has_arg == required_argument && !arg[len])
+				return cli_usage_error(cmd, "option \"%s\" needs a value", arg);
+			return cli_usage_error(cmd, "option \"--%s\" takes no value", opts[i].name);
+		}
+		snprintf(buf[n], sizeof(buf[n]), "--%s", opts[i].name);
+		names[n] = buf[n];
+		n++;
+	}
+	names[n] = NULL;
+	char word[64];
+	snprintf(word, sizeof(word), "%.*s", (int)strcspn(arg, "="), arg);
+	const char *s = ecplan_suggest(word, names);
+	if (s)
+		return cli_usage_error(cmd, "unknown option \"%s\"; did you mean \"%s\"?", arg, s);
+	return cli_usage_error(cmd, "unknown option \"%s\"", arg);
 }
 
 ecplan_plan *cli_load_plan(const char *path)
@@ -65,9 +199,8 @@ ecplan_plan *cli_load_plan(const char *path)
 	ecplan_diags diags = ECPLAN_DIAGS_INIT;
 	ecplan_plan *plan = NULL;
 	if (ecplan_plan_load_file(&plan, path, &diags) < 0) {
-		for (size_t i = 0; i < diags.count; i++)
-			cli_print_error(&diags.items[i]);
-		if (diags.count > 1)
+		cli_report(diags.items, diags.count, EXIT_USAGE, NULL);
+		if (diags.count > 1 && !cli_json)
 			fprintf(stderr, "ecplan: %s: %zu errors\n", path, diags.count);
 	}
 	ecplan_diags_release(&diags);
@@ -107,8 +240,8 @@ char *cli_plan_name(const char *arg)
 		return name;
 	}
 	if (!ecplan_plan_name_valid(arg)) {
-		fprintf(stderr, "ecplan: \"%s\" is neither a plan name nor a plan file\n"
-				"hint: plan names are 1-63 characters of [a-z0-9_-]; files end in .json\n", arg);
+		cli_fail(ECPLAN_EINVALID, NULL, "plan names are 1-63 characters of [a-z0-9_-]; files end in .json",
+			 "\"%s\" is neither a plan name nor a plan file", arg);
 		return NULL;
 	}
 	return ecplan_xstrdup(arg);
@@ -132,7 +265,7 @@ int cli_parse_json_db(const cli_command *self, int argc, char **argv, bool *as_j
 		case 'j': *as_json = true; break;
 		case 'd': *db = optarg; break;
 		default:
-			cli_usage_error(self, "unknown or incomplete option \"%s\"", argv[optind - 1]);
+			cli_option_error(self, opts, argv[optind - 1]);
 			return -1;
 		}
 	}
@@ -141,9 +274,11 @@ int cli_parse_json_db(const cli_command *self, int argc, char **argv, bool *as_j
 
 /* Parses [--db X] PLAN.json; returns the plan or NULL (usage printed, *rc set). */
 ecplan_plan *cli_parse_plan_args(const cli_command *self, int argc, char **argv, const char **db,
-				    int *rc)
+				 bool *as_json, int *rc)
 {
+	bool json_ok = as_json != NULL;
 	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
 		{ "db", required_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -152,8 +287,12 @@ ecplan_plan *cli_parse_plan_args(const cli_command *self, int argc, char **argv,
 	opterr = 0;
 	*rc = EXIT_USAGE;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'j' && json_ok) {
+			*as_json = true;
+			continue;
+		}
 		if (c != 'd') {
-			cli_usage_error(self, "unknown or incomplete option \"%s\"", argv[optind - 1]);
+			cli_option_error(self, json_ok ? opts : opts + 1, argv[optind - 1]);
 			return NULL;
 		}
 		*db = optarg;

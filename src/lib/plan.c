@@ -22,6 +22,7 @@
 
 #include "ecplan/sign.h"
 #include "ecplan/strbuf.h"
+#include "ecplan/suggest.h"
 #include "ecplan/webhook.h"
 
 /* ---- positions of values and keys by JSON path ---------------------- */
@@ -268,6 +269,9 @@ static void check_keys(vctx *v, const json_t *obj, const char *path, const char 
 		if (ok)
 			continue;
 		ecplan_strbuf hint = ECPLAN_STRBUF_INIT;
+		const char *near = ecplan_suggest(key, allowed);
+		if (near)
+			ecplan_strbuf_addf(&hint, "did you mean \"%s\"? ", near);
 		ecplan_strbuf_addf(&hint, "%s accepts only:", what);
 		for (size_t i = 0; allowed[i]; i++)
 			ecplan_strbuf_addf(&hint, "%s \"%s\"", i ? "," : "", allowed[i]);

@@ -25,6 +25,7 @@
 #include "ecplan/state.h"
 #include "ecplan/strbuf.h"
 #include "ecplan/template.h"
+#include "ecplan/watch.h"
 #include "ecplan/webhook.h"
 
 struct ecplan_runner {
@@ -177,15 +178,18 @@ int ecplan_runner_open(ecplan_runner **out, const char *conninfo, const ecplan_p
 	    (rc = ecplan_db_try_advisory_lock(r->conn, r->lock_key, &got, err)) < 0)
 		goto fail;
 	if (!got) {
-		char *holder = NULL;
-		ecplan_db_advisory_lock_holder(&holder, r->conn, r->lock_key, NULL);
+		ecplan_runner_info who;
+		ecplan_watch_runner(&who, r->conn, plan->name, NULL);
+		char *desc = ecplan_runner_info_describe(&who), *hint = ecplan_runner_info_alive_hint(&who, plan->name);
 		rc = ecplan_error_set(err, ECPLAN_ELOCKED, "another runner holds plan \"%s\"", plan->name);
-		ecplan_error_detail(err, "held by %s", holder ? holder : "a session that just ended");
-		ecplan_error_hint(err, "wait for it to finish (ecplan wait / ecplan status), or stop it; "
-				       "its work resumes where it stopped");
-		free(holder);
+		ecplan_error_detail(err, "held by %s", who.held ? desc : "a session that just ended");
+		ecplan_error_hint(err, "%s", hint);
+		free(desc);
+		free(hint);
+		ecplan_runner_info_release(&who);
 		goto fail;
 	}
+	ecplan_watch_announce(r->conn, plan->name, NULL);
 	*out = r;
 	return 0;
 fail:
@@ -859,6 +863,13 @@ static int run_phase(ecplan_runner *r, ecplan_phase phase, ecplan_error *err)
 				       ecplan_phase_name(phase), r->row->attempts[phase] + 1)) < 0 ||
 		    (rc = reload(r, err)) < 0)
 			goto done;
+	} else if ((size_t)r->row->step >= steps.count) {
+		/* Every step is done (a failed <phase>.after gate stopped it): only
+		 * the after webhooks remain, and then the state moves. */
+		log_event(r, "phase", phase, NULL, "%s resumed: its %zu steps are done; delivering %s.after",
+			  ecplan_phase_name(phase), steps.count, ecplan_phase_name(phase));
+		info(r, "%s: the database work is done (%zu of %zu steps); delivering %s.after",
+		     ecplan_phase_name(phase), steps.count, steps.count, ecplan_phase_name(phase));
 	} else {
 		if ((rc = log_event_or_fail(r, err, "phase", phase, "%s resumed at step %d of %zu",
 					    ecplan_phase_name(phase), r->row->step + 1, steps.count)) < 0)

@@ -509,3 +509,60 @@ int ecplan_state_pending_webhooks(long long *out, PGconn *conn, const char *name
 	free(v);
 	return rc;
 }
+
+int ecplan_state_forget(PGconn *conn, const char *name, ecplan_error *err)
+{
+	ecplan_plan_row *row = NULL;
+	char *v = NULL;
+	const char *params[1] = { name };
+	int rc;
+	if ((rc = ecplan_db_begin(conn, err)) < 0)
+		return rc;
+	/* The runner's session lock and this transaction lock share a key: no
+	 * runner can hold the plan while it is forgotten. */
+	if ((rc = ecplan_db_query_value(&v, conn,
+		"SELECT pg_try_advisory_xact_lock(hashtextextended('ecplan:plan:' || $1, 0))::text", 1, params,
+		err)) < 0)
+		goto done;
+	if (!v || strcmp(v, "true")) {
+		rc = ecplan_error_set(err, ECPLAN_ELOCKED, "a runner holds plan \"%s\"; not forgetting it", name);
+		ecplan_error_hint(err, "\"ecplan status %s\" shows the runner; let it finish first", name);
+		goto done;
+	}
+	if ((rc = ecplan_state_load(&row, conn, name, err)) < 0)
+		goto done;
+	if (!row) {
+		rc = ecplan_error_set(err, ECPLAN_ENOTFOUND, "plan \"%s\" is not registered in this database", name);
+		ecplan_error_hint(err, "\"ecplan status\" lists the registered plans; check --db");
+		goto done;
+	}
+	ecplan_strbuf started = ECPLAN_STRBUF_INIT;
+	for (int i = 0; i < ECPLAN_PHASE_COUNT; i++)
+		if (row->attempts[i] > 0)
+			ecplan_strbuf_addf(&started, "%s%s", started.len ? ", " : "", ecplan_phase_name((ecplan_phase)i));
+	if (started.len || row->running != ECPLAN_PHASE_NONE || row->rollback_attempts > 0 ||
+	    row->state != ECPLAN_STATE_PLANNED) {
+		rc = ecplan_error_set(err, ECPLAN_EIMPOSSIBLE, "plan \"%s\" has started phases; forget removes only "
+				      "a plan that never started one", name);
+		ecplan_error_detail(err, "state %s; phases started: %s", ecplan_state_name(row->state),
+				    started.len ? started.buf : "none (a rollback was started)");
+		ecplan_error_hint(err, row->state == ECPLAN_STATE_CONTRACTED
+			? "a contracted plan is the record of a finished change; it stays"
+			: "its changes are in the database: \"ecplan rollback PLAN.json\" undoes them (the plan "
+			  "stays registered as rolled_back and can be advanced again)");
+		ecplan_strbuf_release(&started);
+		goto done;
+	}
+	ecplan_strbuf_release(&started);
+	if ((rc = ecplan_db_query(NULL, conn, "DELETE FROM ecplan.deliveries WHERE plan = $1", 1, params, err)) < 0 ||
+	    (rc = ecplan_db_query(NULL, conn, "DELETE FROM ecplan.events WHERE plan = $1", 1, params, err)) < 0 ||
+	    (rc = ecplan_db_query(NULL, conn, "DELETE FROM ecplan.plans WHERE name = $1", 1, params, err)) < 0)
+		goto done;
+	rc = ecplan_db_commit(conn, err);
+done:
+	if (rc < 0)
+		ecplan_db_rollback(conn, NULL);
+	ecplan_plan_row_free(row);
+	free(v);
+	return rc;
+}

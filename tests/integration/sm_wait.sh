@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # ecplan wait NAME --until PHASE|STATE [--timeout S] [--interval S]
 #
-# A plan stopped in planned (a check before expand fails, exit 3):
-# `wait --until switched --timeout 1` exits 7 after about a second. A wait
+# A plan stopped in planned (a check before expand fails, exit 3): `wait
+# --until switched` exits 1 at once with the error (no runner holds it). Once
+# expanded without error, `wait --until switched --timeout 1` exits 7 after
+# about a second. A wait
 # started in the background returns 0 soon after another process advances
 # the plan to switched. A state already reached (or passed) returns 0 at
 # once, by phase name or state name; `--until contracted --timeout 1` on a
@@ -27,19 +29,30 @@ assert_contains "$(cat "$ERR")" "release approved" "the failed check is named"
 assert_eq 0 "$(sm_col_exists public.users email_normalized)" "nothing done"
 assert_eq planned "$(sm_state $NAME)" "planned (registered, nothing done)"
 
+# Its last attempt failed and no runner holds it: exit 1 at once, with the error.
+t0=$EPOCHREALTIME
+assert_exit 1 ecplan wait $NAME --until switched --timeout 60
+took=$(echo "$EPOCHREALTIME - $t0" | bc)
+[[ $(echo "$took < 30" | bc) == 1 ]] || fail "wait on a failed plan took ${took}s: it must not wait"
+assert_contains "$(cat "$ERR")" "failed and no runner holds it" "wait says why it gave up"
+assert_contains "$(cat "$ERR")" "release approved" "wait prints last_error"
+assert_exit 0 ecplan wait $NAME --until planned --timeout 1
+
+q "UPDATE it_go SET ok = true" >/dev/null
+assert_exit 0 ecplan advance "$P" --to expand
+# No error, nobody advancing: a real wait, then the timeout.
 t0=$EPOCHREALTIME
 assert_exit 7 ecplan wait $NAME --until switched --timeout 1
 took=$(echo "$EPOCHREALTIME - $t0" | bc)
 [[ $(echo "$took >= 0.9 && $took < 5" | bc) == 1 ]] || fail "wait --timeout 1 took ${took}s"
 assert_exit 7 ecplan wait $NAME --until switch --timeout 1 --interval 1
-assert_exit 0 ecplan wait $NAME --until planned --timeout 1
+assert_contains "$(cat "$ERR")" "timed out after 1 s" "timeout message"
 
 # A wait in the background sees another process advance the plan.
 "$BIN" wait $NAME --until switched --timeout 60 --interval 1 >"$IT_TMP/w.out" 2>"$IT_TMP/w.err" &
 wpid=$!
 sleep 1.2
 kill -0 $wpid 2>/dev/null || fail "wait returned before the plan moved: $(cat "$IT_TMP/w.err")"
-q "UPDATE it_go SET ok = true" >/dev/null
 assert_exit 0 ecplan advance "$P" --to backfill
 sleep 1.2
 kill -0 $wpid 2>/dev/null || fail "wait returned at backfilled: $(cat "$IT_TMP/w.out" "$IT_TMP/w.err")"
