@@ -162,13 +162,16 @@ static void render(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan, 
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
 	(void)out;
 	(void)cat;
-	if (slot == ECPLAN_SLOT_EXPAND &&
+	/* Given at expand, and again at contract from the inventory taken then:
+	 * a privilege or setting added to the old column since is not lost. */
+	bool expand_or_contract = slot == ECPLAN_SLOT_EXPAND || slot == ECPLAN_SLOT_CONTRACT_AFTER;
+	if (expand_or_contract &&
 	    (d->number == P_STATISTICS || d->number == P_STORAGE || d->number == P_COMPRESSION ||
 	     d->number == P_OPTIONS)) {
 		alter_column(&sb, plan);
 		ecplan_strbuf_adds(&sb, d->extra);
 		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_HELD);
-	} else if (slot == ECPLAN_SLOT_EXPAND && d->number == P_GRANT) {
+	} else if (expand_or_contract && d->number == P_GRANT) {
 		/* extra: privilege|grantee (SQL-ready)|grantable */
 		char *copy = ecplan_xstrdup(d->extra);
 		char *priv = copy, *grantee = strchr(copy, '|');
@@ -200,6 +203,11 @@ static void render(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan, 
 static char *precheck(PGconn *conn, const ecplan_plan *plan, const ecplan_catalog *cat, const ecplan_dep *d,
 		      ecplan_phase phase)
 {
+	if (d->number == P_COLLATION && phase == ECPLAN_PHASE_CONTRACT && cat->new_column_exists &&
+	    (!cat->new_col.collation || strcmp(cat->new_col.collation, d->extra)))
+		return ecplan_xstrfmt("the old column's collation %s differs from the new column's (%s): it was "
+				      "changed after expand; roll back to \"planned\" and advance again", d->extra,
+				      cat->new_col.collation ? cat->new_col.collation : "the type's default");
 	if (d->number != P_DEFAULT || !d->copy_definition || ecplan_phase_order(phase, ECPLAN_PHASE_SYNC) > 0)
 		return NULL;
 	/* No FROM: a default may not name columns. */
