@@ -14,6 +14,7 @@
 #include "ecplan/depend.h"
 #include "ecplan/render.h"
 #include "ecplan/sql.h"
+#include "ecplan/state.h"
 #include "ecplan/strbuf.h"
 
 static void item(ecplan_checklist *l, const char *name, bool ok, const char *fmt, ...)
@@ -249,6 +250,52 @@ static void check_dependents(ecplan_checklist *l, PGconn *conn, const ecplan_pla
 	ecplan_strbuf_release(&d);
 }
 
+/* No other active plan changes the same column (or uses the same new
+ * column): two plans on one column would both reach switched, and the first
+ * contract would break every write of the other. */
+static int check_other_plans(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan, ecplan_error *err)
+{
+	bool exists = false;
+	int rc = ecplan_state_schema_exists(conn, &exists, err);
+	if (rc < 0 || !exists)
+		return rc;
+	ecplan_plan_row **rows = NULL;
+	size_t n = 0;
+	if ((rc = ecplan_state_load_all(&rows, &n, conn, err)) < 0)
+		return rc;
+	ecplan_strbuf d = ECPLAN_STRBUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		const ecplan_plan_row *row = rows[i];
+		bool active = row->running != ECPLAN_PHASE_NONE ||
+			      (row->state != ECPLAN_STATE_PLANNED && row->state != ECPLAN_STATE_ROLLED_BACK &&
+			       row->state != ECPLAN_STATE_CONTRACTED);
+		if (!active || !strcmp(row->name, plan->name))
+			continue;
+		ecplan_plan *other = NULL;
+		ecplan_diags diags = ECPLAN_DIAGS_INIT;
+		if (ecplan_plan_parse(&other, row->plan_json, strlen(row->plan_json), row->name, &diags) == 0 &&
+		    !strcmp(other->schema, plan->schema) && !strcmp(other->table, plan->table)) {
+			const char *mine[2] = { plan->column, plan->new_column };
+			const char *theirs[2] = { other->column, other->new_column };
+			bool clash = false;
+			for (int a = 0; a < 2; a++)
+				for (int b = 0; b < 2; b++)
+					clash |= !strcmp(mine[a], theirs[b]);
+			if (clash)
+				ecplan_strbuf_addf(&d, "%splan \"%s\" (%s, changes \"%s\" into \"%s\")", d.len ? "; " : "",
+						   row->name, ecplan_state_name(row->state), other->column,
+						   other->new_column);
+		}
+		ecplan_plan_free(other);
+		ecplan_diags_release(&diags);
+	}
+	item(l, "no other active plan changes the same columns", d.len == 0,
+	     d.len ? "%s. Finish it (contract) or roll it back first, or change another column" : NULL, d.buf);
+	ecplan_strbuf_release(&d);
+	ecplan_plan_rows_free(rows, n);
+	return 0;
+}
+
 /* A list of the catalog's index blockers for the phases that rebuild them. */
 static void check_indexes(ecplan_checklist *l, const ecplan_plan *plan, const ecplan_catalog *cat)
 {
@@ -349,6 +396,8 @@ int ecplan_precheck_phase(ecplan_checklist *l, PGconn *conn, const ecplan_plan *
 		     plan->table, plan->column);
 	if (!cat->column_exists)
 		return 0;
+	if (phase == ECPLAN_PHASE_EXPAND && (rc = check_other_plans(l, conn, plan, err)) < 0)
+		return rc;
 	if (phase == ECPLAN_PHASE_EXPAND) {
 		bool ok = !cat->new_column_exists || cat->new_column_is_ours;
 		item(l, "new column does not exist yet", ok,
