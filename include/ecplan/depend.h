@@ -92,6 +92,10 @@ char *ecplan_dep_row_source(const ecplan_plan *plan, const ecplan_catalog *cat);
 /* Compiles sql in a read-only transaction that is rolled back; returns the
  * server's message on failure (malloc'ed), NULL when it compiles. */
 char *ecplan_dep_compile(PGconn *conn, const char *sql);
+/* Runs a one-value query in a read-only transaction with no statement
+ * timeout (a full read), rolled back; *out the value (malloc'ed, NULL for
+ * NULL). Returns the server's message on failure (malloc'ed), else NULL. */
+char *ecplan_dep_read_value(PGconn *conn, const char *sql, char **out);
 /* True when the plan lists fn ("schema.name") in change.functions. */
 bool ecplan_dep_function_listed(const ecplan_plan *plan, const char *fn);
 

@@ -10,6 +10,7 @@
 
 #include "ecplan/db.h"
 #include "ecplan/depend.h"
+#include "ecplan/render.h"
 #include "ecplan/rewrite.h"
 #include "ecplan/sql.h"
 #include "ecplan/strbuf.h"
@@ -82,6 +83,10 @@ static void render(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan, 
 	(void)cat;
 	switch (slot) {
 	case ECPLAN_SLOT_SYNC:
+		/* A NOT VALID original goes over at contract instead: its copy must
+		 * not stop the backfill on the rows the original never checked. */
+		if (!d->validated)
+			break;
 		alter_table(&sb, plan);
 		ecplan_strbuf_adds(&sb, "ADD CONSTRAINT ");
 		ecplan_sql_ident(&sb, d->copy_name);
@@ -106,10 +111,17 @@ static void render(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan, 
 		break;
 	case ECPLAN_SLOT_CONTRACT_AFTER:
 		alter_table(&sb, plan);
-		ecplan_strbuf_adds(&sb, "RENAME CONSTRAINT ");
-		ecplan_sql_ident(&sb, d->copy_name);
-		ecplan_strbuf_adds(&sb, " TO ");
-		ecplan_sql_ident(&sb, d->name);
+		if (d->validated) {
+			ecplan_strbuf_adds(&sb, "RENAME CONSTRAINT ");
+			ecplan_sql_ident(&sb, d->copy_name);
+			ecplan_strbuf_adds(&sb, " TO ");
+			ecplan_sql_ident(&sb, d->name);
+		} else {
+			/* NOT VALID, as the original: no scan under this lock. */
+			ecplan_strbuf_adds(&sb, "ADD CONSTRAINT ");
+			ecplan_sql_ident(&sb, d->name);
+			ecplan_strbuf_addf(&sb, " %s NOT VALID", d->copy_definition);
+		}
 		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_HELD);
 		if (d->comment) {
 			ecplan_strbuf_adds(&sb, "COMMENT ON CONSTRAINT ");
@@ -155,6 +167,43 @@ static char *precheck(PGconn *conn, const ecplan_plan *plan, const ecplan_catalo
 		      ecplan_phase phase)
 {
 	char *r = NULL;
+	if (phase == ECPLAN_PHASE_EXPAND) {
+		/* The backfill's UPDATE sets new = up(old) on every row: PostgreSQL
+		 * then checks the row against every constraint, the original (even
+		 * NOT VALID) and the copy. Any row that would fail stops the plan
+		 * half way, so look for one now: one read-only pass, before anything
+		 * changes. */
+		size_t skip = strncmp(d->copy_definition, "CHECK ", 6) ? 0 : 6;
+		char *expr = ecplan_xstrdup(d->copy_definition + skip);
+		strip_suffix(expr, " NO INHERIT");
+		char *orig = ecplan_xstrdup(d->definition + (strncmp(d->definition, "CHECK ", 6) ? 0 : 6));
+		strip_suffix(orig, " NOT VALID");
+		strip_suffix(orig, " NO INHERIT");
+		char *up = ecplan_render_up_expr(plan);
+		char *sub = ecplan_rewrite_substitute(expr, plan->new_column, up, false, NULL);
+		ecplan_strbuf sql = ECPLAN_STRBUF_INIT;
+		ecplan_strbuf_adds(&sql, "SELECT count(*) FROM (SELECT 1 FROM ");
+		ecplan_dep_table(&sql, plan);
+		ecplan_strbuf_addf(&sql, " WHERE (%s) IS FALSE OR (%s) IS FALSE LIMIT 1) AS s", sub, orig);
+		char *v = NULL, *m = ecplan_dep_read_value(conn, sql.buf, &v);
+		if (m)
+			r = ecplan_xstrfmt("check constraint \"%s\" cannot be tried against up(\"%s\"): %s", d->name,
+					   plan->column, m);
+		else if (v && strcmp(v, "0"))
+			r = ecplan_xstrfmt("some rows break check constraint \"%s\" (%s%s, or once \"%s\" = up(\"%s\")): "
+					   "the backfill's UPDATE would fail on them; fix those rows (or \"up\") first",
+					   d->name, d->definition, d->validated ? "" : ": it was added NOT VALID",
+					   plan->new_column, plan->column);
+		free(v);
+		free(m);
+		ecplan_strbuf_release(&sql);
+		free(sub);
+		free(up);
+		free(expr);
+		free(orig);
+		if (r || !plan->type)
+			return r;
+	}
 	if (phase <= ECPLAN_PHASE_SYNC && plan->type) {
 		/* The rewritten rule must make sense for the new type. */
 		char *from = ecplan_dep_row_source(plan, cat);
@@ -175,6 +224,8 @@ static char *precheck(PGconn *conn, const ecplan_plan *plan, const ecplan_catalo
 	}
 	if (phase < ECPLAN_PHASE_BACKFILL)
 		return NULL;
+	if (!d->validated)
+		return NULL; /* made at contract */
 	char *state = ecplan_dep_constraint_state(conn, plan, d->copy_name);
 	if (!strcmp(state, "missing"))
 		r = ecplan_xstrfmt("check constraint \"%s\" on \"%s\" has no copy \"%s\" on \"%s\" (it was added "
@@ -195,5 +246,6 @@ const ecplan_dep_kind ecplan_dep_check = {
 	.precheck = precheck,
 	.summary = "sync adds a copy on the new column NOT VALID (ACCESS EXCLUSIVE, brief); backfill "
 		   "VALIDATEs it (SHARE UPDATE EXCLUSIVE, reads and writes continue); contract drops the "
-		   "original and gives the copy its name (in the contract transaction)",
+		   "original and gives the copy its name (in the contract transaction); a NOT VALID "
+		   "original is added again NOT VALID at contract instead",
 };

@@ -116,6 +116,10 @@ static void render(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan, 
 	(void)cat;
 	switch (slot) {
 	case ECPLAN_SLOT_SYNC:
+		/* A NOT VALID original goes over at contract instead: its copy must
+		 * not stop the backfill on the rows the original never checked. */
+		if (!d->validated)
+			break;
 		alter_table(&sb, plan);
 		ecplan_strbuf_adds(&sb, "ADD CONSTRAINT ");
 		ecplan_sql_ident(&sb, d->copy_name);
@@ -140,10 +144,17 @@ static void render(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan, 
 		break;
 	case ECPLAN_SLOT_CONTRACT_AFTER:
 		alter_table(&sb, plan);
-		ecplan_strbuf_adds(&sb, "RENAME CONSTRAINT ");
-		ecplan_sql_ident(&sb, d->copy_name);
-		ecplan_strbuf_adds(&sb, " TO ");
-		ecplan_sql_ident(&sb, d->name);
+		if (d->validated) {
+			ecplan_strbuf_adds(&sb, "RENAME CONSTRAINT ");
+			ecplan_sql_ident(&sb, d->copy_name);
+			ecplan_strbuf_adds(&sb, " TO ");
+			ecplan_sql_ident(&sb, d->name);
+		} else {
+			/* NOT VALID, as the original: no scan under this lock. */
+			ecplan_strbuf_adds(&sb, "ADD CONSTRAINT ");
+			ecplan_sql_ident(&sb, d->name);
+			ecplan_strbuf_addf(&sb, " %s NOT VALID", d->copy_definition);
+		}
 		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_HELD);
 		if (d->comment) {
 			ecplan_strbuf_adds(&sb, "COMMENT ON CONSTRAINT ");
@@ -183,6 +194,8 @@ static char *precheck(PGconn *conn, const ecplan_plan *plan, const ecplan_catalo
 		free(sql);
 		return r;
 	}
+	if (!d->validated)
+		return NULL; /* made at contract */
 	char *state = ecplan_dep_constraint_state(conn, plan, d->copy_name);
 	if (!strcmp(state, "missing"))
 		r = ecplan_xstrfmt("foreign key \"%s\" on \"%s\" has no copy \"%s\" on \"%s\" (it was added after the "

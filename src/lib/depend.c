@@ -177,6 +177,20 @@ char *ecplan_dep_compile(PGconn *conn, const char *sql)
 	return msg;
 }
 
+char *ecplan_dep_read_value(PGconn *conn, const char *sql, char **out)
+{
+	ecplan_error e;
+	ecplan_error_clear(&e);
+	char *msg = NULL;
+	*out = NULL;
+	if (ecplan_db_exec(conn, "BEGIN READ ONLY", &e) < 0 ||
+	    ecplan_db_set_local_timeouts(conn, 1000, 0, &e) < 0 ||
+	    ecplan_db_query_value(out, conn, sql, 0, NULL, &e) < 0)
+		msg = ecplan_xstrfmt("%s", e.message);
+	ecplan_db_rollback(conn, NULL);
+	return msg;
+}
+
 bool ecplan_dep_function_listed(const ecplan_plan *plan, const char *fn)
 {
 	for (size_t i = 0; i < plan->nfunctions; i++)
