@@ -23,6 +23,7 @@ me=install-deps.sh
 #   python3-jsonschema  plans_schema (Python validator); check_schema.py
 #   nodejs npm          the npm tools of scripts/npm-tools.sh (ajv, squawk)
 #   file dpkg-dev       CPack's .deb (dpkg-shlibdeps), tested by it.install_package
+#   zsh                 it.install_package parses the zsh completion with it
 #   clang               only the optional libFuzzer targets (-DECPLAN_FUZZ=ON);
 #                       listed so every machine prepared here can build them
 packages=(
@@ -32,7 +33,7 @@ packages=(
 	python3 python3-jsonschema
 	curl ca-certificates procps bc jq
 	nodejs npm
-	file dpkg-dev
+	file dpkg-dev zsh
 	clang
 )
 

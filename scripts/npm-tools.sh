@@ -41,6 +41,8 @@ fi
 mkdir -p "$dir"
 [[ -f "$dir/package.json" ]] || echo '{"name":"ecplan-npm-tools","private":true}' >"$dir/package.json"
 echo "$me: installing ${pins[*]} into $dir"
-npm install --prefix "$dir" --no-audit --no-fund --loglevel=error --save-exact "${pins[@]}"
+# Bounded: a registry that cannot be reached fails in about a minute, not ten.
+npm install --prefix "$dir" --no-audit --no-fund --loglevel=error --save-exact \
+	--fetch-retries=2 --fetch-retry-maxtimeout=20000 --fetch-timeout=60000 "${pins[@]}"
 "$dir/node_modules/.bin/squawk" --version >/dev/null
 echo "${pins[*]}" >"$stamp"

@@ -92,7 +92,7 @@ int cmd_render(int argc, char **argv)
 			ecplan_render_undo(&steps, plan, cat, p);
 		else
 			ecplan_render_phase(&steps, plan, cat, p);
-		char *text = ecplan_render_steps_text(&steps, p, undo);
+		char *text = ecplan_render_steps_text(&steps, plan, cat, p, undo);
 		printf("\n%s", text);
 		free(text);
 		ecplan_steps_release(&steps);

@@ -16,8 +16,11 @@ const cli_command cli_commands[] = {
 	  "new_column, errors}]} on stdout and the errors as one JSON object on stderr.\n" },
 	{ "render", cmd_render, "PLAN.json [--phase PHASE] [--rollback] [--db CONNINFO]",
 	  "print the SQL of every phase, with the lock each statement takes",
-	  "Prints the ordered steps of each phase (or of one, with --phase) as SQL,\n"
-	  "with the lock each statement takes and whether it runs in a transaction.\n"
+	  "Prints the ordered steps of each phase (or of one, with --phase) as the SQL\n"
+	  "ecplan sends: the session's SET lock_timeout and statement_timeout, BEGIN,\n"
+	  "SET LOCAL timeouts and COMMIT around each transactional step, index builds\n"
+	  "outside a transaction block; with the lock each statement takes as a comment.\n"
+	  "SQL linters such as squawk read it as the server would.\n"
 	  "With --rollback, prints the steps that undo the phases instead.\n"
 	  "Without --db, what depends on the catalog (the key, the indexes, the old\n"
 	  "column's type and default) is shown as a placeholder and listed at the end;\n"

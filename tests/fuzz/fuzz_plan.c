@@ -31,7 +31,7 @@ static void render_all(const ecplan_plan *plan)
 				ecplan_render_undo(&steps, plan, NULL, (ecplan_phase)p);
 			else
 				ecplan_render_phase(&steps, plan, NULL, (ecplan_phase)p);
-			char *text = ecplan_render_steps_text(&steps, (ecplan_phase)p, undo != 0);
+			char *text = ecplan_render_steps_text(&steps, plan, NULL, (ecplan_phase)p, undo != 0);
 			free(text);
 			ecplan_steps_release(&steps);
 		}

@@ -193,7 +193,14 @@ run_plan() {
 	assert_not_contains "$full" '$' "$plan_name: the full UPDATE has no parameters left"
 	assert_contains "$full" " IS NULL AND " "$plan_name: the full UPDATE keeps the batch's own conditions"
 	q "BEGIN; SET LOCAL ecplan.backfill = '$plan_name'; $full COMMIT;"
-	grep -v '^UPDATE .*\$1' "$IT_TMP/backfill.sql" >"$IT_TMP/backfill-rest.sql"
+	# Everything but the batch's transaction (BEGIN; ... the batch's SELECT
+	# and UPDATE with their $n parameters ...; COMMIT;).
+	awk '/^BEGIN;$/ { blk = $0 "\n"; inblk = 1; next }
+	     inblk { blk = blk $0 "\n"; if ($0 ~ /\$1/) batch = 1
+	             if ($0 == "COMMIT;") { if (!batch) printf "%s", blk; inblk = 0; batch = 0 }
+	             next }
+	     { print }' "$IT_TMP/backfill.sql" >"$IT_TMP/backfill-rest.sql"
+	assert_not_contains "$(cat "$IT_TMP/backfill-rest.sql")" '$1' "$plan_name: the batch's statements are left out"
 	run_file "$IT_TMP/backfill-rest.sql"
 	assert_eq 0 "$(q "SELECT count(*) FROM $table WHERE $qnew IS NULL")" "$plan_name: backfill fills every row"
 	for ix in "${indexes[@]}"; do

@@ -1414,31 +1414,53 @@ static void test_steps_text(void **state)
 	ix->uses_column_in_expression = true;
 	ix_key(ix, "a");
 	ecplan_render_phase(&s, p, cat, ECPLAN_PHASE_BACKFILL);
-	char *t = ecplan_render_steps_text(&s, ECPLAN_PHASE_BACKFILL, false);
-	assert_int_equal(strncmp(t, "-- phase backfill\n\n-- step 1: backfill b (in a transaction)\n-- repeated", 70), 0);
+	char *t = ecplan_render_steps_text(&s, p, cat, ECPLAN_PHASE_BACKFILL, false);
+	assert_int_equal(strncmp(t, "-- phase backfill\n-- ecplan's session settings:\n"
+				    "SET lock_timeout = '1000ms';\nSET statement_timeout = '300000ms';\n\n"
+				    "-- step 1: backfill b (in a transaction)\n-- repeated", 150), 0);
+	/* a batch: its own transaction, the mark and the timeouts, the upper key, the update */
+	assert_contains(t, "BEGIN;\nSET LOCAL lock_timeout = '1000ms';\nSET LOCAL statement_timeout = '300000ms';\n"
+			   "SET LOCAL ecplan.backfill = 'p';\n-- lock: ACCESS SHARE (reads and writes continue)\nSELECT ");
+	assert_contains(t, "-- ecplan saves the cursor (the upper key) in ecplan.plans here\nCOMMIT;\n");
+	/* VALIDATE runs without a statement timeout, the NOT VALID check with it */
+	assert_contains(t, "SET LOCAL statement_timeout = 0;\n-- lock: SHARE UPDATE EXCLUSIVE (reads and writes continue)\n"
+			   "ALTER TABLE \"public\".\"t\" VALIDATE CONSTRAINT ");
+	assert_contains(t, "SET LOCAL statement_timeout = '300000ms';\n-- lock: ACCESS EXCLUSIVE, metadata only (brief)\n"
+			   "ALTER TABLE \"public\".\"t\" ADD CONSTRAINT ");
+	/* an index build: no transaction block, no statement timeout while it runs */
 	assert_contains(t, "\n-- step 4: build index t_a_idx (must run outside a transaction block)\n"
 			   "-- replaces t_a_idx;");
-	assert_contains(t, "-- lock: SHARE UPDATE EXCLUSIVE (reads and writes continue)\n"
-			   "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"t_a_idx_ecplan\" ON \"public\".\"t\" USING btree (\"b\");\n");
+	assert_contains(t, "SET statement_timeout = 0;\n-- lock: SHARE UPDATE EXCLUSIVE (reads and writes continue)\n"
+			   "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"t_a_idx_ecplan\" ON \"public\".\"t\" USING btree (\"b\");\n"
+			   "SET statement_timeout = '300000ms';\n");
 	assert_contains(t, "-- BLOCKED: index \"t_a_expr\" uses \"a\"");
 	assert_not_contains(t, "not known without --db");
 	free(t);
 	ecplan_steps_release(&s);
 
 	ecplan_render_undo(&s, p, NULL, ECPLAN_PHASE_SYNC);
-	t = ecplan_render_steps_text(&s, ECPLAN_PHASE_SYNC, true);
+	t = ecplan_render_steps_text(&s, p, NULL, ECPLAN_PHASE_SYNC, true);
 	assert_string_equal(t,
 		"-- rollback of phase sync\n"
+		"-- ecplan's session settings:\n"
+		"SET lock_timeout = '1000ms';\n"
+		"SET statement_timeout = '300000ms';\n"
 		"\n-- step 1: remove sync trigger (one transaction)\n"
+		"-- when a lock is not granted within lock_timeout: ROLLBACK, wait (jittered backoff) and try again, up to 10 times\n"
+		"BEGIN;\n"
+		"SET LOCAL lock_timeout = '1000ms';\n"
+		"SET LOCAL statement_timeout = '300000ms';\n"
 		"-- lock: ACCESS EXCLUSIVE, metadata only (brief)\n"
 		"DROP TRIGGER IF EXISTS \"zz_ecplan_sync_p\" ON \"public\".\"t\";\n"
 		"-- lock: none on the table\n"
-		"DROP FUNCTION IF EXISTS \"public\".\"ecplan_sync_p\"();\n");
+		"DROP FUNCTION IF EXISTS \"public\".\"ecplan_sync_p\"();\n"
+		"-- ecplan records the step in ecplan.plans here, in the same transaction\n"
+		"COMMIT;\n");
 	free(t);
 	ecplan_steps_release(&s);
 
 	ecplan_render_phase(&s, p, NULL, ECPLAN_PHASE_CONTRACT);
-	t = ecplan_render_steps_text(&s, ECPLAN_PHASE_CONTRACT, false);
+	t = ecplan_render_steps_text(&s, p, NULL, ECPLAN_PHASE_CONTRACT, false);
 	assert_contains(t, "\n-- not known without --db: the rebuilt indexes renamed to their old names\n");
 	free(t);
 	ecplan_steps_release(&s);
@@ -1467,7 +1489,7 @@ static int check_contained(const ecplan_plan *p, const ecplan_catalog *cat,
 				else
 					ecplan_render_phase(&s, p, c, (ecplan_phase)ph);
 				char *texts[2] = { all_sql(&s),
-						   ecplan_render_steps_text(&s, (ecplan_phase)ph, undo) };
+						   ecplan_render_steps_text(&s, p, c, (ecplan_phase)ph, undo) };
 				for (int k = 0; k < 2; k++) {
 					ecplan_strbuf bare = ECPLAN_STRBUF_INIT;
 					const char *where = NULL;

@@ -181,7 +181,7 @@ static char *render_all(const ecplan_plan *plan, const ecplan_catalog *cat)
 	for (int p = 0; p < ECPLAN_PHASE_COUNT; p++) {
 		ecplan_steps steps;
 		ecplan_render_phase(&steps, plan, cat, (ecplan_phase)p);
-		char *text = ecplan_render_steps_text(&steps, (ecplan_phase)p, false);
+		char *text = ecplan_render_steps_text(&steps, plan, cat, (ecplan_phase)p, false);
 		if (p)
 			ecplan_strbuf_addch(&sb, '\n');
 		ecplan_strbuf_adds(&sb, text);

@@ -1,14 +1,30 @@
 -- phase expand
+-- ecplan's session settings:
+SET lock_timeout = '1000ms';
+SET statement_timeout = '300000ms';
 
 -- step 1: add column email_normalized (one transaction)
+-- when a lock is not granted within lock_timeout: ROLLBACK, wait (jittered backoff) and try again, up to 10 times
+BEGIN;
+SET LOCAL lock_timeout = '1000ms';
+SET LOCAL statement_timeout = '300000ms';
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."users" ADD COLUMN IF NOT EXISTS "email_normalized" text;
 -- lock: ACCESS EXCLUSIVE already held (same transaction)
 COMMENT ON COLUMN "public"."users"."email_normalized" IS 'ecplan:users-email-lower: replaces column email';
+-- ecplan records the step in ecplan.plans here, in the same transaction
+COMMIT;
 
 -- phase sync
+-- ecplan's session settings:
+SET lock_timeout = '1000ms';
+SET statement_timeout = '300000ms';
 
 -- step 1: install sync trigger (one transaction)
+-- when a lock is not granted within lock_timeout: ROLLBACK, wait (jittered backoff) and try again, up to 10 times
+BEGIN;
+SET LOCAL lock_timeout = '1000ms';
+SET LOCAL statement_timeout = '300000ms';
 -- lock: none on the table
 CREATE OR REPLACE FUNCTION "public"."ecplan_sync_users-email-lower"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
@@ -35,37 +51,77 @@ END
 $ecplan$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
 CREATE TRIGGER "zz_ecplan_sync_users-email-lower" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW EXECUTE FUNCTION "public"."ecplan_sync_users-email-lower"();
+-- ecplan records the step in ecplan.plans here, in the same transaction
+COMMIT;
 -- not known without --db: the default of "email" (an INSERT that leaves it at its default counts as not given)
 
 -- phase backfill
+-- ecplan's session settings:
+SET lock_timeout = '1000ms';
+SET statement_timeout = '300000ms';
 
 -- step 1: backfill email_normalized (in a transaction)
 -- repeated per batch of up to 10000 rows by key range, each batch in its own transaction with SET LOCAL ecplan.backfill = 'users-email-lower' (the sync trigger skips those writes) and the cursor saved in the same transaction
+BEGIN;
+SET LOCAL lock_timeout = '1000ms';
+SET LOCAL statement_timeout = '300000ms';
+SET LOCAL ecplan.backfill = 'users-email-lower';
+-- lock: ACCESS SHARE (reads and writes continue)
+SELECT /* key columns, known with --db */ key FROM "public"."users" WHERE (/* key columns, known with --db */ key) > ($1::unknown) ORDER BY /* key columns, known with --db */ key OFFSET $2 LIMIT 1;
 -- lock: ROW EXCLUSIVE per batch (one short transaction each)
 UPDATE "public"."users" SET "email_normalized" = (lower(email)) WHERE (/* key columns, known with --db */ key) > ($1::unknown) AND (/* key columns, known with --db */ key) <= ($2::unknown) AND "email_normalized" IS NULL AND (lower(email)) IS NOT NULL;
+-- ecplan saves the cursor (the upper key) in ecplan.plans here
+COMMIT;
 
 -- step 2: add NOT NULL check (not valid) (in a transaction)
+-- when a lock is not granted within lock_timeout: ROLLBACK, wait (jittered backoff) and try again, up to 10 times
+BEGIN;
+SET LOCAL lock_timeout = '1000ms';
+SET LOCAL statement_timeout = '300000ms';
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."users" ADD CONSTRAINT "ecplan_not_null_users-email-lower" CHECK ("email_normalized" IS NOT NULL) NOT VALID;
+-- ecplan records the step in ecplan.plans here, in the same transaction
+COMMIT;
 
 -- step 3: validate NOT NULL check (in a transaction)
+-- when a lock is not granted within lock_timeout: ROLLBACK, wait (jittered backoff) and try again, up to 10 times
+BEGIN;
+SET LOCAL lock_timeout = '1000ms';
+SET LOCAL statement_timeout = 0;
 -- lock: SHARE UPDATE EXCLUSIVE (reads and writes continue)
 ALTER TABLE "public"."users" VALIDATE CONSTRAINT "ecplan_not_null_users-email-lower";
+-- ecplan records the step in ecplan.plans here, in the same transaction
+COMMIT;
 
 -- step 4: analyze (in a transaction)
+-- when a lock is not granted within lock_timeout: ROLLBACK, wait (jittered backoff) and try again, up to 10 times
+BEGIN;
+SET LOCAL lock_timeout = '1000ms';
+SET LOCAL statement_timeout = 0;
 -- lock: SHARE UPDATE EXCLUSIVE (reads and writes continue)
 ANALYZE "public"."users" ("email_normalized");
+-- ecplan records the step in ecplan.plans here, in the same transaction
+COMMIT;
 -- not known without --db: the key the backfill walks (primary key, or a unique index on NOT NULL columns)
 -- not known without --db: the indexes on "email" (each is rebuilt on "email_normalized" with CREATE INDEX CONCURRENTLY)
 
 -- phase switch
+-- ecplan's session settings:
+SET lock_timeout = '1000ms';
+SET statement_timeout = '300000ms';
 
 -- step 1: verify no divergent rows (in a transaction)
 -- the phase stops (exit 3) unless divergent = 0
+SET statement_timeout = 0;
 -- lock: ACCESS SHARE (reads and writes continue)
 SELECT count(*) FILTER (WHERE "email_normalized" IS DISTINCT FROM (lower(email))) AS new_differs, count(*) FILTER (WHERE "email" IS DISTINCT FROM (email_normalized)) AS old_differs, count(*) FILTER (WHERE "email_normalized" IS DISTINCT FROM (lower(email)) AND "email" IS DISTINCT FROM (email_normalized)) AS divergent, count(*) AS total FROM "public"."users";
+SET statement_timeout = '300000ms';
 
 -- step 2: make new column authoritative (in a transaction)
+-- when a lock is not granted within lock_timeout: ROLLBACK, wait (jittered backoff) and try again, up to 10 times
+BEGIN;
+SET LOCAL lock_timeout = '1000ms';
+SET LOCAL statement_timeout = '300000ms';
 -- lock: none on the table
 CREATE OR REPLACE FUNCTION "public"."ecplan_sync_users-email-lower"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
@@ -94,23 +150,38 @@ BEGIN
   RETURN NEW;
 END
 $ecplan$;
+-- ecplan records the step in ecplan.plans here, in the same transaction
+COMMIT;
 
 -- phase contract
+-- ecplan's session settings:
+SET lock_timeout = '1000ms';
+SET statement_timeout = '300000ms';
 
 -- step 1: verify no divergent rows (in a transaction)
 -- the phase stops (exit 3) unless divergent = 0
+SET statement_timeout = 0;
 -- lock: ACCESS SHARE (reads and writes continue)
 SELECT count(*) FILTER (WHERE "email_normalized" IS DISTINCT FROM (lower(email))) AS new_differs, count(*) FILTER (WHERE "email" IS DISTINCT FROM (email_normalized)) AS old_differs, count(*) FILTER (WHERE "email_normalized" IS DISTINCT FROM (lower(email)) AND "email" IS DISTINCT FROM (email_normalized)) AS divergent, count(*) AS total FROM "public"."users";
+SET statement_timeout = '300000ms';
 
 -- step 2: archive and drop old column (one transaction)
+-- when a lock is not granted within lock_timeout: ROLLBACK, wait (jittered backoff) and try again, up to 10 times
 -- first, in its own transaction (repeated before every try):
+BEGIN;
+SET LOCAL lock_timeout = '1000ms';
+SET LOCAL statement_timeout = 0;
 -- lock: none on the table
 DO $ecplan$BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = 'ecplan_archive') THEN CREATE SCHEMA ecplan_archive; END IF; EXCEPTION WHEN unique_violation OR duplicate_schema THEN NULL; END$ecplan$;
 -- lock: none on the table
 DROP TABLE IF EXISTS "ecplan_archive"."users-email-lower";
 -- lock: ACCESS SHARE (reads and writes continue)
 CREATE TABLE "ecplan_archive"."users-email-lower" AS SELECT /* key columns, known with --db */ key, "email" FROM "public"."users";
+COMMIT;
 -- then, in one transaction:
+BEGIN;
+SET LOCAL lock_timeout = '1000ms';
+SET LOCAL statement_timeout = '300000ms';
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 DROP TRIGGER "zz_ecplan_sync_users-email-lower" ON "public"."users";
 -- lock: none on the table
@@ -121,5 +192,7 @@ ALTER TABLE "public"."users" DROP COLUMN "email";
 ALTER TABLE "public"."users" ALTER COLUMN "email_normalized" SET NOT NULL;
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."users" DROP CONSTRAINT "ecplan_not_null_users-email-lower";
+-- ecplan records the step in ecplan.plans here, in the same transaction
+COMMIT;
 -- not known without --db: the key columns archived with "email"
 -- not known without --db: the rebuilt indexes renamed to their old names
