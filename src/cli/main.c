@@ -107,6 +107,16 @@ const cli_command cli_commands[] = {
 	  "Anything else is refused with the reason: a plan that started phases exits 9\n"
 	  "(roll it back instead), one held by a runner exits 4, an unknown one exits 2.\n"
 	  "--json prints {\"forgotten\": NAME}.\n" },
+	{ "init", cmd_init, "[--print-sql] [--grant ROLE]... [--db CONNINFO]",
+	  "create or upgrade ecplan's schemas as an admin; grant a table owner its needs",
+	  "Creates schema ecplan (ecplan's state, at the current version: also after\n"
+	  "upgrading ecplan) and schema ecplan_archive, as a role that may (an admin).\n"
+	  "With --grant ROLE (repeatable), then grants ROLE what it needs to run plans\n"
+	  "on the tables it owns: USAGE and CREATE on both schemas and the use of\n"
+	  "ecplan's tables. Then ROLE needs no CREATE on the database, no TEMP and no\n"
+	  "superuser; \"advance\" checks every privilege a plan needs before its first\n"
+	  "change (exit 3, naming each missing one and the GRANT that fixes it).\n"
+	  "--print-sql prints that SQL (and the GRANTs) instead of running it.\n" },
 	{ "help", cmd_help, "[COMMAND]", "show help for ecplan or one command",
 	  "Without COMMAND prints the list of commands; with one prints its usage,\n"
 	  "what it does and its options (the same text as \"ecplan COMMAND --help\").\n" },

@@ -12,6 +12,7 @@
 
 #include "ecplan/db.h"
 #include "ecplan/depend.h"
+#include "ecplan/privs.h"
 #include "ecplan/render.h"
 #include "ecplan/sql.h"
 #include "ecplan/strbuf.h"
@@ -378,6 +379,8 @@ int ecplan_precheck_phase(ecplan_checklist *l, PGconn *conn, const ecplan_plan *
 		check_indexes(l, plan, cat);
 	}
 	check_dependents(l, conn, plan, cat, phase);
+	if (phase == ECPLAN_PHASE_EXPAND && (rc = ecplan_privs_check(l, conn, plan, cat, err)) < 0)
+		return rc;
 	if ((phase == ECPLAN_PHASE_SWITCH || phase == ECPLAN_PHASE_CONTRACT) &&
 	    (rc = check_switch_ready(l, conn, plan, cat, err)) < 0)
 		return rc;

@@ -10,7 +10,7 @@ COMMENT ON COLUMN "public"."notes"."body_clean" IS 'ecplan:notes-dollar: replace
 
 -- step 1: install sync trigger (one transaction)
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "public"."ecplan_sync_notes-dollar"() RETURNS trigger LANGUAGE plpgsql AS $ecplan1$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_notes-dollar"() RETURNS trigger LANGUAGE plpgsql AS $ecplan1$
 #variable_conflict use_column
 -- ecplan:notes-dollar: keeps "body" and "body_clean" in agreement; the old column wins a conflict
 BEGIN
@@ -34,7 +34,7 @@ BEGIN
 END
 $ecplan1$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
-CREATE TRIGGER "zz_ecplan_sync_notes-dollar" BEFORE INSERT OR UPDATE ON "public"."notes" FOR EACH ROW EXECUTE FUNCTION "public"."ecplan_sync_notes-dollar"();
+CREATE TRIGGER "zz_ecplan_sync_notes-dollar" BEFORE INSERT OR UPDATE ON "public"."notes" FOR EACH ROW EXECUTE FUNCTION "ecplan"."ecplan_sync_notes-dollar"();
 -- not known without --db: the default of "body" (an INSERT that leaves it at its default counts as not given)
 
 -- phase backfill
@@ -59,7 +59,7 @@ SELECT count(*) FILTER (WHERE "body_clean" IS DISTINCT FROM (replace(body, '$ecp
 
 -- step 2: make new column authoritative (in a transaction)
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "public"."ecplan_sync_notes-dollar"() RETURNS trigger LANGUAGE plpgsql AS $ecplan1$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_notes-dollar"() RETURNS trigger LANGUAGE plpgsql AS $ecplan1$
 #variable_conflict use_column
 -- ecplan:notes-dollar: keeps "body" and "body_clean" in agreement; the new column wins a conflict
 BEGIN
@@ -106,7 +106,7 @@ CREATE TABLE "ecplan_archive"."notes-dollar" AS SELECT /* key columns, known wit
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 DROP TRIGGER "zz_ecplan_sync_notes-dollar" ON "public"."notes";
 -- lock: none on the table
-DROP FUNCTION "public"."ecplan_sync_notes-dollar"();
+DROP FUNCTION "ecplan"."ecplan_sync_notes-dollar"();
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."notes" DROP COLUMN "body";
 -- not known without --db: the key columns archived with "body"

@@ -10,7 +10,7 @@ COMMENT ON COLUMN "public"."users"."email_normalized" IS 'ecplan:users-email-low
 
 -- step 1: install sync trigger (one transaction)
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "public"."ecplan_sync_users-email-lower"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_users-email-lower"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
 -- ecplan:users-email-lower: keeps "email" and "email_normalized" in agreement; the old column wins a conflict
 BEGIN
@@ -34,7 +34,7 @@ BEGIN
 END
 $ecplan$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
-CREATE TRIGGER "zz_ecplan_sync_users-email-lower" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW EXECUTE FUNCTION "public"."ecplan_sync_users-email-lower"();
+CREATE TRIGGER "zz_ecplan_sync_users-email-lower" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW EXECUTE FUNCTION "ecplan"."ecplan_sync_users-email-lower"();
 
 -- phase backfill
 
@@ -84,7 +84,7 @@ SELECT count(*) FILTER (WHERE "email_normalized" IS DISTINCT FROM (lower(email))
 
 -- step 2: make new column authoritative (in a transaction)
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "public"."ecplan_sync_users-email-lower"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_users-email-lower"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
 -- ecplan:users-email-lower: keeps "email" and "email_normalized" in agreement; the new column wins a conflict
 BEGIN
@@ -131,7 +131,7 @@ CREATE TABLE "ecplan_archive"."users-email-lower" AS SELECT "id", "email" FROM "
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 DROP TRIGGER "zz_ecplan_sync_users-email-lower" ON "public"."users";
 -- lock: none on the table
-DROP FUNCTION "public"."ecplan_sync_users-email-lower"();
+DROP FUNCTION "ecplan"."ecplan_sync_users-email-lower"();
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."users" DROP COLUMN "email";
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)

@@ -11,7 +11,7 @@ COMMENT ON COLUMN "public"."users"."full_name" IS 'ecplan:users-full-name: repla
 
 -- step 1: install sync trigger (one transaction)
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "public"."ecplan_sync_users-full-name"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_users-full-name"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
 -- ecplan:users-full-name: keeps "name" and "full_name" in agreement; the old column wins a conflict
 BEGIN
@@ -35,7 +35,7 @@ BEGIN
 END
 $ecplan$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
-CREATE TRIGGER "zz_ecplan_sync_users-full-name" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW EXECUTE FUNCTION "public"."ecplan_sync_users-full-name"();
+CREATE TRIGGER "zz_ecplan_sync_users-full-name" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW EXECUTE FUNCTION "ecplan"."ecplan_sync_users-full-name"();
 -- not known without --db: the default of "name" (an INSERT that leaves it at its default counts as not given)
 
 -- phase backfill
@@ -60,7 +60,7 @@ SELECT count(*) FILTER (WHERE "full_name" IS DISTINCT FROM ("name")) AS new_diff
 
 -- step 2: make new column authoritative (in a transaction)
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "public"."ecplan_sync_users-full-name"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_users-full-name"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
 -- ecplan:users-full-name: keeps "name" and "full_name" in agreement; the new column wins a conflict
 BEGIN
@@ -107,7 +107,7 @@ CREATE TABLE "ecplan_archive"."users-full-name" AS SELECT /* key columns, known 
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 DROP TRIGGER "zz_ecplan_sync_users-full-name" ON "public"."users";
 -- lock: none on the table
-DROP FUNCTION "public"."ecplan_sync_users-full-name"();
+DROP FUNCTION "ecplan"."ecplan_sync_users-full-name"();
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."users" DROP COLUMN "name";
 -- not known without --db: the key columns archived with "name"

@@ -12,7 +12,7 @@ COMMENT ON COLUMN "My Schema"."Weird ""Table"""."Naïve ""New"" Col" IS 'ecplan:
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "My Schema"."Weird ""Table""" ALTER COLUMN "Naïve ""New"" Col" SET DEFAULT ('it''s');
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_weird-quoted-names"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
 -- ecplan:weird-quoted-names: keeps "naïve col" and "Naïve ""New"" Col" in agreement; the old column wins a conflict
 BEGIN
@@ -36,7 +36,7 @@ BEGIN
 END
 $ecplan$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
-CREATE TRIGGER "zz_ecplan_sync_weird-quoted-names" BEFORE INSERT OR UPDATE ON "My Schema"."Weird ""Table""" FOR EACH ROW EXECUTE FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"();
+CREATE TRIGGER "zz_ecplan_sync_weird-quoted-names" BEFORE INSERT OR UPDATE ON "My Schema"."Weird ""Table""" FOR EACH ROW EXECUTE FUNCTION "ecplan"."ecplan_sync_weird-quoted-names"();
 -- not known without --db: the type of "naïve col" (the default "down" casts back to it)
 -- not known without --db: the default of "naïve col" (an INSERT that leaves it at its default counts as not given)
 
@@ -70,7 +70,7 @@ SELECT count(*) FILTER (WHERE "Naïve ""New"" Col" IS DISTINCT FROM (CAST("naïv
 
 -- step 2: make new column authoritative (in a transaction)
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_weird-quoted-names"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
 -- ecplan:weird-quoted-names: keeps "naïve col" and "Naïve ""New"" Col" in agreement; the new column wins a conflict
 BEGIN
@@ -120,7 +120,7 @@ CREATE TABLE "ecplan_archive"."weird-quoted-names" AS SELECT /* key columns, kno
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 DROP TRIGGER "zz_ecplan_sync_weird-quoted-names" ON "My Schema"."Weird ""Table""";
 -- lock: none on the table
-DROP FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"();
+DROP FUNCTION "ecplan"."ecplan_sync_weird-quoted-names"();
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "My Schema"."Weird ""Table""" DROP COLUMN "naïve col";
 -- lock: ACCESS EXCLUSIVE, no table scan (the validated CHECK proves it)

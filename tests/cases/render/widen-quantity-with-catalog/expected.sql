@@ -10,7 +10,7 @@ COMMENT ON COLUMN "public"."orders"."quantity_big" IS 'ecplan:orders-quantity-bi
 
 -- step 1: install sync trigger (one transaction)
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_orders-quantity-bigint"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
 -- ecplan:orders-quantity-bigint: keeps "quantity" and "quantity_big" in agreement; the old column wins a conflict
 BEGIN
@@ -36,7 +36,7 @@ BEGIN
 END
 $ecplan$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
-CREATE TRIGGER "zz_ecplan_sync_orders-quantity-bigint" BEFORE INSERT OR UPDATE ON "public"."orders" FOR EACH ROW EXECUTE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"();
+CREATE TRIGGER "zz_ecplan_sync_orders-quantity-bigint" BEFORE INSERT OR UPDATE ON "public"."orders" FOR EACH ROW EXECUTE FUNCTION "ecplan"."ecplan_sync_orders-quantity-bigint"();
 
 -- phase backfill
 
@@ -68,7 +68,7 @@ SELECT count(*) FILTER (WHERE "quantity_big" IS DISTINCT FROM (CAST("quantity" A
 
 -- step 2: make new column authoritative (in a transaction)
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_orders-quantity-bigint"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
 -- ecplan:orders-quantity-bigint: keeps "quantity" and "quantity_big" in agreement; the new column wins a conflict
 BEGIN
@@ -107,7 +107,7 @@ SELECT count(*) FILTER (WHERE "quantity_big" IS DISTINCT FROM (CAST("quantity" A
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 DROP TRIGGER "zz_ecplan_sync_orders-quantity-bigint" ON "public"."orders";
 -- lock: none on the table
-DROP FUNCTION "public"."ecplan_sync_orders-quantity-bigint"();
+DROP FUNCTION "ecplan"."ecplan_sync_orders-quantity-bigint"();
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."orders" DROP COLUMN "quantity";
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
