@@ -48,6 +48,14 @@ int ecplan_privs_missing(char **out, PGconn *conn, const ecplan_plan *plan, unsi
 int ecplan_privs_check(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan,
 		       const ecplan_catalog *cat, ecplan_error *err);
 
+/*
+ * Inside the transaction a check (checks[].sql) runs in, which the caller
+ * opened READ ONLY with its timeouts: SET LOCAL ROLE safety.checks_role when
+ * the plan names one (nothing otherwise). What that enforces and what not:
+ * README, "checks[].sql". Returns 0 or ECPLAN_ERR (e.g. not a member).
+ */
+int ecplan_privs_enter_check(PGconn *conn, const ecplan_plan *plan, ecplan_error *err);
+
 /* ECPLAN_EPRECONDITION (detail: the missing privileges) when the role can
  * neither use nor create ecplan's state store; 0 when it can. */
 int ecplan_privs_check_state(PGconn *conn, ecplan_error *err);

@@ -199,6 +199,8 @@ static int run_checks(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan
 		if (rc == 0)
 			rc = ecplan_db_set_local_timeouts(conn, 1000, 30000, &e);
 		if (rc == 0)
+			rc = ecplan_privs_enter_check(conn, plan, &e);
+		if (rc == 0)
 			rc = ecplan_db_query_value(&v, conn, c->sql, 0, NULL, &e);
 		ecplan_db_rollback(conn, NULL);
 		if (rc < 0)

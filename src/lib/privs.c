@@ -48,6 +48,8 @@ static const char facts_sql[] =
 	" (SELECT pg_get_userbyid(c.relowner) || '|' || pg_has_role(c.relowner, 'USAGE')::text"
 	"   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 	"   WHERE n.nspname = 'ecplan_archive' AND c.relname = $1),"
+	" (SELECT coalesce((SELECT pg_has_role(oid, 'MEMBER')::text FROM pg_catalog.pg_roles"
+	"   WHERE rolname = $3), 'missing') WHERE $3 <> ''),"
 	" (SELECT pg_get_userbyid(c.relowner) || '|' || pg_has_role(c.relowner, 'USAGE')::text || '|'"
 	"   || has_schema_privilege(c.relnamespace, 'USAGE')::text || '|'"
 	"   || has_schema_privilege(c.relnamespace, 'CREATE')::text"
@@ -82,8 +84,9 @@ int ecplan_privs_missing(char **out, PGconn *conn, const ecplan_plan *plan, unsi
 
 	*out = NULL;
 	snprintf(oid, sizeof(oid), "%u", table_oid);
-	const char *params[2] = { plan ? plan->name : "", oid };
-	if ((rc = ecplan_db_query(&facts, conn, facts_sql, 2, params, err)) < 0 ||
+	const char *params[3] = { plan ? plan->name : "", oid,
+				  plan && plan->safety.checks_role ? plan->safety.checks_role : "" };
+	if ((rc = ecplan_db_query(&facts, conn, facts_sql, 3, params, err)) < 0 ||
 	    (rc = ecplan_db_query(&tables, conn, state_needs_sql, 0, NULL, err)) < 0)
 		goto done;
 	/* The version can be read only with USAGE on ecplan and SELECT on it. */
@@ -120,9 +123,21 @@ int ecplan_privs_missing(char **out, PGconn *conn, const ecplan_plan *plan, unsi
 			line(&sb, "CREATE on schema ecplan (for the sync trigger's function "
 						     "ecplan.ecplan_sync_<plan>): GRANT CREATE ON SCHEMA ecplan TO %s;",
 						     role.buf);
-		if (!PQgetisnull(facts, 0, 11)) {
+		if (!PQgetisnull(facts, 0, 11) && strcmp(PQgetvalue(facts, 0, 11), "true")) {
+			ecplan_strbuf cr = ECPLAN_STRBUF_INIT;
+			ecplan_sql_ident(&cr, plan->safety.checks_role);
+			if (!strcmp(PQgetvalue(facts, 0, 11), "missing"))
+				line(&sb, "role %s (safety.checks_role, which the checks run as) does not exist: "
+				     "CREATE ROLE %s NOLOGIN; and GRANT it SELECT on what the checks read, then "
+				     "GRANT %s TO %s;", cr.buf, cr.buf, cr.buf, role.buf);
+			else
+				line(&sb, "membership in role %s (safety.checks_role, which the checks run as): "
+				     "GRANT %s TO %s;", cr.buf, cr.buf, role.buf);
+			ecplan_strbuf_release(&cr);
+		}
+		if (!PQgetisnull(facts, 0, 12)) {
 			/* owner|has its privileges|USAGE|CREATE on the table's schema */
-			char *t = ecplan_xstrdup(PQgetvalue(facts, 0, 11));
+			char *t = ecplan_xstrdup(PQgetvalue(facts, 0, 12));
 			char *bar1 = strchr(t, '|'), *bar2 = bar1 ? strchr(bar1 + 1, '|') : NULL;
 			char *bar3 = bar2 ? strchr(bar2 + 1, '|') : NULL;
 			if (bar1 && bar2 && bar3) {
@@ -245,4 +260,13 @@ int ecplan_privs_grant(PGconn *conn, const char *role, ecplan_error *err)
 		ecplan_db_rollback(conn, NULL);
 	free(sql);
 	return rc;
+}
+
+int ecplan_privs_enter_check(PGconn *conn, const ecplan_plan *plan, ecplan_error *err)
+{
+	if (!plan->safety.checks_role)
+		return 0;
+	const char *params[1] = { plan->safety.checks_role };
+	/* set_config('role', ..., true) is SET LOCAL ROLE, with the name as a value. */
+	return ecplan_db_query(NULL, conn, "SELECT set_config('role', $1, true)", 1, params, err);
 }
