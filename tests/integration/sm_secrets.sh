@@ -27,20 +27,23 @@ running() {
 	tr '\0' ' ' <"/proc/$pid/cmdline"
 }
 
-# 1. wait, with a URI
+sm_mk_users 20000
+P=$IT_TMP/plan.json
+sm_plan "$src/plans/users-email-lower.json" "$P" backfill.batch_size=200 backfill.target_batch_ms=0 backfill.pause_ms=20
+assert_exit 0 ecplan advance "$P" --to expand
+
+# 1. wait (for a phase still to come), with a URI
 uri="postgresql://$PGUSER:$PW@/$IT_DB?host=$PGHOST&port=${PGPORT:-5432}"
-"$BIN" wait some-plan --until contract --timeout 600 --interval 0.2 --db "$uri" >"$IT_TMP/w.out" 2>&1 &
+"$BIN" wait users-email-lower --until contract --timeout 600 --interval 0.2 --db "$uri" >"$IT_TMP/w.out" 2>&1 &
 pid=$!
 seen=$(running $pid)
 kill $pid 2>/dev/null || true
 wait $pid 2>/dev/null || true
 assert_not_contains "$seen" "$PW" "ps does not show the password of a --db URI"
 assert_contains "$seen" "$PGUSER:***@" "ps shows *** in its place"
+sm_wait_no_runner 10 || fail "the wait session is still there"
 
 # 2. advance during a backfill, with a keyword string and --db=
-sm_mk_users 20000
-P=$IT_TMP/plan.json
-sm_plan "$src/plans/users-email-lower.json" "$P" backfill.batch_size=200 backfill.target_batch_ms=0 backfill.pause_ms=20
 kw="host=$PGHOST port=${PGPORT:-5432} dbname=$IT_DB password='$PW x' user=$PGUSER"
 "$BIN" advance "$P" --to backfill "--db=$kw" >"$IT_TMP/a.out" 2>&1 &
 pid=$!
