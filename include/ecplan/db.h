@@ -43,6 +43,15 @@ const char *ecplan_db_resolve(const char *option, ecplan_db_source *source_out);
 const char *ecplan_db_source_name(ecplan_db_source source);
 
 /*
+ * conninfo with every password in it replaced by "***": the password of a
+ * URI's user info (postgresql://user:***@host/db), and the values of
+ * password= and sslpassword= in a keyword string or a URI's query. Returns a
+ * new string (caller frees), or NULL when conninfo holds no password. Pure;
+ * the CLI uses it to hide --db from the process list (ps).
+ */
+char *ecplan_db_mask_password(const char *conninfo);
+
+/*
  * Connects. conninfo is a libpq keyword/value string ("host=/tmp dbname=app"),
  * a URI ("postgresql://user@host/app") or a bare database name; NULL means
  * "resolve it" with ecplan_db_resolve(NULL, ...).

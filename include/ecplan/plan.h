@@ -78,6 +78,7 @@ typedef struct ecplan_plan {
 		long statement_timeout_ms;  /* default 300000 */
 		long lock_retries;          /* default 10 */
 		long max_transaction_age_s; /* default 60 */
+		char *checks_role;          /* checks[].sql run as this role; NULL: ecplan's */
 	} safety;
 	struct {
 		long min_soak_s; /* default 0 */

@@ -20,6 +20,9 @@
 #include "ecplan/plan.h"
 #include "ecplan/steps.h"
 
+/* The schema of ecplan's trigger functions ("ecplan"."ecplan_sync_<plan>"). */
+#define ECPLAN_FUNCTION_SCHEMA "ecplan"
+
 /*
  * Creates schema ecplan_archive when it is missing: needs no privilege when
  * it exists (CREATE SCHEMA IF NOT EXISTS checks CREATE on the database

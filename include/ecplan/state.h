@@ -47,9 +47,24 @@ typedef struct ecplan_plan_row {
 	char *new_column;
 } ecplan_plan_row;
 
-/* Creates or migrates schema ecplan (serialised by a transaction-level
- * advisory lock, so concurrent first runs are safe). */
+/*
+ * Makes schema ecplan current. Reads the catalog first: when the schema is
+ * there at ECPLAN_STATE_SCHEMA_VERSION nothing is created, locked or
+ * altered (a table owner granted its use by an admin needs nothing more).
+ * Otherwise creates what is missing and applies the migrations, serialised
+ * by a transaction-level advisory lock (concurrent first runs are safe); a
+ * role that may not do so gets the server's 42501 error with a hint naming
+ * "ecplan init".
+ */
 int ecplan_state_ensure_schema(PGconn *conn, ecplan_error *err);
+/* *out: the applied version of schema ecplan, -1 when it does not exist. */
+int ecplan_state_schema_version(int *out, PGconn *conn, ecplan_error *err);
+/* What "ecplan init" does as an admin: ecplan_state_ensure_schema, then
+ * schema ecplan_archive when missing. */
+int ecplan_state_init(PGconn *conn, ecplan_error *err);
+/* The SQL of ecplan_state_init, to run by hand (idempotent: each migration
+ * is applied once). Caller frees. */
+char *ecplan_state_init_sql(void);
 /* True when schema ecplan exists (read-only commands do not create it). */
 int ecplan_state_schema_exists(PGconn *conn, bool *out, ecplan_error *err);
 

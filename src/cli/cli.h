@@ -117,5 +117,6 @@ int cmd_verify(int argc, char **argv);
 int cmd_webhook(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_forget(int argc, char **argv);
+int cmd_init(int argc, char **argv);
 
 #endif

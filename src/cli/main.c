@@ -1,9 +1,12 @@
 /* ecplan command-line entry point: a table of commands, each a small main. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "ecplan/suggest.h"
+#include "ecplan/db.h"
+#include "ecplan/strbuf.h"
 
 static int cmd_help(int argc, char **argv);
 
@@ -110,6 +113,16 @@ const cli_command cli_commands[] = {
 	  "Anything else is refused with the reason: a plan that started phases exits 9\n"
 	  "(roll it back instead), one held by a runner exits 4, an unknown one exits 2.\n"
 	  "--json prints {\"forgotten\": NAME}.\n" },
+	{ "init", cmd_init, "[--print-sql] [--grant ROLE]... [--db CONNINFO]",
+	  "create or upgrade ecplan's schemas as an admin; grant a table owner its needs",
+	  "Creates schema ecplan (ecplan's state, at the current version: also after\n"
+	  "upgrading ecplan) and schema ecplan_archive, as a role that may (an admin).\n"
+	  "With --grant ROLE (repeatable), then grants ROLE what it needs to run plans\n"
+	  "on the tables it owns: USAGE and CREATE on both schemas and the use of\n"
+	  "ecplan's tables. Then ROLE needs no CREATE on the database, no TEMP and no\n"
+	  "superuser; \"advance\" checks every privilege a plan needs before its first\n"
+	  "change (exit 3, naming each missing one and the GRANT that fixes it).\n"
+	  "--print-sql prints that SQL (and the GRANTs) instead of running it.\n" },
 	{ "help", cmd_help, "[COMMAND]", "show help for ecplan or one command",
 	  "Without COMMAND prints the list of commands; with one prints its usage,\n"
 	  "what it does and its options (the same text as \"ecplan COMMAND --help\").\n" },
@@ -124,9 +137,18 @@ const cli_command *cli_find_command(const char *name)
 	return NULL;
 }
 
+/* Where a password belongs, for every help text that mentions --db. */
+static const char password_text[] =
+	"Passwords: give them with PGPASSWORD, ~/.pgpass (or PGPASSFILE) or in\n"
+	"ECPLAN_DB, not in --db: ecplan hides a --db password from the process list\n"
+	"(ps shows ***) once it starts, but it stays in shell history and is visible\n"
+	"for the first moment.\n";
+
 void cli_print_help(const cli_command *cmd)
 {
 	printf("usage: ecplan %s %s\n\n%s\n%s", cmd->name, cmd->usage, cmd->summary, cmd->help);
+	if (strstr(cmd->usage, "--db"))
+		printf("\n%s", password_text);
 	printf("\n%s", cli_exit_codes_text);
 }
 
@@ -143,9 +165,9 @@ static void print_main_help(FILE *out)
 	fprintf(out,
 		"\nConnection (commands that use a database): --db CONNINFO (a libpq keyword\n"
 		"string or URI), else $ECPLAN_DB, else $DATABASE_URL, else the libpq\n"
-		"defaults (PGHOST, PGPORT, PGUSER, PGDATABASE, ...).\n\n"
+		"defaults (PGHOST, PGPORT, PGUSER, PGDATABASE, ...).\n%s\n"
 		"Run \"ecplan help <command>\" or \"ecplan <command> --help\" for details.\n\n%s",
-		cli_exit_codes_text);
+		password_text, cli_exit_codes_text);
 }
 
 /* "unknown command", with the closest command when there is one. */
@@ -183,8 +205,48 @@ static int cmd_help(int argc, char **argv)
 	return EXIT_DONE;
 }
 
+/* The real --db values, whose argv bytes now show "***" for a password. */
+static char *db_values[8];
+
+/*
+ * Hides passwords given with --db from the process list (ps, /proc/PID/cmdline)
+ * for the rest of the run, as psql and other database tools do: the argument's
+ * own bytes are overwritten with the masked text (NUL-padded) and argv points
+ * to a private copy of the real value.
+ */
+static void mask_db_arguments(int argc, char **argv)
+{
+	size_t n = 0;
+	for (int i = 1; i < argc && n < sizeof(db_values) / sizeof(db_values[0]); i++) {
+		char *val = NULL;
+		char **slot = NULL;
+		if (!strcmp(argv[i], "--db") && i + 1 < argc) {
+			slot = &argv[i + 1];
+			val = argv[i + 1];
+		} else if (!strncmp(argv[i], "--db=", 5)) {
+			slot = &argv[i];
+			val = argv[i] + 5;
+		}
+		if (!val)
+			continue;
+		char *masked = ecplan_db_mask_password(val);
+		if (!masked)
+			continue;
+		char *copy = ecplan_xstrdup(*slot);
+		size_t len = strlen(val), mlen = strlen(masked);
+		/* A 1-2 character password makes the masked text longer: cut it. */
+		memcpy(val, masked, mlen < len ? mlen : len);
+		if (mlen < len)
+			memset(val + mlen, '\0', len - mlen);
+		free(masked);
+		*slot = copy;
+		db_values[n++] = copy;
+	}
+}
+
 int main(int argc, char **argv)
 {
+	mask_db_arguments(argc, argv);
 	if (argc < 2) {
 		print_main_help(stderr);
 		return EXIT_USAGE;

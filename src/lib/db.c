@@ -65,6 +65,105 @@ static bool is_connection_string(const char *s)
 	return is_uri(s) || strchr(s, '=') != NULL;
 }
 
+static bool secret_keyword(const char *k, size_t n)
+{
+	return (n == 8 && !strncmp(k, "password", 8)) || (n == 11 && !strncmp(k, "sslpassword", 11));
+}
+
+char *ecplan_db_mask_password(const char *conninfo)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	bool masked = false;
+	const char *p = conninfo;
+
+	if (!conninfo)
+		return NULL;
+	if (is_uri(conninfo)) {
+		const char *auth = strstr(conninfo, "://") + 3;
+		const char *q = strchr(auth, '?');
+		const char *end = q ? q : auth + strlen(auth);
+		const char *at = NULL, *colon;
+		/* The user info ends at the last '@' before the query (a password
+		 * typed with a raw '@' or '/' is still hidden whole). */
+		for (const char *s = auth; s < end; s++)
+			if (*s == '@')
+				at = s;
+		colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+		if (colon) {
+			ecplan_strbuf_add(&sb, conninfo, (size_t)(colon - conninfo) + 1);
+			ecplan_strbuf_adds(&sb, "***");
+			p = at;
+			masked = true;
+		}
+		if (q) {
+			ecplan_strbuf_add(&sb, p, (size_t)(q - p));
+			p = q;
+			while (*p) {
+				/* p at '?' or '&': copy the key, mask a secret value */
+				const char *k = p + 1, *eq = k, *amp;
+				while (*eq && *eq != '=' && *eq != '&')
+					eq++;
+				amp = strchr(k, '&');
+				if (!amp)
+					amp = k + strlen(k);
+				if (*eq == '=' && eq < amp && secret_keyword(k, (size_t)(eq - k))) {
+					ecplan_strbuf_add(&sb, p, (size_t)(eq - p) + 1);
+					ecplan_strbuf_adds(&sb, "***");
+					masked = true;
+				} else {
+					ecplan_strbuf_add(&sb, p, (size_t)(amp - p));
+				}
+				p = amp;
+			}
+		}
+		ecplan_strbuf_adds(&sb, p);
+	} else {
+		/* keyword = value pairs; a value is 'quoted' (\' and \\ escapes) or
+		 * runs to the next white space */
+		while (*p) {
+			const char *k = p, *e;
+			while (*p && !isspace((unsigned char)*p) && *p != '=')
+				p++;
+			e = p;
+			while (isspace((unsigned char)*p))
+				p++;
+			if (*p != '=') {
+				ecplan_strbuf_add(&sb, k, (size_t)(p - k));
+				continue;
+			}
+			p++;
+			while (isspace((unsigned char)*p))
+				p++;
+			bool secret = secret_keyword(k, (size_t)(e - k));
+			ecplan_strbuf_add(&sb, k, (size_t)(p - k));
+			const char *v = p;
+			if (*p == '\'') {
+				for (p++; *p && *p != '\''; p++)
+					if (*p == '\\' && p[1])
+						p++;
+				if (*p)
+					p++;
+			} else {
+				while (*p && !isspace((unsigned char)*p))
+					p++;
+			}
+			if (secret) {
+				ecplan_strbuf_adds(&sb, "***");
+				masked = true;
+			} else {
+				ecplan_strbuf_add(&sb, v, (size_t)(p - v));
+			}
+			while (isspace((unsigned char)*p))
+				ecplan_strbuf_addch(&sb, *p++);
+		}
+	}
+	if (!masked) {
+		ecplan_strbuf_release(&sb);
+		return NULL;
+	}
+	return ecplan_strbuf_detach(&sb);
+}
+
 /* Appends value the way a conninfo string would need it. */
 static void add_conninfo_value(ecplan_strbuf *sb, const char *v)
 {

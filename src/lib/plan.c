@@ -561,7 +561,7 @@ static void parse_sections(vctx *v, const json_t *root, ecplan_plan *plan)
 	static const char *const bkeys[] = { "batch_size", "target_batch_ms", "pause_ms",
 					     "max_rows_per_second", NULL };
 	static const char *const skeys[] = { "lock_timeout_ms", "statement_timeout_ms",
-					     "lock_retries", "max_transaction_age_s", NULL };
+					     "lock_retries", "max_transaction_age_s", "checks_role", NULL };
 	static const char *const ckeys[] = { "min_soak_s", "archive", NULL };
 	json_t *o;
 	if ((o = get_object(v, root, "$", "backfill", false))) {
@@ -588,6 +588,11 @@ static void parse_sections(vctx *v, const json_t *root, ecplan_plan *plan)
 		get_long(v, o, "$.safety", "lock_retries", 0, 1000, &plan->safety.lock_retries);
 		get_long(v, o, "$.safety", "max_transaction_age_s", 0, 86400 * 7,
 			 &plan->safety.max_transaction_age_s);
+		if (get_string(v, o, "$.safety", "checks_role", false, true, &plan->safety.checks_role, NULL) &&
+		    (!plan->safety.checks_role[0] || strlen(plan->safety.checks_role) > 63))
+			report(v, "$.safety.checks_role", AT_VALUE,
+			       "name a role as it is spelled in the catalog (1 to 63 bytes)",
+			       "\"%s\" is not a role name", plan->safety.checks_role);
 	}
 	if ((o = get_object(v, root, "$", "contract", false))) {
 		check_keys(v, o, "$.contract", ckeys, "\"contract\"");
@@ -1079,6 +1084,7 @@ void ecplan_plan_free(ecplan_plan *plan)
 	for (size_t i = 0; i < plan->nfunctions; i++)
 		free(plan->functions[i]);
 	free(plan->functions);
+	free(plan->safety.checks_role);
 	for (size_t i = 0; i < plan->nwebhooks; i++)
 		webhook_release(&plan->webhooks[i]);
 	free(plan->webhooks);

@@ -12,6 +12,7 @@
 
 #include "ecplan/db.h"
 #include "ecplan/depend.h"
+#include "ecplan/privs.h"
 #include "ecplan/render.h"
 #include "ecplan/sql.h"
 #include "ecplan/state.h"
@@ -198,6 +199,8 @@ static int run_checks(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan
 		int rc = ecplan_db_exec(conn, "BEGIN READ ONLY", &e);
 		if (rc == 0)
 			rc = ecplan_db_set_local_timeouts(conn, 1000, 30000, &e);
+		if (rc == 0)
+			rc = ecplan_privs_enter_check(conn, plan, &e);
 		if (rc == 0)
 			rc = ecplan_db_query_value(&v, conn, c->sql, 0, NULL, &e);
 		ecplan_db_rollback(conn, NULL);
@@ -427,6 +430,8 @@ int ecplan_precheck_phase(ecplan_checklist *l, PGconn *conn, const ecplan_plan *
 		check_indexes(l, plan, cat);
 	}
 	check_dependents(l, conn, plan, cat, phase);
+	if (phase == ECPLAN_PHASE_EXPAND && (rc = ecplan_privs_check(l, conn, plan, cat, err)) < 0)
+		return rc;
 	if ((phase == ECPLAN_PHASE_SWITCH || phase == ECPLAN_PHASE_CONTRACT) &&
 	    (rc = check_switch_ready(l, conn, plan, cat, err)) < 0)
 		return rc;

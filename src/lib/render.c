@@ -25,6 +25,13 @@
 
 /* ---- names --------------------------------------------------------- */
 
+/* ecplan's trigger functions live in schema ecplan, not the table's schema
+ * (where the table owner may not be allowed to create). */
+static void function_ref(ecplan_strbuf *sb, const char *fn)
+{
+	ecplan_sql_qualified(sb, ECPLAN_FUNCTION_SCHEMA, fn);
+}
+
 char *ecplan_render_function_name(const ecplan_plan *plan)
 {
 	return ecplan_sql_object_name("ecplan_sync_", plan->name, "");
@@ -279,7 +286,7 @@ char *ecplan_render_trigger_function(const ecplan_plan *plan, const ecplan_catal
 	ecplan_strbuf out = ECPLAN_STRBUF_INIT;
 	char *fn = ecplan_render_function_name(plan);
 	ecplan_strbuf_adds(&out, "CREATE OR REPLACE FUNCTION ");
-	ecplan_sql_qualified(&out, plan->schema, fn);
+	function_ref(&out, fn);
 	ecplan_strbuf_adds(&out, "() RETURNS trigger LANGUAGE plpgsql AS ");
 	ecplan_sql_dollar_quote(&out, body.buf);
 	free(fn);
@@ -472,7 +479,7 @@ static char *trigger_ddl(const ecplan_plan *plan)
 	ecplan_strbuf_adds(&sb, " BEFORE INSERT OR UPDATE ON ");
 	table_ref(&sb, plan);
 	ecplan_strbuf_adds(&sb, " FOR EACH ROW EXECUTE FUNCTION ");
-	ecplan_sql_qualified(&sb, plan->schema, fn);
+	function_ref(&sb, fn);
 	ecplan_strbuf_adds(&sb, "()");
 	free(tn);
 	free(fn);
@@ -819,7 +826,7 @@ static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ec
 	table_ref(&sb, plan);
 	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
 	ecplan_strbuf_adds(&sb, "DROP FUNCTION ");
-	ecplan_sql_qualified(&sb, plan->schema, fn);
+	function_ref(&sb, fn);
 	ecplan_strbuf_adds(&sb, "()");
 	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_NONE);
 	/* What depends on the old column is dropped by name first (an object
@@ -955,7 +962,7 @@ void ecplan_render_undo(ecplan_steps *out, const ecplan_plan *plan, const ecplan
 		table_ref(&sb, plan);
 		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
 		ecplan_strbuf_adds(&sb, "DROP FUNCTION IF EXISTS ");
-		ecplan_sql_qualified(&sb, plan->schema, fn);
+		function_ref(&sb, fn);
 		ecplan_strbuf_adds(&sb, "()");
 		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_NONE);
 		free(tn);

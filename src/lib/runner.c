@@ -20,6 +20,7 @@
 #include "ecplan/catalog.h"
 #include "ecplan/db.h"
 #include "ecplan/precheck.h"
+#include "ecplan/privs.h"
 #include "ecplan/render.h"
 #include "ecplan/sql.h"
 #include "ecplan/state.h"
@@ -174,6 +175,7 @@ int ecplan_runner_open(ecplan_runner **out, const char *conninfo, const ecplan_p
 	if ((rc = ecplan_db_connect(&r->conn, conninfo, err)) < 0 ||
 	    (rc = ecplan_db_set_session_timeouts(r->conn, plan->safety.lock_timeout_ms,
 						 plan->safety.statement_timeout_ms, err)) < 0 ||
+	    (rc = ecplan_privs_check_state(r->conn, err)) < 0 ||
 	    (rc = ecplan_state_ensure_schema(r->conn, err)) < 0 ||
 	    (rc = ecplan_db_try_advisory_lock(r->conn, r->lock_key, &got, err)) < 0)
 		goto fail;
@@ -833,6 +835,38 @@ static int record_failure(ecplan_runner *r, ecplan_phase phase, const ecplan_err
 	return 0;
 }
 
+/*
+ * Refuses to replace or drop the trigger function of a plan synced by a
+ * release that put it in the table's schema: CREATE OR REPLACE FUNCTION in
+ * schema ecplan would leave the trigger calling the old one (a switch that
+ * silently switches nothing).
+ */
+static int check_function_schema(ecplan_runner *r, const ecplan_catalog *cat, ecplan_error *err)
+{
+	char oid[16], *nsp = NULL;
+	char *tn = ecplan_render_trigger_name(r->plan), *fn = ecplan_render_function_name(r->plan);
+	snprintf(oid, sizeof(oid), "%u", cat->table_oid);
+	const char *params[2] = { oid, tn };
+	int rc = ecplan_db_query_value(&nsp, r->conn,
+		"SELECT n.nspname FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid"
+		" JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
+		" WHERE t.tgrelid = $1::oid AND t.tgname = $2"
+		" UNION ALL SELECT NULL LIMIT 1", 2, params, err);
+	if (rc == 0 && nsp && strcmp(nsp, ECPLAN_FUNCTION_SCHEMA) != 0) {
+		rc = ecplan_error_set(err, ECPLAN_EPRECONDITION,
+				      "the sync trigger of plan \"%s\" calls \"%s\".\"%s\"(), installed by an older "
+				      "ecplan; this release keeps it in schema %s", r->plan->name, nsp, fn,
+				      ECPLAN_FUNCTION_SCHEMA);
+		ecplan_error_hint(err, "finish this plan with the release that synced it, or roll it back to "
+				       "expanded (\"ecplan rollback --to expanded\"), drop that function by hand and "
+				       "advance again");
+	}
+	free(nsp);
+	free(tn);
+	free(fn);
+	return rc;
+}
+
 static int run_phase(ecplan_runner *r, ecplan_phase phase, ecplan_error *err)
 {
 	ecplan_catalog *cat = NULL;
@@ -843,6 +877,9 @@ static int run_phase(ecplan_runner *r, ecplan_phase phase, ecplan_error *err)
 	bool resume = r->row->running == phase;
 	memset(&steps, 0, sizeof(steps));
 	if ((rc = load_catalog(r, &cat, err)) < 0)
+		goto done;
+	if ((phase == ECPLAN_PHASE_SWITCH || phase == ECPLAN_PHASE_CONTRACT) &&
+	    (rc = check_function_schema(r, cat, err)) < 0)
 		goto done;
 	ecplan_render_phase(&steps, r->plan, cat, phase);
 	if (!resume || r->row->step == 0) {
@@ -978,6 +1015,8 @@ static int undo_phase(ecplan_runner *r, ecplan_phase phase, ecplan_state to, ecp
 				      r->plan->new_column, r->plan->name);
 		goto done;
 	}
+	if (phase == ECPLAN_PHASE_SWITCH && (rc = check_function_schema(r, cat, err)) < 0)
+		goto done;
 	bool resume = r->row->running == phase && r->row->rolling_back;
 	if (!resume) {
 		phase_move m = { phase, true, ECPLAN_STATE_PLANNED };

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "ecplan/db.h"
+#include "ecplan/render.h"
 #include "ecplan/strbuf.h"
 #include "ecplan/webhook.h"
 
@@ -75,25 +76,61 @@ int ecplan_state_schema_exists(PGconn *conn, bool *out, ecplan_error *err)
 	return rc;
 }
 
-int ecplan_state_ensure_schema(PGconn *conn, ecplan_error *err)
+int ecplan_state_schema_version(int *out, PGconn *conn, ecplan_error *err)
+{
+	char *v = NULL;
+	bool exists = false;
+	int rc;
+	*out = -1;
+	if ((rc = ecplan_state_schema_exists(conn, &exists, err)) < 0 || !exists)
+		return rc;
+	if ((rc = ecplan_db_query_value(&v, conn,
+		"SELECT coalesce(max(version), 0)::text FROM ecplan.schema_version", 0, NULL, err)) < 0)
+		return rc;
+	*out = v ? atoi(v) : 0;
+	free(v);
+	return 0;
+}
+
+/* Creates the schema when missing and applies the missing migrations, under
+ * a transaction-level advisory lock; every check reads the catalog after the
+ * lock is granted, so concurrent first runs never collide. */
+static int migrate(PGconn *conn, ecplan_error *err)
 {
 	char *v = NULL;
 	int rc;
 	if ((rc = ecplan_db_begin(conn, err)) < 0)
 		return rc;
-	/* Serialise concurrent first runs; released at commit. */
+	/* Serialise concurrent first runs; released at commit. Each statement
+	 * after the lock takes a new snapshot, so it sees what the holder
+	 * committed. CREATE SCHEMA only when missing: CREATE SCHEMA IF NOT EXISTS
+	 * needs CREATE on the database even when the schema exists. */
 	if ((rc = ecplan_db_exec(conn,
-		"SELECT pg_advisory_xact_lock(hashtextextended('ecplan:schema', 0));"
-		"CREATE SCHEMA IF NOT EXISTS ecplan;"
-		"CREATE TABLE IF NOT EXISTS ecplan.schema_version ("
-		"  version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
-		err)) < 0)
+		"SELECT pg_advisory_xact_lock(hashtextextended('ecplan:schema', 0))", err)) < 0 ||
+	    (rc = ecplan_db_query_value(&v, conn,
+		"SELECT count(*)::text FROM pg_catalog.pg_namespace WHERE nspname = 'ecplan'", 0, NULL, err)) < 0)
 		goto fail;
+	if (v && !strcmp(v, "0") && (rc = ecplan_db_exec(conn, "CREATE SCHEMA ecplan", err)) < 0)
+		goto fail;
+	free(v);
+	v = NULL;
+	if ((rc = ecplan_db_query_value(&v, conn,
+		"SELECT count(*)::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
+		" ON n.oid = c.relnamespace WHERE n.nspname = 'ecplan' AND c.relname = 'schema_version'",
+		0, NULL, err)) < 0)
+		goto fail;
+	if (v && !strcmp(v, "0") &&
+	    (rc = ecplan_db_exec(conn, "CREATE TABLE ecplan.schema_version ("
+		"  version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())", err)) < 0)
+		goto fail;
+	free(v);
+	v = NULL;
 	if ((rc = ecplan_db_query_value(&v, conn,
 		"SELECT coalesce(max(version), 0)::text FROM ecplan.schema_version", 0, NULL, err)) < 0)
 		goto fail;
 	int have = atoi(v);
 	free(v);
+	v = NULL;
 	if (have > NMIGRATIONS) {
 		rc = ecplan_error_set(err, ECPLAN_EIMPOSSIBLE,
 			"the ecplan schema is version %d, newer than this ecplan (%d)", have, NMIGRATIONS);
@@ -111,8 +148,61 @@ int ecplan_state_ensure_schema(PGconn *conn, ecplan_error *err)
 	}
 	return ecplan_db_commit(conn, err);
 fail:
+	free(v);
+	if (err && ecplan_db_error_is(err, "42501"))
+		ecplan_error_hint(err, "schema ecplan must be created or upgraded to version %d, which this role "
+				  "may not do: run \"ecplan init\" as its owner or an admin (\"ecplan init "
+				  "--print-sql\" prints the SQL and the GRANTs a table owner needs)", NMIGRATIONS);
 	ecplan_db_rollback(conn, NULL);
 	return rc;
+}
+
+int ecplan_state_ensure_schema(PGconn *conn, ecplan_error *err)
+{
+	int have, rc;
+	/* Read first: when the schema is there and current, nothing is created
+	 * or locked, and the role needs no privilege beyond using the tables. */
+	if ((rc = ecplan_state_schema_version(&have, conn, err)) < 0)
+		return rc;
+	if (have == NMIGRATIONS)
+		return 0;
+	if (have > NMIGRATIONS) {
+		ecplan_error_set(err, ECPLAN_EIMPOSSIBLE,
+			"the ecplan schema is version %d, newer than this ecplan (%d)", have, NMIGRATIONS);
+		ecplan_error_hint(err, "upgrade ecplan to the release that wrote this database");
+		return ECPLAN_EIMPOSSIBLE;
+	}
+	return migrate(conn, err);
+}
+
+int ecplan_state_init(PGconn *conn, ecplan_error *err)
+{
+	int rc;
+	if ((rc = ecplan_state_ensure_schema(conn, err)) < 0)
+		return rc;
+	return ecplan_db_exec(conn, ECPLAN_ARCHIVE_SCHEMA_SQL, err);
+}
+
+char *ecplan_state_init_sql(void)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	ecplan_strbuf_adds(&sb, "BEGIN;\nCREATE SCHEMA IF NOT EXISTS ecplan;\n"
+			   "CREATE TABLE IF NOT EXISTS ecplan.schema_version ("
+			   "  version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());\n");
+	for (int i = 0; i < NMIGRATIONS; i++) {
+		/* Each migration once: DO blocks keyed on the recorded version. */
+		ecplan_strbuf_addf(&sb, "DO $ecplan_init$BEGIN IF NOT EXISTS (SELECT FROM ecplan.schema_version"
+				   " WHERE version = %d) THEN\n  ", i + 1);
+		for (const char *p = migrations[i]; *p; p++) {
+			ecplan_strbuf_addch(&sb, *p);
+			if (*p == ';' && p[1])
+				ecplan_strbuf_adds(&sb, "\n ");
+		}
+		ecplan_strbuf_addf(&sb, "\n  INSERT INTO ecplan.schema_version (version) VALUES (%d);\n"
+				   "END IF; END$ecplan_init$;\n", i + 1);
+	}
+	ecplan_strbuf_adds(&sb, "CREATE SCHEMA IF NOT EXISTS ecplan_archive;\nCOMMIT;\n");
+	return ecplan_strbuf_detach(&sb);
 }
 
 #define ROW_COLUMNS \

@@ -47,6 +47,8 @@ reset_db() {
 	   DROP TABLE IF EXISTS public.users, public.orders, public.products, public.accounts CASCADE;
 	   DROP SCHEMA IF EXISTS \"My Schema\" CASCADE;
 	   DROP SCHEMA IF EXISTS ecplan_archive CASCADE;"
+	# The trigger functions go into schema ecplan, which "ecplan init" creates.
+	ecplan init >/dev/null
 }
 
 setup_users() {

@@ -127,7 +127,7 @@ assert_exit 6 ecplan advance "$PA"
 assert_eq switched "$(sm_state locks-a)" "locks-a: still switched after contract gave up"
 assert_eq 1 "$(sm_col_exists public.users email)" "locks-a: old column still there"
 assert_eq 1 "$(sm_trigger_exists public.users zz_ecplan_sync_locks-a)" "locks-a: trigger still there (never an old column without it)"
-assert_eq 1 "$(sm_function_exists public ecplan_sync_locks-a)" "locks-a: function still there"
+assert_eq 1 "$(sm_function_exists ecplan ecplan_sync_locks-a)" "locks-a: function still there"
 assert_exit 0 ecplan verify "$PA"
 # Writes while contract waits for its lock: old code, and new code (whose
 # value the trigger copies into email).

@@ -86,9 +86,9 @@ facts_expanded() {
 
 facts_synced() {
 	assert_eq 1 "$(sm_trigger_exists "$TBL" "$(trigger_name)")" "$NAME: trigger $(trigger_name) exists after sync"
-	assert_eq 1 "$(sm_function_exists "$SCH" "$(function_name)")" "$NAME: function $SCH.$(function_name)() exists"
+	assert_eq 1 "$(sm_function_exists ecplan "$(function_name)")" "$NAME: function ecplan.$(function_name)() exists"
 	# The trigger is a BEFORE INSERT OR UPDATE row trigger calling that function.
-	assert_eq "$SCH.$(function_name)" "$(q "SELECT n.nspname || '.' || p.proname FROM pg_trigger t
+	assert_eq "ecplan.$(function_name)" "$(q "SELECT n.nspname || '.' || p.proname FROM pg_trigger t
 		JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace n ON n.oid = p.pronamespace
 		WHERE t.tgrelid = :'t'::regclass AND t.tgname = :'g'" -v t="$TBL" -v g="$(trigger_name)")" \
 		"$NAME: trigger calls the plan's function"
@@ -142,7 +142,7 @@ facts_contracted() {
 	assert_eq 0 "$(sm_trigger_exists "$TBL" "$(trigger_name)")" "$NAME: trigger gone after contract"
 	assert_eq 0 "$(q "SELECT count(*) FROM pg_trigger WHERE tgrelid = :'t'::regclass AND tgname = :'g'" -v t="$TBL" -v g="$(trigger_name)")" \
 		"$NAME: trigger gone (not merely disabled)"
-	assert_eq 0 "$(sm_function_exists "$SCH" "$(function_name)")" "$NAME: function gone after contract"
+	assert_eq 0 "$(sm_function_exists ecplan "$(function_name)")" "$NAME: function gone after contract"
 	assert_eq "$NOTNULL" "$(sm_col_notnull "$TBL" "$NEW")" "$NAME: NOT NULL of the new column after contract"
 	assert_eq "" "$(sm_check_constraint "$TBL" "ecplan_not_null_$NAME")" "$NAME: NOT NULL check dropped after contract"
 	for i in "${IDX[@]}"; do

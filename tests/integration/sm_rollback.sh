@@ -37,7 +37,7 @@ assert_back() { # assert_back NAME: the table is exactly as it was
 	assert_eq 0 "$(sm_col_exists $T email_normalized)" "$name: no new column"
 	assert_eq 0 "$(q "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'public.users'::regclass AND tgname = :'g'" -v g="zz_ecplan_sync_$name")" \
 		"$name: no trigger"
-	assert_eq 0 "$(sm_function_exists public "ecplan_sync_$name")" "$name: no function"
+	assert_eq 0 "$(sm_function_exists ecplan "ecplan_sync_$name")" "$name: no function"
 	assert_eq "" "$(sm_index_info public users_email_key_ecplan)" "$name: no ecplan-built index"
 	assert_eq 0 "$(q "SELECT count(*) FROM pg_constraint WHERE conrelid = 'public.users'::regclass AND contype = 'c'")" \
 		"$name: no check constraint"
@@ -89,7 +89,7 @@ assert_exit 0 ecplan rollback "$plan" --to synced
 assert_eq synced "$(sm_state $name)" "$name: state after rollback --to synced"
 assert_eq 1 "$(sm_col_exists $T email_normalized)" "$name: new column kept"
 assert_eq 1 "$(sm_trigger_exists $T "zz_ecplan_sync_$name")" "$name: trigger kept"
-assert_eq 1 "$(sm_function_exists public "ecplan_sync_$name")" "$name: function kept"
+assert_eq 1 "$(sm_function_exists ecplan "ecplan_sync_$name")" "$name: function kept"
 assert_eq "" "$(sm_index_info public users_email_key_ecplan)" "$name: index built by backfill dropped"
 assert_eq "" "$(sm_check_constraint $T "ecplan_not_null_$name")" "$name: NOT NULL check dropped"
 # The old column is authoritative again: a write to both columns keeps the old one.

@@ -53,6 +53,8 @@ q "CREATE TABLE public.people (
    );
    INSERT INTO public.people (email) VALUES ('Existing@Example.COM');"
 
+# The trigger function goes into schema ecplan, which "ecplan init" creates.
+assert_exit 0 "$bin" init
 # apply PHASE: renders the phase with the catalog and runs it.
 apply() {
 	assert_exit 0 "$bin" render "$plan" --db "dbname=$PGDATABASE" --phase "$1"

@@ -198,6 +198,43 @@ static void test_sqlstate_helpers(void **state)
 	assert_false(ecplan_db_error_is(&err, NULL));
 }
 
+static void check_mask(const char *in, const char *expected)
+{
+	char *m = ecplan_db_mask_password(in);
+	if (!expected) {
+		assert_null(m);
+		return;
+	}
+	assert_non_null(m);
+	assert_string_equal(m, expected);
+	assert_null(strstr(m, "sekret"));
+	free(m);
+}
+
+/* --db as the process list shows it once ecplan masked it. */
+static void test_mask_password(void **state)
+{
+	(void)state;
+	check_mask("postgresql://app:sekret@db1/app", "postgresql://app:***@db1/app");
+	check_mask("postgres://app:sekret@db1:5432/app?sslmode=require",
+		   "postgres://app:***@db1:5432/app?sslmode=require");
+	check_mask("postgresql://app:se@kret@db1/app", "postgresql://app:***@db1/app");
+	check_mask("postgresql://app:sekret@/app?host=/tmp&password=sekret2&port=5",
+		   "postgresql://app:***@/app?host=/tmp&password=***&port=5");
+	check_mask("postgresql://app@db1/app?sslpassword=sekret", "postgresql://app@db1/app?sslpassword=***");
+	check_mask("postgresql://app@db1/app", NULL);
+	check_mask("postgresql://db1/app?user=x", NULL);
+	check_mask("host=db1 password=sekret dbname=app", "host=db1 password=*** dbname=app");
+	check_mask("host=db1 password = 'se kret\\' x' dbname=app", "host=db1 password = *** dbname=app");
+	check_mask("password=sekret", "password=***");
+	check_mask("sslpassword=sekret host=h", "sslpassword=*** host=h");
+	check_mask("host=db1 user=password dbname=app", NULL);
+	check_mask("host=db1 dbname=app", NULL);
+	check_mask("app", NULL);
+	check_mask("", NULL);
+	check_mask(NULL, NULL);
+}
+
 /* Retryable: the transaction left nothing and running it again can work. */
 static void test_retryable(void **state)
 {
@@ -256,6 +293,7 @@ int main(void)
 		cmocka_unit_test(test_resolve),
 		cmocka_unit_test(test_sqlstate_helpers),
 		cmocka_unit_test(test_retryable),
+		cmocka_unit_test(test_mask_password),
 		cmocka_unit_test(test_error_without_connection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

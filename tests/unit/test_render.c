@@ -490,7 +490,7 @@ static void test_trigger_rename_exact(void **state)
 	ecplan_plan *p = mkplan("");
 	char *f = ecplan_render_trigger_function(p, NULL, false);
 	assert_string_equal(f,
-		"CREATE OR REPLACE FUNCTION \"public\".\"ecplan_sync_p\"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$\n"
+		"CREATE OR REPLACE FUNCTION \"ecplan\".\"ecplan_sync_p\"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$\n"
 		"#variable_conflict use_column\n"
 		"-- ecplan:p: keeps \"a\" and \"b\" in agreement; the old column wins a conflict\n"
 		"BEGIN\n"
@@ -517,7 +517,7 @@ static void test_trigger_rename_exact(void **state)
 
 	f = ecplan_render_trigger_function(p, NULL, true);
 	assert_string_equal(f,
-		"CREATE OR REPLACE FUNCTION \"public\".\"ecplan_sync_p\"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$\n"
+		"CREATE OR REPLACE FUNCTION \"ecplan\".\"ecplan_sync_p\"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$\n"
 		"#variable_conflict use_column\n"
 		"-- ecplan:p: keeps \"a\" and \"b\" in agreement; the new column wins a conflict\n"
 		"BEGIN\n"
@@ -793,7 +793,7 @@ static void test_sync(void **state)
 	free(f);
 	assert_stmt(&s.items[0], 1,
 		    "CREATE TRIGGER \"zz_ecplan_sync_users-email\" BEFORE INSERT OR UPDATE ON \"public\".\"users\""
-		    " FOR EACH ROW EXECUTE FUNCTION \"public\".\"ecplan_sync_users-email\"()");
+		    " FOR EACH ROW EXECUTE FUNCTION \"ecplan\".\"ecplan_sync_users-email\"()");
 	/* The backfill's own writes return at once, before anything is computed. */
 	assert_contains(s.items[0].stmts[0].sql,
 			"BEGIN\n  IF current_setting('ecplan.backfill', true) = 'users-email' THEN\n    RETURN NEW;\n  END IF;\n"
@@ -1106,7 +1106,7 @@ static void test_contract(void **state)
 	assert_true(st->transactional);
 	assert_int_equal(st->nstmts, 8);
 	assert_stmt(st, 0, "DROP TRIGGER \"zz_ecplan_sync_p\" ON \"public\".\"t\"");
-	assert_stmt(st, 1, "DROP FUNCTION \"public\".\"ecplan_sync_p\"()");
+	assert_stmt(st, 1, "DROP FUNCTION \"ecplan\".\"ecplan_sync_p\"()");
 	assert_stmt(st, 2, "ALTER TABLE \"public\".\"t\" DROP COLUMN \"a\"");
 	/* The new column takes the old one's comment (none here), dropping ecplan's marker. */
 	assert_stmt(st, 3, "COMMENT ON COLUMN \"public\".\"t\".\"b\" IS NULL");
@@ -1194,7 +1194,7 @@ static void test_undo(void **state)
 	assert_true(s.items[0].transactional);
 	assert_int_equal(s.items[0].nstmts, 2);
 	assert_stmt(&s.items[0], 0, "DROP TRIGGER IF EXISTS \"zz_ecplan_sync_p\" ON \"public\".\"t\"");
-	assert_stmt(&s.items[0], 1, "DROP FUNCTION IF EXISTS \"public\".\"ecplan_sync_p\"()");
+	assert_stmt(&s.items[0], 1, "DROP FUNCTION IF EXISTS \"ecplan\".\"ecplan_sync_p\"()");
 	ecplan_steps_release(&s);
 
 	ecplan_render_undo(&s, p, cat, ECPLAN_PHASE_BACKFILL);
@@ -1453,7 +1453,7 @@ static void test_steps_text(void **state)
 		"-- lock: ACCESS EXCLUSIVE, metadata only (brief)\n"
 		"DROP TRIGGER IF EXISTS \"zz_ecplan_sync_p\" ON \"public\".\"t\";\n"
 		"-- lock: none on the table\n"
-		"DROP FUNCTION IF EXISTS \"public\".\"ecplan_sync_p\"();\n"
+		"DROP FUNCTION IF EXISTS \"ecplan\".\"ecplan_sync_p\"();\n"
 		"-- ecplan records the step in ecplan.plans here, in the same transaction\n"
 		"COMMIT;\n");
 	free(t);

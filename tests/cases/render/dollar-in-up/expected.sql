@@ -26,7 +26,7 @@ BEGIN;
 SET LOCAL lock_timeout = '1000ms';
 SET LOCAL statement_timeout = '300000ms';
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "public"."ecplan_sync_notes-dollar"() RETURNS trigger LANGUAGE plpgsql AS $ecplan1$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_notes-dollar"() RETURNS trigger LANGUAGE plpgsql AS $ecplan1$
 #variable_conflict use_column
 -- ecplan:notes-dollar: keeps "body" and "body_clean" in agreement; the old column wins a conflict
 BEGIN
@@ -50,7 +50,7 @@ BEGIN
 END
 $ecplan1$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
-CREATE TRIGGER "zz_ecplan_sync_notes-dollar" BEFORE INSERT OR UPDATE ON "public"."notes" FOR EACH ROW EXECUTE FUNCTION "public"."ecplan_sync_notes-dollar"();
+CREATE TRIGGER "zz_ecplan_sync_notes-dollar" BEFORE INSERT OR UPDATE ON "public"."notes" FOR EACH ROW EXECUTE FUNCTION "ecplan"."ecplan_sync_notes-dollar"();
 -- ecplan records the step in ecplan.plans here, in the same transaction
 COMMIT;
 -- not known without --db: the default of "body" (an INSERT that leaves it at its default counts as not given)
@@ -103,7 +103,7 @@ BEGIN;
 SET LOCAL lock_timeout = '1000ms';
 SET LOCAL statement_timeout = '300000ms';
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "public"."ecplan_sync_notes-dollar"() RETURNS trigger LANGUAGE plpgsql AS $ecplan1$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_notes-dollar"() RETURNS trigger LANGUAGE plpgsql AS $ecplan1$
 #variable_conflict use_column
 -- ecplan:notes-dollar: keeps "body" and "body_clean" in agreement; the new column wins a conflict
 BEGIN
@@ -165,7 +165,7 @@ SET LOCAL statement_timeout = '300000ms';
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 DROP TRIGGER "zz_ecplan_sync_notes-dollar" ON "public"."notes";
 -- lock: none on the table
-DROP FUNCTION "public"."ecplan_sync_notes-dollar"();
+DROP FUNCTION "ecplan"."ecplan_sync_notes-dollar"();
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."notes" DROP COLUMN "body";
 -- ecplan records the step in ecplan.plans here, in the same transaction

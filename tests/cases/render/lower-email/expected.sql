@@ -26,7 +26,7 @@ BEGIN;
 SET LOCAL lock_timeout = '1000ms';
 SET LOCAL statement_timeout = '300000ms';
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "public"."ecplan_sync_users-email-lower"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_users-email-lower"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
 -- ecplan:users-email-lower: keeps "email" and "email_normalized" in agreement; the old column wins a conflict
 BEGIN
@@ -50,7 +50,7 @@ BEGIN
 END
 $ecplan$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
-CREATE TRIGGER "zz_ecplan_sync_users-email-lower" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW EXECUTE FUNCTION "public"."ecplan_sync_users-email-lower"();
+CREATE TRIGGER "zz_ecplan_sync_users-email-lower" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW EXECUTE FUNCTION "ecplan"."ecplan_sync_users-email-lower"();
 -- ecplan records the step in ecplan.plans here, in the same transaction
 COMMIT;
 -- not known without --db: the default of "email" (an INSERT that leaves it at its default counts as not given)
@@ -123,7 +123,7 @@ BEGIN;
 SET LOCAL lock_timeout = '1000ms';
 SET LOCAL statement_timeout = '300000ms';
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "public"."ecplan_sync_users-email-lower"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_users-email-lower"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
 -- ecplan:users-email-lower: keeps "email" and "email_normalized" in agreement; the new column wins a conflict
 BEGIN
@@ -185,7 +185,7 @@ SET LOCAL statement_timeout = '300000ms';
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 DROP TRIGGER "zz_ecplan_sync_users-email-lower" ON "public"."users";
 -- lock: none on the table
-DROP FUNCTION "public"."ecplan_sync_users-email-lower"();
+DROP FUNCTION "ecplan"."ecplan_sync_users-email-lower"();
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."users" DROP COLUMN "email";
 -- lock: ACCESS EXCLUSIVE, no table scan (the validated CHECK proves it)

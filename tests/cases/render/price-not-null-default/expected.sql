@@ -28,7 +28,7 @@ SET LOCAL statement_timeout = '300000ms';
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."products" ALTER COLUMN "price_numeric" SET DEFAULT (0);
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "public"."ecplan_sync_products-price-numeric"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_products-price-numeric"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
 -- ecplan:products-price-numeric: keeps "price" and "price_numeric" in agreement; the old column wins a conflict
 BEGIN
@@ -52,7 +52,7 @@ BEGIN
 END
 $ecplan$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
-CREATE TRIGGER "zz_ecplan_sync_products-price-numeric" BEFORE INSERT OR UPDATE ON "public"."products" FOR EACH ROW EXECUTE FUNCTION "public"."ecplan_sync_products-price-numeric"();
+CREATE TRIGGER "zz_ecplan_sync_products-price-numeric" BEFORE INSERT OR UPDATE ON "public"."products" FOR EACH ROW EXECUTE FUNCTION "ecplan"."ecplan_sync_products-price-numeric"();
 -- ecplan records the step in ecplan.plans here, in the same transaction
 COMMIT;
 -- not known without --db: the default of "price" (an INSERT that leaves it at its default counts as not given)
@@ -125,7 +125,7 @@ BEGIN;
 SET LOCAL lock_timeout = '1000ms';
 SET LOCAL statement_timeout = '300000ms';
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "public"."ecplan_sync_products-price-numeric"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_products-price-numeric"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
 -- ecplan:products-price-numeric: keeps "price" and "price_numeric" in agreement; the new column wins a conflict
 BEGIN
@@ -189,7 +189,7 @@ SET LOCAL statement_timeout = '300000ms';
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 DROP TRIGGER "zz_ecplan_sync_products-price-numeric" ON "public"."products";
 -- lock: none on the table
-DROP FUNCTION "public"."ecplan_sync_products-price-numeric"();
+DROP FUNCTION "ecplan"."ecplan_sync_products-price-numeric"();
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."products" DROP COLUMN "price";
 -- lock: ACCESS EXCLUSIVE, no table scan (the validated CHECK proves it)

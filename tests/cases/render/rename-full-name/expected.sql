@@ -27,7 +27,7 @@ BEGIN;
 SET LOCAL lock_timeout = '1000ms';
 SET LOCAL statement_timeout = '300000ms';
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "public"."ecplan_sync_users-full-name"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_users-full-name"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
 -- ecplan:users-full-name: keeps "name" and "full_name" in agreement; the old column wins a conflict
 BEGIN
@@ -51,7 +51,7 @@ BEGIN
 END
 $ecplan$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
-CREATE TRIGGER "zz_ecplan_sync_users-full-name" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW EXECUTE FUNCTION "public"."ecplan_sync_users-full-name"();
+CREATE TRIGGER "zz_ecplan_sync_users-full-name" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW EXECUTE FUNCTION "ecplan"."ecplan_sync_users-full-name"();
 -- ecplan records the step in ecplan.plans here, in the same transaction
 COMMIT;
 -- not known without --db: the default of "name" (an INSERT that leaves it at its default counts as not given)
@@ -104,7 +104,7 @@ BEGIN;
 SET LOCAL lock_timeout = '1000ms';
 SET LOCAL statement_timeout = '300000ms';
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "public"."ecplan_sync_users-full-name"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_users-full-name"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
 -- ecplan:users-full-name: keeps "name" and "full_name" in agreement; the new column wins a conflict
 BEGIN
@@ -166,7 +166,7 @@ SET LOCAL statement_timeout = '300000ms';
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 DROP TRIGGER "zz_ecplan_sync_users-full-name" ON "public"."users";
 -- lock: none on the table
-DROP FUNCTION "public"."ecplan_sync_users-full-name"();
+DROP FUNCTION "ecplan"."ecplan_sync_users-full-name"();
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."users" DROP COLUMN "name";
 -- ecplan records the step in ecplan.plans here, in the same transaction

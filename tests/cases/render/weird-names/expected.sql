@@ -28,7 +28,7 @@ SET LOCAL statement_timeout = '300000ms';
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "My Schema"."Weird ""Table""" ALTER COLUMN "Naïve ""New"" Col" SET DEFAULT ('it''s');
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_weird-quoted-names"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
 -- ecplan:weird-quoted-names: keeps "naïve col" and "Naïve ""New"" Col" in agreement; the old column wins a conflict
 BEGIN
@@ -52,7 +52,7 @@ BEGIN
 END
 $ecplan$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
-CREATE TRIGGER "zz_ecplan_sync_weird-quoted-names" BEFORE INSERT OR UPDATE ON "My Schema"."Weird ""Table""" FOR EACH ROW EXECUTE FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"();
+CREATE TRIGGER "zz_ecplan_sync_weird-quoted-names" BEFORE INSERT OR UPDATE ON "My Schema"."Weird ""Table""" FOR EACH ROW EXECUTE FUNCTION "ecplan"."ecplan_sync_weird-quoted-names"();
 -- ecplan records the step in ecplan.plans here, in the same transaction
 COMMIT;
 -- not known without --db: the type of "naïve col" (the default "down" casts back to it)
@@ -126,7 +126,7 @@ BEGIN;
 SET LOCAL lock_timeout = '1000ms';
 SET LOCAL statement_timeout = '300000ms';
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_weird-quoted-names"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
 -- ecplan:weird-quoted-names: keeps "naïve col" and "Naïve ""New"" Col" in agreement; the new column wins a conflict
 BEGIN
@@ -191,7 +191,7 @@ SET LOCAL statement_timeout = '300000ms';
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 DROP TRIGGER "zz_ecplan_sync_weird-quoted-names" ON "My Schema"."Weird ""Table""";
 -- lock: none on the table
-DROP FUNCTION "My Schema"."ecplan_sync_weird-quoted-names"();
+DROP FUNCTION "ecplan"."ecplan_sync_weird-quoted-names"();
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "My Schema"."Weird ""Table""" DROP COLUMN "naïve col";
 -- lock: ACCESS EXCLUSIVE, no table scan (the validated CHECK proves it)

@@ -26,7 +26,7 @@ BEGIN;
 SET LOCAL lock_timeout = '1000ms';
 SET LOCAL statement_timeout = '300000ms';
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_orders-quantity-bigint"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
 -- ecplan:orders-quantity-bigint: keeps "quantity" and "quantity_big" in agreement; the old column wins a conflict
 BEGIN
@@ -52,7 +52,7 @@ BEGIN
 END
 $ecplan$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
-CREATE TRIGGER "zz_ecplan_sync_orders-quantity-bigint" BEFORE INSERT OR UPDATE ON "public"."orders" FOR EACH ROW EXECUTE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"();
+CREATE TRIGGER "zz_ecplan_sync_orders-quantity-bigint" BEFORE INSERT OR UPDATE ON "public"."orders" FOR EACH ROW EXECUTE FUNCTION "ecplan"."ecplan_sync_orders-quantity-bigint"();
 -- ecplan records the step in ecplan.plans here, in the same transaction
 COMMIT;
 
@@ -120,7 +120,7 @@ BEGIN;
 SET LOCAL lock_timeout = '1000ms';
 SET LOCAL statement_timeout = '300000ms';
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_orders-quantity-bigint"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
 -- ecplan:orders-quantity-bigint: keeps "quantity" and "quantity_big" in agreement; the new column wins a conflict
 BEGIN
@@ -170,7 +170,7 @@ SET LOCAL statement_timeout = '300000ms';
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 DROP TRIGGER "zz_ecplan_sync_orders-quantity-bigint" ON "public"."orders";
 -- lock: none on the table
-DROP FUNCTION "public"."ecplan_sync_orders-quantity-bigint"();
+DROP FUNCTION "ecplan"."ecplan_sync_orders-quantity-bigint"();
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."orders" DROP COLUMN "quantity";
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)

@@ -26,7 +26,7 @@ BEGIN;
 SET LOCAL lock_timeout = '1000ms';
 SET LOCAL statement_timeout = '300000ms';
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_orders-quantity-bigint"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
 -- ecplan:orders-quantity-bigint: keeps "quantity" and "quantity_big" in agreement; the old column wins a conflict
 BEGIN
@@ -50,7 +50,7 @@ BEGIN
 END
 $ecplan$;
 -- lock: SHARE ROW EXCLUSIVE, brief (blocks writes while held)
-CREATE TRIGGER "zz_ecplan_sync_orders-quantity-bigint" BEFORE INSERT OR UPDATE ON "public"."orders" FOR EACH ROW EXECUTE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"();
+CREATE TRIGGER "zz_ecplan_sync_orders-quantity-bigint" BEFORE INSERT OR UPDATE ON "public"."orders" FOR EACH ROW EXECUTE FUNCTION "ecplan"."ecplan_sync_orders-quantity-bigint"();
 -- ecplan records the step in ecplan.plans here, in the same transaction
 COMMIT;
 -- not known without --db: the type of "quantity" (the default "down" casts back to it)
@@ -104,7 +104,7 @@ BEGIN;
 SET LOCAL lock_timeout = '1000ms';
 SET LOCAL statement_timeout = '300000ms';
 -- lock: none on the table
-CREATE OR REPLACE FUNCTION "public"."ecplan_sync_orders-quantity-bigint"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
+CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_orders-quantity-bigint"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
 -- ecplan:orders-quantity-bigint: keeps "quantity" and "quantity_big" in agreement; the new column wins a conflict
 BEGIN
@@ -155,7 +155,7 @@ SET LOCAL statement_timeout = '300000ms';
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 DROP TRIGGER "zz_ecplan_sync_orders-quantity-bigint" ON "public"."orders";
 -- lock: none on the table
-DROP FUNCTION "public"."ecplan_sync_orders-quantity-bigint"();
+DROP FUNCTION "ecplan"."ecplan_sync_orders-quantity-bigint"();
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER TABLE "public"."orders" DROP COLUMN "quantity";
 -- ecplan records the step in ecplan.plans here, in the same transaction
