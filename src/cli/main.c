@@ -36,6 +36,8 @@ const cli_command cli_commands[] = {
 	  "Phases: expand, sync, backfill, switch, contract. --quiet prints only errors;\n"
 	  "on a terminal the backfill shows a progress line, otherwise a log line every\n"
 	  "100 batches.\n"
+	  "Ctrl-C or SIGTERM prints where it was (backfill rows, time, rate) and how to\n"
+	  "resume, then ends by the signal (130 / 143).\n"
 	  "--to PHASE is the idempotent form for CI: a plan already past PHASE is left\n"
 	  "alone and the command exits 0, so a re-run deploy stage is a no-op.\n"
 	  "--json prints no progress and ends with {plan, command, ok, exit_code,\n"
