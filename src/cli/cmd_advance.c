@@ -1,8 +1,10 @@
 /* ecplan advance (and the runner front end rollback shares): move a plan phase by phase. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -19,22 +21,130 @@ typedef struct out_ctx {
 	bool progress_shown;
 	double last_log;
 	long batches;
+	double bf_start;    /* monotonic time of this run's first batch */
+	ecplan_progress last;
 } out_ctx;
 
-static void clear_progress(out_ctx *o)
+static double mono(void)
 {
-	if (o->progress_shown) {
-		fputs("\r\033[K", stderr);
-		o->progress_shown = false;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * What the SIGINT/SIGTERM handler prints: formatted ahead of time in normal
+ * context (two buffers, the index switched last), because a handler may only
+ * write(2) what is ready.
+ */
+static char sig_text[2][2][1024]; /* [buffer][0: SIGINT, 1: SIGTERM] */
+static volatile sig_atomic_t sig_cur = -1;
+static volatile sig_atomic_t sig_progress_shown;
+
+static void set_summary(const char *what)
+{
+	int next = sig_cur == 0 ? 1 : 0;
+	for (int k = 0; k < 2; k++) {
+		char *buf = sig_text[next][k];
+		size_t size = sizeof(sig_text[next][k]);
+		if (cli_json) {
+			json_t *e = json_pack("{s:s, s:i, s:s, s:s, s:s, s:n, s:n, s:n, s:n, s:n, s:n}", "code",
+					      "interrupted", "exit_code", k ? 128 + SIGTERM : 128 + SIGINT, "message",
+					      k ? "interrupted (SIGTERM)" : "interrupted (SIGINT)", "detail", what,
+					      "hint", "the state is saved: run the same command again to resume",
+					      "path", "file", "line", "column", "sqlstate", "http_status");
+			/* errors repeats the object without exit_code, as cli_report does */
+			json_t *copy = json_deep_copy(e);
+			json_object_del(copy, "exit_code");
+			json_object_set_new(e, "errors", json_pack("[o]", copy));
+			char *txt = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			snprintf(buf, size, "%s\n", txt);
+			free(txt);
+			json_decref(e);
+		} else {
+			snprintf(buf, size, "ecplan: interrupted (%s)\ndetail: %s\n"
+				 "hint: the state is saved: run the same command again to resume\n",
+				 k ? "SIGTERM" : "SIGINT", what);
+		}
 	}
+	sig_cur = next;
+}
+
+static void write_all(const char *s)
+{
+	size_t n = strlen(s);
+	while (n > 0) {
+		ssize_t w = write(2, s, n);
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+static void on_signal(int sig)
+{
+	if (sig_progress_shown)
+		write_all("\n");
+	if (sig_cur >= 0)
+		write_all(sig_text[sig_cur][sig == SIGTERM]);
+	else
+		write_all(sig == SIGINT ? "ecplan: interrupted (SIGINT)\n" : "ecplan: interrupted (SIGTERM)\n");
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* An ignored SIGINT (a background job, nohup) stays ignored. */
+	if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+		sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* "3000/3000 rows (100.0%) in 3.2 s, 940 rows/s" */
+static void backfill_summary(char *buf, size_t size, const out_ctx *o)
+{
+	const ecplan_progress *p = &o->last;
+	char pct[16] = "?";
+	if (p->rows_total > 0)
+		snprintf(pct, sizeof(pct), "%.1f%%",
+			 p->rows_done >= p->rows_total ? 100.0 : 100.0 * (double)p->rows_done / (double)p->rows_total);
+	snprintf(buf, size, "%lld/%lld rows (%s) in %.1f s, %.0f rows/s", p->rows_done, p->rows_total, pct,
+		 mono() - o->bf_start, p->rows_per_second < 0 ? 0 : p->rows_per_second);
+}
+
+/* The backfill's last progress line becomes a summary that stays on screen. */
+static void finish_progress(out_ctx *o)
+{
+	if (o->batches == 0)
+		return;
+	char sum[200];
+	backfill_summary(sum, sizeof(sum), o);
+	if (o->progress_shown) {
+		fprintf(stderr, "\r\033[Kbackfill: %s\n", sum);
+		o->progress_shown = false;
+		sig_progress_shown = 0;
+	} else if (!o->quiet) {
+		printf("backfill: %s\n", sum);
+		fflush(stdout);
+	}
+	o->batches = 0;
 }
 
 static void on_info(const char *line, void *ctx)
 {
 	out_ctx *o = ctx;
+	char what[600];
+	snprintf(what, sizeof(what), "during \"%s\"", line);
+	set_summary(what);
 	if (o->quiet)
 		return;
-	clear_progress(o);
+	finish_progress(o);
 	printf("%s\n", line);
 	fflush(stdout);
 }
@@ -44,6 +154,14 @@ static void on_progress(const ecplan_progress *p, void *ctx)
 	out_ctx *o = ctx;
 	char pct[16] = "?";
 	char eta[32] = "?";
+	if (o->bf_start == 0)
+		o->bf_start = mono();
+	o->batches++;
+	o->last = *p;
+	char sum[200], what[300];
+	backfill_summary(sum, sizeof(sum), o);
+	snprintf(what, sizeof(what), "backfill at %s", sum);
+	set_summary(what);
 	if (o->quiet)
 		return;
 	if (p->rows_total > 0)
@@ -51,12 +169,12 @@ static void on_progress(const ecplan_progress *p, void *ctx)
 			 p->rows_done >= p->rows_total ? 100.0 : 100.0 * (double)p->rows_done / (double)p->rows_total);
 	if (p->eta_seconds >= 0)
 		snprintf(eta, sizeof(eta), "%.0f s", p->eta_seconds);
-	o->batches++;
 	if (o->tty) {
 		fprintf(stderr, "\r\033[Kbackfill: %lld/%lld rows (%s), %.0f rows/s, ETA %s, batch %ld",
 			p->rows_done, p->rows_total, pct, p->rows_per_second < 0 ? 0 : p->rows_per_second,
 			eta, p->batch_size);
 		o->progress_shown = true;
+		sig_progress_shown = 1;
 		return;
 	}
 	/* Not a terminal: a log line every 100 batches. */
@@ -153,6 +271,7 @@ int cli_run_phases(bool rollback, int argc, char **argv)
 	ecplan_error err;
 	ecplan_error_clear(&err);
 	ecplan_runner *r = NULL;
+	install_signals();
 	ecplan_run_opts ro = { .info = on_info, .progress = on_progress, .ctx = &out };
 	int rc = ecplan_webhook_global_init(&err);
 	if (rc == 0)
@@ -163,7 +282,7 @@ int cli_run_phases(bool rollback, int argc, char **argv)
 	if (rc == 0)
 		rc = rollback ? ecplan_runner_rollback(r, to_state, &err)
 			      : ecplan_runner_advance(r, to_phase, &err);
-	clear_progress(&out);
+	finish_progress(&out);
 	if (r && cli_json) {
 		ecplan_plan_row *after = NULL;
 		ecplan_state_load(&after, ecplan_runner_conn(r), plan->name, NULL);

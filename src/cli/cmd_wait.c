@@ -178,9 +178,13 @@ int cmd_wait(int argc, char **argv)
 			goto next;
 		}
 		bool held = json_is_true(json_object_get(st, "running")), rolled = false;
-		ecplan_watch_last_move_is_rollback(&rolled, conn, name, NULL);
+		/* A rollback in progress moves away from the target. A finished
+		 * one counts only while no runner holds the plan: a runner may be
+		 * advancing it again before its first phase event. */
 		if (row->running != ECPLAN_PHASE_NONE && row->rolling_back)
 			rolled = true;
+		else if (!held)
+			ecplan_watch_last_move_is_rollback(&rolled, conn, name, NULL);
 		if (rolled && row->state == ECPLAN_STATE_ROLLED_BACK && !held) {
 			rc = verdict(st, EXIT_WAIT_ROLLED_BACK, "rolled_back", ECPLAN_EIMPOSSIBLE,
 				     "\"ecplan advance\" starts it again from expand",
@@ -191,7 +195,9 @@ int cmd_wait(int argc, char **argv)
 		if (rolled) {
 			rc = verdict(st, EXIT_WAIT_ROLLED_BELOW, "rolled_back_below", ECPLAN_EIMPOSSIBLE,
 				     "\"ecplan advance\" moves it forward again",
-				     "plan \"%s\" was rolled back to %s, below %s", name,
+				     "plan \"%s\" %s %s, below %s", name,
+				     row->running != ECPLAN_PHASE_NONE && row->rolling_back ? "is being rolled back from"
+											     : "was rolled back to",
 				     ecplan_state_name(row->state), target_name);
 			goto next;
 		}
@@ -210,6 +216,13 @@ int cmd_wait(int argc, char **argv)
 					     json_is_true(json_object_get(st, "phase_work_done"))
 						     ? " (the database work of the phase is done)" : "");
 				ecplan_strbuf_release(&g);
+				goto next;
+			}
+			if (!row->last_error && row->running != ECPLAN_PHASE_NONE) {
+				rc = verdict(st, EXIT_RUNTIME, "interrupted", ECPLAN_ERR,
+					     "run \"ecplan advance\" again: it resumes where it stopped",
+					     "phase %s of plan \"%s\" was interrupted and no runner holds it",
+					     ecplan_phase_name(row->running), name);
 				goto next;
 			}
 			if (row->last_error) {

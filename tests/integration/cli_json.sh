@@ -86,6 +86,8 @@ assert_exit 0 ecplan status $NAME --json
 assert_eq "False None" "$(js "$OUT" 'o["running"]' 'o["runner"]')" "no runner: null"
 
 # verify
+assert_exit 0 ecplan verify "$P"
+assert_contains "$(cat "$OUT")" "divergent (both differ): 0" "verify text"
 assert_exit 0 ecplan verify "$P" --json
 assert_eq "3000 0 []" "$(js "$OUT" 'o["rows"]' 'o["divergent"]' 'o["first_divergent"]')" "verify --json"
 q "ALTER TABLE public.users DISABLE TRIGGER USER; UPDATE public.users SET email_normalized = 'x', email = 'Y' WHERE id = 7; ALTER TABLE public.users ENABLE TRIGGER USER" >/dev/null

@@ -3,6 +3,7 @@
 #   unknown plan (and a database without schema ecplan)  exit 2
 #   rolled_back                                            exit 10
 #   rolled back below the awaited phase                    exit 11
+#   phase interrupted (kill -9), no runner                 exit 1
 # (a failed last attempt, exit 1, is in sm_wait; a pending gate, exit 5, in
 # wh_gate_status). It prints one progress line per poll (state, backfill rows,
 # rate, ETA) on stderr, none with --quiet or --json; --json prints the status
@@ -66,6 +67,32 @@ assert_exit 10 ecplan wait $NAME --until expand --timeout 3600
 assert_contains "$(cat "$ERR")" "was rolled back (state rolled_back)" "exit 10 says why"
 assert_exit 10 ecplan wait $NAME --until planned --timeout 3600
 assert_exit 0 ecplan wait $NAME --until rolled_back --timeout 1
+
+# Interrupted (kill -9 during the backfill) and no runner: exit 1 at once.
+K=$IT_TMP/kill.json
+sm_plan "$src/plans/users-email-lower.json" "$K" name='"wait-kill"' backfill.batch_size=100 \
+	backfill.target_batch_ms=0 backfill.pause_ms=100
+assert_exit 0 ecplan advance "$K" --to sync
+"$ECPLAN_BIN" advance "$K" --to backfill --quiet >/dev/null 2>&1 &
+kpid=$!
+for _ in $(seq 1 200); do
+	[[ "$(q "SELECT count(*) FROM ecplan.plans WHERE name = 'wait-kill' AND rows_done > 0")" == 1 ]] && break
+	sleep 0.05
+done
+kill -0 $kpid 2>/dev/null || fail "the runner ended before it could be killed"
+# While it runs, wait is a real wait (the runner holds the plan).
+assert_exit 7 ecplan wait wait-kill --until switch --timeout 0.5 --interval 0.2 --quiet
+kill -9 $kpid
+wait $kpid 2>/dev/null || true
+sm_wait_no_runner 10 || fail "the killed runner's session is still there"
+assert_eq "backfill" "$(q "SELECT running_phase FROM ecplan.plans WHERE name = 'wait-kill'")" "backfill interrupted"
+assert_exit 1 ecplan wait wait-kill --until backfill --timeout 3600
+assert_contains "$(cat "$ERR")" 'phase backfill of plan "wait-kill" was interrupted and no runner holds it' "exit 1: interrupted"
+assert_exit 1 ecplan wait wait-kill --until backfill --timeout 3600 --json
+assert_eq "interrupted 1" "$(python3 -c 'import json,sys; o = json.load(sys.stdin); print(o["code"], o["exit_code"])' <"$ERR")" \
+	"--json: code interrupted"
+assert_exit 0 ecplan advance "$K" --to backfill --quiet
+assert_exit 0 ecplan wait wait-kill --until backfill --timeout 5
 
 # The default timeout is finite and documented.
 assert_exit 0 ecplan help wait
