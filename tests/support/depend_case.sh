@@ -74,9 +74,8 @@ if [[ -f "$dir/expect" ]]; then
 	[[ -n "$rest" ]] && expect_text="$expect_text${expect_text:+ }$rest"
 fi
 case $expect in carried | refused | contract-refused) ;; *) broken "expect: unknown kind '$expect'" ;; esac
-name=$(dep_plan_name "$plan") || broken "plan.json is not JSON"
-table=$(dep_plan_table "$plan")
-col=$(dep_plan_field "$plan" column)
+{ read -r name && read -r table && IFS= read -r col; } < <("$DEP_PY" "$DEP_SUPPORT_DIR/depend_oracle.py" info "$plan") ||
+	broken "plan.json is not a plan"
 qcol="\"${col//\"/\"\"}\""
 
 # T: the schema as loaded; the template of every other database of the case.

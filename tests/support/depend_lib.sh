@@ -138,17 +138,17 @@ dep_writer_stop() {
 }
 
 dep_writer_script() {
-	local plan=$1 writes=$2 table=$3 n=$4 k
+	local plan=$1 writes=$2 table=$3 n=$4 k body
 	local planlit=${plan//\'/\'\'}
+	body=$(<"$writes")
 	printf '\\set ON_ERROR_STOP 1\n\\set QUIET 1\nSET application_name = %s;\n' "'depend-writer'"
 	for ((k = 1; k <= n; k++)); do
 		# ROW EXCLUSIVE on the table before the state check: contract cannot drop
 		# the old column between the check and the write.
 		printf 'BEGIN;\nLOCK TABLE %s IN ROW EXCLUSIVE MODE;\n' "$table"
 		printf "SELECT it_writer.ok('%s') AS ok \\\\gset\n" "$planlit"
-		printf '\\if :ok\n\\set k %d\n' "$k"
-		cat "$writes"
-		printf '\nINSERT INTO it_writer.log VALUES (%d);\nCOMMIT;\n\\else\nROLLBACK;\n\\q\n\\endif\n' "$k"
+		printf '\\if :ok\n\\set k %d\n%s\n' "$k" "$body"
+		printf 'INSERT INTO it_writer.log VALUES (%d);\nCOMMIT;\n\\else\nROLLBACK;\n\\q\n\\endif\n' "$k"
 		printf 'SELECT pg_sleep(0.005) AS s \\gset\n'
 	done
 }

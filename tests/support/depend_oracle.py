@@ -2,6 +2,7 @@
 """Helpers of the dependent-object oracle (tests/support/depend_lib.sh).
 
   depend_oracle.py table PLAN               the plan's table as a quoted SQL name
+  depend_oracle.py info PLAN                 three lines: the plan's name, table (quoted), column
   depend_oracle.py field PLAN KEY           change.KEY of the plan (column, new_column, ...), raw
   depend_oracle.py naive PLAN               the naive DDL that means what the plan means, on the
                                             database of the PG* environment (reads the old column)
@@ -223,10 +224,10 @@ def compare_rows(exp_path, got_path, exp_label, got_label):
     missing = e - g
     extra = g - e
     n = 0
-    for line in sorted(missing.elements())[:10]:
+    for line in sorted(missing.elements())[:5]:
         print(f"  ROW only in {exp_label}: {line}")
         n += 1
-    for line in sorted(extra.elements())[:10]:
+    for line in sorted(extra.elements())[:5]:
         print(f"  ROW only in {got_label}: {line}")
         n += 1
     more = sum(missing.values()) + sum(extra.values()) - n
@@ -246,6 +247,11 @@ def main(argv):
         print("" if v is None else (v if isinstance(v, str) else json.dumps(v)))
     elif cmd == "name":
         print(load_plan(argv[2])["name"])
+    elif cmd == "info":
+        plan = load_plan(argv[2])
+        print(plan["name"])
+        print(qtable(plan))
+        print(plan["change"]["column"])
     elif cmd == "naive":
         sys.stdout.write(naive(load_plan(argv[2])))
     elif cmd in ("compare", "rows"):
