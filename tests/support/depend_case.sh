@@ -86,7 +86,6 @@ dep_psql "$T" -f "$dir/schema.sql" >"$tmp/schema.out" 2>&1 || {
 	show_file "$tmp/schema.out"
 	broken "schema.sql does not load"
 }
-dep_psql "$T" -c "VACUUM ANALYZE" >/dev/null
 dep_snapshot "$T" "$tmp/orig.snap" || broken "snapshot of the original failed"
 dep_rows "$T" "$tmp/orig.rows" || broken "row dump of the original failed"
 
@@ -107,23 +106,23 @@ run_ecplan() {
 
 # same_as_original DB WHAT: the catalog and rows of DB equal the original's.
 same_as_original() {
-	local db=$1 what=$2
+	local db=$1 what=$2 rc=0
 	dep_snapshot "$db" "$tmp/now.snap" || { bad "$what: snapshot failed"; return 1; }
-	if ! dep_compare "$tmp/orig.snap" "$tmp/now.snap" "original" "$what" >"$tmp/diff" 2>&1; then
-		bad "$what: the catalog differs from the original"
-		cat "$tmp/diff"
-	fi
 	dep_rows "$db" "$tmp/now.rows" || { bad "$what: row dump failed"; return 1; }
-	if ! dep_compare_rows "$tmp/orig.rows" "$tmp/now.rows" "original" "$what" >"$tmp/diff" 2>&1; then
-		bad "$what: the rows differ from the original"
-		cat "$tmp/diff"
-	fi
+	dep_compare_both "$tmp/orig.snap" "$tmp/now.snap" "$tmp/orig.rows" "$tmp/now.rows" \
+		"original" "$what" >"$tmp/diff" 2>&1 || rc=$?
+	case $rc in
+	0) return 0 ;;
+	1) bad "$what: the catalog differs from the original" ;;
+	2) bad "$what: the rows differ from the original" ;;
+	*) bad "$what: the catalog and the rows differ from the original" ;;
+	esac
+	cat "$tmp/diff"
+	return 1
 }
 
 if [[ $expect == refused ]]; then
-	B=${prefix}_b
-	dbs+=("$B")
-	dep_createdb "$B" "$T"
+	B=$T
 	if run_ecplan 3 "$B" advance "$plan" --all --quiet; then
 		if [[ -n "$expect_text" ]] && ! grep -qF -- "$expect_text" "$tmp/ecplan.err"; then
 			bad "the refusal does not mention '$expect_text'"
@@ -240,24 +239,25 @@ else
 	fi
 	dep_snapshot "$A" "$tmp/naive.snap"
 	dep_snapshot "$B" "$tmp/ecplan.snap"
-	if ! dep_compare "$tmp/naive.snap" "$tmp/ecplan.snap" "naive ALTER" "ecplan" >"$tmp/diff"; then
-		bad "after contract the catalog differs from the naive ALTER's (writes during the run: ${#ks[@]})"
-		cat "$tmp/diff"
-	fi
 	dep_rows "$A" "$tmp/naive.rows"
 	dep_rows "$B" "$tmp/ecplan.rows"
-	if ! dep_compare_rows "$tmp/naive.rows" "$tmp/ecplan.rows" "naive ALTER" "ecplan" >"$tmp/diff"; then
-		bad "after contract the rows differ from the naive ALTER's"
-		cat "$tmp/diff"
-	fi
+	rc=0
+	dep_compare_both "$tmp/naive.snap" "$tmp/ecplan.snap" "$tmp/naive.rows" "$tmp/ecplan.rows" \
+		"naive ALTER" "ecplan" >"$tmp/diff" || rc=$?
+	case $rc in
+	0) ;;
+	1) bad "after contract the catalog differs from the naive ALTER's (writes during the run: ${#ks[@]})" ;;
+	2) bad "after contract the rows differ from the naive ALTER's (writes during the run: ${#ks[@]})" ;;
+	*) bad "after contract the catalog and the rows differ from the naive ALTER's (writes during the run: ${#ks[@]})" ;;
+	esac
+	((rc == 0)) || cat "$tmp/diff"
 fi
 dep_dropdb "$A"
 dep_dropdb "$B"
 
-# Rollback from every phase before contract gives back the original, exactly.
-C=${prefix}_r
-dbs+=("$C")
-dep_createdb "$C" "$T"
+# Rollback from every phase before contract gives back the original, exactly
+# (on T itself: A and B are cloned already, the original's snapshot is taken).
+C=$T
 for phase in expand sync backfill switch; do
 	run_ecplan 0 "$C" advance "$plan" --to "$phase" --quiet || break
 	run_ecplan 0 "$C" rollback "$plan" --quiet || break

@@ -18,6 +18,7 @@
 #   dep_naive_sql DB PLAN             prints the naive DDL for PLAN (reads DB's catalog)
 #   dep_compare EXP GOT LE LG         prints the differences (labels LE/LG), returns 1 if any
 #   dep_compare_rows EXP GOT LE LG    the same for row dumps
+#   dep_compare_both SE SG RE RG LE LG  both at once (exit 1 catalog, 2 rows, 3 both)
 #   dep_writer_setup DB PLAN          schema it_writer (log, stop flag, ok()) in DB
 #   dep_writer_script PLAN WRITES TABLE N   psql script: N iterations of WRITES (psql
 #                                     text using :k) while old code may still write
@@ -82,6 +83,12 @@ dep_compare() {
 
 dep_compare_rows() {
 	"$DEP_PY" "$DEP_SUPPORT_DIR/depend_oracle.py" rows "$1" "$2" --expected-label "$3" --got-label "$4"
+}
+
+# dep_compare_both SNAP_E SNAP_G ROWS_E ROWS_G LABEL_E LABEL_G: catalog and rows
+# in one go; returns 1 (catalog differs), 2 (rows), 3 (both).
+dep_compare_both() {
+	"$DEP_PY" "$DEP_SUPPORT_DIR/depend_oracle.py" both "$@"
 }
 
 dep_plan_field() { # dep_plan_field PLAN KEY: change.KEY

@@ -10,6 +10,8 @@
                                             compares two snapshots (depend_snapshot.sql output):
                                             prints one block per object that differs, exit 1
   depend_oracle.py rows EXPECTED GOT        compares two row dumps (multisets of lines), exit 1
+  depend_oracle.py both SNAP_E SNAP_G ROWS_E ROWS_G LABEL_E LABEL_G
+                                            both comparisons; exit 1 (catalog), 2 (rows), 3 (both)
 
 The naive DDL is what PostgreSQL does when you change the column in place, under an
 ACCESS EXCLUSIVE lock for the whole rewrite:
@@ -181,7 +183,10 @@ def show(v, indent):
 
 def summary(props):
     keep = ("definition", "type", "not_null", "default", "kind", "owned_by")
-    parts = [f"{k}={props[k]}" for k in keep if k in props]
+    def short(v):
+        v = v.replace("\n", " ")
+        return v if len(v) <= 160 else v[:157] + "..."
+    parts = [f"{k}={short(props[k])}" for k in keep if k in props]
     if not parts:
         parts = [f"{k}={v}" for k, v in sorted(props.items())][:4]
     return "; ".join(parts)
@@ -254,6 +259,17 @@ def main(argv):
         print(plan["change"]["column"])
     elif cmd == "naive":
         sys.stdout.write(naive(load_plan(argv[2])))
+    elif cmd == "both":
+        # both EXP_SNAP GOT_SNAP EXP_ROWS GOT_ROWS LABEL_E LABEL_G: catalog, then rows
+        exp_label, got_label = argv[6], argv[7]
+        bad = 0
+        if compare(argv[2], argv[3], exp_label, got_label):
+            bad |= 1
+        n = compare_rows(argv[4], argv[5], exp_label, got_label)
+        if n:
+            print(f"  ({n} rows differ)")
+            bad |= 2
+        sys.exit(bad)
     elif cmd in ("compare", "rows"):
         exp_label, got_label = "expected", "got"
         rest = argv[4:]
