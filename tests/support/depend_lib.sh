@@ -14,7 +14,8 @@
 #   dep_createdb DB [TEMPLATE]        CREATE DATABASE (from TEMPLATE: a clone)
 #   dep_dropdb DB                     DROP DATABASE ... WITH (FORCE), unless DEP_KEEP_DB=1
 #   dep_snapshot DB FILE              catalog snapshot into FILE
-#   dep_rows DB FILE                  every row of every user table, one line each
+#   dep_rows DB FILE [TABLE]          every row of every user table (or of TABLE and the
+#                                     tables a foreign key links to it), one line each
 #   dep_naive_sql DB PLAN             prints the naive DDL for PLAN (reads DB's catalog)
 #   dep_compare EXP GOT LE LG         prints the differences (labels LE/LG), returns 1 if any
 #   dep_compare_rows EXP GOT LE LG    the same for row dumps
@@ -56,16 +57,24 @@ dep_snapshot() {
 	dep_psql "$1" -F "$(printf '\t')" -f "$DEP_SUPPORT_DIR/depend_snapshot.sql" >"$2"
 }
 
-dep_rows() {
+dep_rows() { # dep_rows DB FILE [TABLE]: with TABLE (SQL name), only it and the
+	# tables linked to it by a foreign key either way
+	local filter=
+	if [[ -n "${3:-}" ]]; then
+		filter="AND (c.oid = to_regclass(:'t') OR c.oid IN (
+		          SELECT confrelid FROM pg_constraint WHERE contype = 'f' AND conrelid = to_regclass(:'t')
+		          UNION SELECT conrelid FROM pg_constraint WHERE contype = 'f' AND confrelid = to_regclass(:'t')))"
+	fi
 	# One SELECT per user table (psql's \gexec runs each); each row as
 	# "<table> <jsonb>": jsonb sorts its keys, so column order does not matter.
-	dep_psql "$1" -F "$(printf '\t')" >"$2.tmp" <<'SQL'
+	dep_psql "$1" -F "$(printf '\t')" -v t="${3:-}" >"$2.tmp" <<SQL
 SELECT format('SELECT %L || '' '' || to_jsonb(t)::text FROM ONLY %s t', qn, qn)
   FROM (SELECT format('%I.%I', n.nspname, c.relname) AS qn
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE c.relkind = 'r'
            AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'ecplan', 'ecplan_archive', 'it_writer')
            AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
+           $filter
          ORDER BY 1) s
 \gexec
 SQL
