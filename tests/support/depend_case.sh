@@ -94,6 +94,7 @@ dep_rows "$T" "$tmp/orig.rows" || broken "row dump of the original failed"
 run_ecplan() {
 	local want=$1 db=$2 rc=0
 	shift 2
+	dep_wait_no_runner "$db" || echo "  (warning: an ecplan session is still in $db after 5 s)"
 	PGDATABASE=$db dep_ecplan "$@" >"$tmp/ecplan.out" 2>"$tmp/ecplan.err" || rc=$?
 	if [[ "$rc" != "$want" ]]; then
 		bad "ecplan $* exited $rc, expected $want"

@@ -24,6 +24,7 @@
 #   dep_writer_script PLAN WRITES TABLE N   psql script: N iterations of WRITES (psql
 #                                     text using :k) while old code may still write
 #   dep_writer_replay DB WRITES KS... runs WRITES with k = each of KS in DB (one psql)
+#   dep_wait_no_runner DB             waits until no ecplan session is left in DB
 #   dep_ecplan ARGS...                the ecplan binary ($ECPLAN_BIN, else $ECPLAN_BUILD_DIR/ecplan)
 
 DEP_SUPPORT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -110,6 +111,24 @@ dep_plan_name() {
 
 dep_plan_table() {
 	"$DEP_PY" "$DEP_SUPPORT_DIR/depend_oracle.py" table "$1"
+}
+
+# dep_wait_no_runner DB: waits (up to 5 s) until the previous ecplan's session has
+# left DB: a backend ends a moment after its client exits, and until it has, the
+# plan's advisory lock is still held and the next command exits 4 ("held by a
+# session that just ended"). tests/support/writers.sh's sm_wait_no_runner does
+# the same for the state-machine tests.
+dep_wait_no_runner() {
+	local i n
+	for ((i = 0; i < 50; i++)); do
+		n=$(dep_psql "$1" -c "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+		        AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))
+		      + (SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ecplan'
+		        AND datname = current_database())") || return 1
+		[[ "$n" == 0 ]] && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 dep_ecplan() {
