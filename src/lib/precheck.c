@@ -269,9 +269,12 @@ static int check_other_plans(ecplan_checklist *l, PGconn *conn, const ecplan_pla
 	ecplan_strbuf d = ECPLAN_STRBUF_INIT;
 	for (size_t i = 0; i < n; i++) {
 		const ecplan_plan_row *row = rows[i];
-		bool active = row->running != ECPLAN_PHASE_NONE ||
-			      (row->state != ECPLAN_STATE_PLANNED && row->state != ECPLAN_STATE_ROLLED_BACK &&
-			       row->state != ECPLAN_STATE_CONTRACTED);
+		/* Active: it has changed something that is still there. A plan
+		 * whose expand stopped before its first step changed nothing; if it
+		 * resumes, its own expand meets this plan here in turn. */
+		bool started = ecplan_phase_reached(row->state, ECPLAN_PHASE_EXPAND) ||
+			       (row->running != ECPLAN_PHASE_NONE && row->step > 0);
+		bool active = started && row->state != ECPLAN_STATE_CONTRACTED;
 		if (!active || !strcmp(row->name, plan->name))
 			continue;
 		ecplan_plan *other = NULL;
