@@ -437,6 +437,10 @@ char *ecplan_render_divergent_sample(const ecplan_plan *plan, const ecplan_catal
 	return ecplan_strbuf_detach(&sb);
 }
 
+static bool built_at_expand(const ecplan_index_info *idx);
+static bool index_rebuild(ecplan_strbuf *sb, ecplan_steps *out, const ecplan_plan *plan,
+			  const ecplan_index_info *idx);
+
 static void render_expand(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
@@ -468,6 +472,31 @@ static void render_expand(ecplan_steps *out, const ecplan_plan *plan, const ecpl
 	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), "ACCESS EXCLUSIVE already held (same transaction)");
 	/* The old column's privileges, statistics target, storage, options. */
 	ecplan_depend_render(out, st, plan, cat, ECPLAN_SLOT_EXPAND);
+	for (size_t i = 0; cat && i < cat->nindexes; i++) {
+		const ecplan_index_info *idx = &cat->indexes[i];
+		if (!built_at_expand(idx) || !index_rebuild(&sb, out, plan, idx)) {
+			ecplan_strbuf_reset(&sb);
+			continue;
+		}
+		char *nn = ecplan_render_index_name(idx->name);
+		st = ecplan_steps_add(out, ECPLAN_STEP_INDEX, false, "build index %s", idx->name);
+		st->index_name = ecplan_xstrdup(nn);
+		st->note = ecplan_xstrfmt("replaces %s, which backs a DEFERRABLE constraint: built before the new "
+					  "column is written, then made deferrable, so no transaction meets an immediate "
+					  "check", idx->name);
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
+		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "make %s deferrable", nn);
+		ecplan_strbuf_adds(&sb, "ALTER TABLE ");
+		table_ref(&sb, plan);
+		ecplan_strbuf_adds(&sb, " ADD CONSTRAINT ");
+		ecplan_sql_ident(&sb, nn);
+		ecplan_strbuf_adds(&sb, " UNIQUE USING INDEX ");
+		ecplan_sql_ident(&sb, nn);
+		ecplan_strbuf_adds(&sb, idx->deferred ? " DEFERRABLE INITIALLY DEFERRED" : " DEFERRABLE");
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+		free(nn);
+	}
+	ecplan_strbuf_release(&sb);
 }
 
 static char *trigger_ddl(const ecplan_plan *plan)
@@ -586,6 +615,17 @@ static char *index_blocker(const ecplan_plan *plan, const ecplan_index_info *idx
 }
 
 /* True when ecplan rebuilds idx in the backfill (and renames it in contract). */
+/*
+ * A DEFERRABLE unique constraint's copy is built at expand, while nothing
+ * writes the new column yet, and becomes a deferrable constraint at once: an
+ * ordinary unique index would check immediately and break transactions that
+ * rely on the deferred check (swapping two values) until contract.
+ */
+static bool built_at_expand(const ecplan_index_info *idx)
+{
+	return idx->valid && idx->constraint_type == 'u' && idx->constraint_name && idx->deferrable;
+}
+
 static bool index_rebuilt(const ecplan_plan *plan, const ecplan_index_info *idx)
 {
 	char *why = idx->valid ? index_blocker(plan, idx) : NULL;
@@ -714,8 +754,8 @@ static void render_backfill(ecplan_steps *out, const ecplan_plan *plan, const ec
 	}
 	for (size_t i = 0; cat && i < cat->nindexes; i++) {
 		const ecplan_index_info *idx = &cat->indexes[i];
-		if (!idx->valid)
-			continue; /* an invalid index serves no query; nothing to rebuild */
+		if (!idx->valid || built_at_expand(idx))
+			continue; /* invalid: serves no query, nothing to rebuild; deferrable: built at expand */
 		if (!index_rebuild(&sb, out, plan, idx)) {
 			ecplan_strbuf_reset(&sb);
 			continue;
@@ -873,7 +913,15 @@ static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ec
 		if (!index_rebuilt(plan, idx))
 			continue;
 		char *nn = ecplan_render_index_name(idx->name);
-		if (idx->constraint_type == 'u' && idx->constraint_name) {
+		if (built_at_expand(idx)) {
+			/* Renaming the constraint renames its index too. */
+			ecplan_strbuf_adds(&sb, "ALTER TABLE ");
+			table_ref(&sb, plan);
+			ecplan_strbuf_adds(&sb, " RENAME CONSTRAINT ");
+			ecplan_sql_ident(&sb, nn);
+			ecplan_strbuf_adds(&sb, " TO ");
+			ecplan_sql_ident(&sb, idx->constraint_name);
+		} else if (idx->constraint_type == 'u' && idx->constraint_name) {
 			ecplan_strbuf_adds(&sb, "ALTER TABLE ");
 			table_ref(&sb, plan);
 			ecplan_strbuf_adds(&sb, " ADD CONSTRAINT ");
@@ -929,6 +977,8 @@ void ecplan_render_undo(ecplan_steps *out, const ecplan_plan *plan, const ecplan
 		break;
 	case ECPLAN_PHASE_BACKFILL:
 		for (size_t i = 0; cat && i < cat->nindexes; i++) {
+			if (built_at_expand(&cat->indexes[i]))
+				continue; /* goes with the new column when expand is undone */
 			char *nn = ecplan_render_index_name(cat->indexes[i].name);
 			st = ecplan_steps_add(out, ECPLAN_STEP_INDEX, false, "drop index %s", nn);
 			st->index_name = nn;

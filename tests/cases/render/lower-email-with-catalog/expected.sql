@@ -15,6 +15,25 @@ COMMENT ON COLUMN "public"."users"."email_normalized" IS 'ecplan:users-email-low
 -- ecplan records the step in ecplan.plans here, in the same transaction
 COMMIT;
 
+-- step 2: build index users_email_key (must run outside a transaction block)
+-- replaces users_email_key, which backs a DEFERRABLE constraint: built before the new column is written, then made deferrable, so no transaction meets an immediate check
+-- when a lock is not granted within lock_timeout: wait (jittered backoff) and try again, up to 10 times
+SET statement_timeout = 0;
+-- lock: SHARE UPDATE EXCLUSIVE (reads and writes continue)
+CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "users_email_key_ecplan" ON "public"."users" USING btree ("email_normalized");
+SET statement_timeout = '300000ms';
+-- then ecplan records the step in ecplan.plans
+
+-- step 3: make users_email_key_ecplan deferrable (in a transaction)
+-- when a lock is not granted within lock_timeout: ROLLBACK, wait (jittered backoff) and try again, up to 10 times
+BEGIN;
+SET LOCAL lock_timeout = '1000ms';
+SET LOCAL statement_timeout = '300000ms';
+-- lock: ACCESS EXCLUSIVE, metadata only (brief)
+ALTER TABLE "public"."users" ADD CONSTRAINT "users_email_key_ecplan" UNIQUE USING INDEX "users_email_key_ecplan" DEFERRABLE INITIALLY DEFERRED;
+-- ecplan records the step in ecplan.plans here, in the same transaction
+COMMIT;
+
 -- phase sync
 -- ecplan's session settings:
 SET lock_timeout = '1000ms';
@@ -101,16 +120,7 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS "users_email_created_idx_ecplan" ON "pub
 SET statement_timeout = '300000ms';
 -- then ecplan records the step in ecplan.plans
 
--- step 5: build index users_email_key (must run outside a transaction block)
--- replaces users_email_key; an invalid leftover of an interrupted build is dropped concurrently before a retry
--- when a lock is not granted within lock_timeout: wait (jittered backoff) and try again, up to 10 times
-SET statement_timeout = 0;
--- lock: SHARE UPDATE EXCLUSIVE (reads and writes continue)
-CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "users_email_key_ecplan" ON "public"."users" USING btree ("email_normalized");
-SET statement_timeout = '300000ms';
--- then ecplan records the step in ecplan.plans
-
--- step 6: build index users_email_lower_idx (must run outside a transaction block)
+-- step 5: build index users_email_lower_idx (must run outside a transaction block)
 -- replaces users_email_lower_idx; an invalid leftover of an interrupted build is dropped concurrently before a retry
 -- when a lock is not granted within lock_timeout: wait (jittered backoff) and try again, up to 10 times
 SET statement_timeout = 0;
@@ -119,7 +129,7 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS "users_email_lower_idx_ecplan" ON "publi
 SET statement_timeout = '300000ms';
 -- then ecplan records the step in ecplan.plans
 
--- step 7: build index users_live_email_idx (must run outside a transaction block)
+-- step 6: build index users_live_email_idx (must run outside a transaction block)
 -- replaces users_live_email_idx; an invalid leftover of an interrupted build is dropped concurrently before a retry
 -- when a lock is not granted within lock_timeout: wait (jittered backoff) and try again, up to 10 times
 SET statement_timeout = 0;
@@ -128,7 +138,7 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS "users_live_email_idx_ecplan" ON "public
 SET statement_timeout = '300000ms';
 -- then ecplan records the step in ecplan.plans
 
--- step 8: analyze (in a transaction)
+-- step 7: analyze (in a transaction)
 -- when a lock is not granted within lock_timeout: ROLLBACK, wait (jittered backoff) and try again, up to 10 times
 BEGIN;
 SET LOCAL lock_timeout = '1000ms';
@@ -230,7 +240,7 @@ ALTER TABLE "public"."users" DROP CONSTRAINT "ecplan_not_null_users-email-lower"
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER INDEX "public"."users_email_created_idx_ecplan" RENAME TO "users_email_created_idx";
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
-ALTER TABLE "public"."users" ADD CONSTRAINT "users_email_key" UNIQUE USING INDEX "users_email_key_ecplan" DEFERRABLE INITIALLY DEFERRED;
+ALTER TABLE "public"."users" RENAME CONSTRAINT "users_email_key_ecplan" TO "users_email_key";
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
 ALTER INDEX "public"."users_email_lower_idx_ecplan" RENAME TO "users_email_lower_idx";
 -- lock: ACCESS EXCLUSIVE, metadata only (brief)
