@@ -80,7 +80,20 @@ char *ecplan_depend_describe(const ecplan_catalog *cat);
 /* The collation the new column is created with (SQL-ready), or NULL. */
 const char *ecplan_dep_column_collation(const ecplan_catalog *cat);
 
+/* Shared by the constraint kinds (dep_constraint.c): the copy's work in a
+ * slot (what: "check", "foreign key"; the locks its ADD and VALIDATE take),
+ * its state ("missing", "true"/"false": validated; malloc'ed), and whether
+ * the copy is ready for phase (NULL, or the problem, malloc'ed). */
+void ecplan_dep_constraint_render(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan,
+				  const ecplan_dep *d, ecplan_dep_slot slot, const char *what,
+				  const char *add_lock, const char *validate_lock);
+char *ecplan_dep_constraint_state(PGconn *conn, const ecplan_plan *plan, const char *name);
+char *ecplan_dep_constraint_copy_ready(PGconn *conn, const ecplan_plan *plan, const ecplan_dep *d,
+				       ecplan_phase phase, const char *what);
+
 /* Helpers for the units. */
+/* The table's oid and the old column's attnum as query parameters. */
+void ecplan_dep_params(char oid[16], char att[16], const ecplan_catalog *cat);
 /* Appends the table the plan changes, schema-qualified and quoted. */
 void ecplan_dep_table(ecplan_strbuf *sb, const ecplan_plan *plan);
 /* A stable name for the copy of an object on the new column. */

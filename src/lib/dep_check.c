@@ -27,8 +27,7 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 		     const ecplan_catalog *cat, ecplan_error *err)
 {
 	char oid[16], att[16];
-	snprintf(oid, sizeof(oid), "%u", cat->table_oid);
-	snprintf(att, sizeof(att), "%d", cat->column.attnum);
+	ecplan_dep_params(oid, att, cat);
 	const char *params[2] = { oid, att };
 	PGresult *res = NULL;
 	int rc = ecplan_db_query(
@@ -69,98 +68,11 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 	return 0;
 }
 
-static void alter_table(ecplan_strbuf *sb, const ecplan_plan *plan)
-{
-	ecplan_strbuf_adds(sb, "ALTER TABLE ");
-	ecplan_dep_table(sb, plan);
-	ecplan_strbuf_addch(sb, ' ');
-}
-
 static void render(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan, const ecplan_catalog *cat,
 		   const ecplan_dep *d, ecplan_dep_slot slot)
 {
-	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
 	(void)cat;
-	switch (slot) {
-	case ECPLAN_SLOT_SYNC:
-		/* A NOT VALID original goes over at contract instead: its copy must
-		 * not stop the backfill on the rows the original never checked. */
-		if (!d->validated)
-			break;
-		alter_table(&sb, plan);
-		ecplan_strbuf_adds(&sb, "ADD CONSTRAINT ");
-		ecplan_sql_ident(&sb, d->copy_name);
-		ecplan_strbuf_addf(&sb, " %s NOT VALID", d->copy_definition);
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_AE_META);
-		break;
-	case ECPLAN_SLOT_BACKFILL:
-		if (!d->validated)
-			break; /* the original is NOT VALID: so stays the copy */
-		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "validate check %s", d->copy_name);
-		st->scans_table = true;
-		alter_table(&sb, plan);
-		ecplan_strbuf_adds(&sb, "VALIDATE CONSTRAINT ");
-		ecplan_sql_ident(&sb, d->copy_name);
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_SUE);
-		break;
-	case ECPLAN_SLOT_CONTRACT_DROP:
-		alter_table(&sb, plan);
-		ecplan_strbuf_adds(&sb, "DROP CONSTRAINT ");
-		ecplan_sql_ident(&sb, d->name);
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_HELD);
-		break;
-	case ECPLAN_SLOT_CONTRACT_AFTER:
-		alter_table(&sb, plan);
-		if (d->validated) {
-			ecplan_strbuf_adds(&sb, "RENAME CONSTRAINT ");
-			ecplan_sql_ident(&sb, d->copy_name);
-			ecplan_strbuf_adds(&sb, " TO ");
-			ecplan_sql_ident(&sb, d->name);
-		} else {
-			/* NOT VALID, as the original: no scan under this lock. */
-			ecplan_strbuf_adds(&sb, "ADD CONSTRAINT ");
-			ecplan_sql_ident(&sb, d->name);
-			ecplan_strbuf_addf(&sb, " %s NOT VALID", d->copy_definition);
-		}
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_HELD);
-		if (d->comment) {
-			ecplan_strbuf_adds(&sb, "COMMENT ON CONSTRAINT ");
-			ecplan_sql_ident(&sb, d->name);
-			ecplan_strbuf_adds(&sb, " ON ");
-			ecplan_dep_table(&sb, plan);
-			ecplan_strbuf_adds(&sb, " IS ");
-			ecplan_sql_literal(&sb, d->comment);
-			ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_HELD);
-		}
-		break;
-	case ECPLAN_SLOT_UNDO_SYNC:
-		alter_table(&sb, plan);
-		ecplan_strbuf_adds(&sb, "DROP CONSTRAINT IF EXISTS ");
-		ecplan_sql_ident(&sb, d->copy_name);
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_AE_META);
-		break;
-	default:
-		break;
-	}
-}
-
-/* The copy's state: "missing", "false" (not validated) or "true". */
-char *ecplan_dep_constraint_state(PGconn *conn, const ecplan_plan *plan, const char *name);
-
-char *ecplan_dep_constraint_state(PGconn *conn, const ecplan_plan *plan, const char *name)
-{
-	char *v = NULL;
-	const char *params[3] = { plan->schema, plan->table, name };
-	if (ecplan_db_query_value(&v, conn,
-		"SELECT coalesce((SELECT c.convalidated::text FROM pg_catalog.pg_constraint c"
-		" JOIN pg_catalog.pg_class r ON r.oid = c.conrelid"
-		" JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace"
-		" WHERE n.nspname = $1 AND r.relname = $2 AND c.conname = $3), 'missing')",
-		3, params, NULL) < 0) {
-		free(v);
-		return ecplan_xstrdup("unknown");
-	}
-	return v;
+	ecplan_dep_constraint_render(out, st, plan, d, slot, "check", ECPLAN_LOCK_AE_META, ECPLAN_LOCK_SUE);
 }
 
 static char *precheck(PGconn *conn, const ecplan_plan *plan, const ecplan_catalog *cat, const ecplan_dep *d,
@@ -204,7 +116,7 @@ static char *precheck(PGconn *conn, const ecplan_plan *plan, const ecplan_catalo
 		if (r || !plan->type)
 			return r;
 	}
-	if (phase <= ECPLAN_PHASE_SYNC && plan->type) {
+	if (ecplan_phase_order(phase, ECPLAN_PHASE_SYNC) <= 0 && plan->type) {
 		/* The rewritten rule must make sense for the new type. */
 		char *from = ecplan_dep_row_source(plan, cat);
 		size_t skip = strncmp(d->copy_definition, "CHECK ", 6) ? 0 : 6;
@@ -222,21 +134,9 @@ static char *precheck(PGconn *conn, const ecplan_plan *plan, const ecplan_catalo
 		free(from);
 		return r;
 	}
-	if (phase < ECPLAN_PHASE_BACKFILL)
+	if (ecplan_phase_order(phase, ECPLAN_PHASE_BACKFILL) < 0)
 		return NULL;
-	if (!d->validated)
-		return NULL; /* made at contract */
-	char *state = ecplan_dep_constraint_state(conn, plan, d->copy_name);
-	if (!strcmp(state, "missing"))
-		r = ecplan_xstrfmt("check constraint \"%s\" on \"%s\" has no copy \"%s\" on \"%s\" (it was added "
-				   "after the sync phase, or the copy was dropped): roll the plan back to "
-				   "\"expanded\" and advance again, so the copy is made", d->name, plan->column,
-				   d->copy_name, plan->new_column);
-	else if (phase >= ECPLAN_PHASE_SWITCH && d->validated && strcmp(state, "true"))
-		r = ecplan_xstrfmt("the copy \"%s\" of check constraint \"%s\" is not validated; run the backfill "
-				   "phase again (it validates it)", d->copy_name, d->name);
-	free(state);
-	return r;
+	return ecplan_dep_constraint_copy_ready(conn, plan, d, phase, "check constraint");
 }
 
 const ecplan_dep_kind ecplan_dep_check = {

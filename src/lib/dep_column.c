@@ -41,8 +41,7 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 {
 	const ecplan_column_info *c = &cat->column;
 	char oid[16], att[16];
-	snprintf(oid, sizeof(oid), "%u", cat->table_oid);
-	snprintf(att, sizeof(att), "%d", c->attnum);
+	ecplan_dep_params(oid, att, cat);
 	const char *type = plan->type ? plan->type : c->type;
 	const char *params[3] = { oid, att, type };
 	bool v14 = cat->server_version_num >= 140000;

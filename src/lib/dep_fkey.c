@@ -20,8 +20,6 @@
 #define LOCK_FK "SHARE ROW EXCLUSIVE on both tables, brief (NOT VALID: no scan)"
 #define LOCK_FK_VALIDATE "SHARE UPDATE EXCLUSIVE here, ROW SHARE on the referenced table"
 
-char *ecplan_dep_constraint_state(PGconn *conn, const ecplan_plan *plan, const char *name);
-
 /* Rewrites the referencing side: the column list before REFERENCES and the
  * SET NULL / SET DEFAULT column lists after the referenced columns. */
 static char *rewrite(const char *def, const ecplan_plan *plan, int *n)
@@ -55,8 +53,7 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 		     const ecplan_catalog *cat, ecplan_error *err)
 {
 	char oid[16], att[16];
-	snprintf(oid, sizeof(oid), "%u", cat->table_oid);
-	snprintf(att, sizeof(att), "%d", cat->column.attnum);
+	ecplan_dep_params(oid, att, cat);
 	const char *params[2] = { oid, att };
 	PGresult *res = NULL;
 	int rc = ecplan_db_query(
@@ -102,79 +99,11 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 	return 0;
 }
 
-static void alter_table(ecplan_strbuf *sb, const ecplan_plan *plan)
-{
-	ecplan_strbuf_adds(sb, "ALTER TABLE ");
-	ecplan_dep_table(sb, plan);
-	ecplan_strbuf_addch(sb, ' ');
-}
-
 static void render(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan, const ecplan_catalog *cat,
 		   const ecplan_dep *d, ecplan_dep_slot slot)
 {
-	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
 	(void)cat;
-	switch (slot) {
-	case ECPLAN_SLOT_SYNC:
-		/* A NOT VALID original goes over at contract instead: its copy must
-		 * not stop the backfill on the rows the original never checked. */
-		if (!d->validated)
-			break;
-		alter_table(&sb, plan);
-		ecplan_strbuf_adds(&sb, "ADD CONSTRAINT ");
-		ecplan_sql_ident(&sb, d->copy_name);
-		ecplan_strbuf_addf(&sb, " %s NOT VALID", d->copy_definition);
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_FK);
-		break;
-	case ECPLAN_SLOT_BACKFILL:
-		if (!d->validated)
-			break;
-		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "validate foreign key %s", d->copy_name);
-		st->scans_table = true;
-		alter_table(&sb, plan);
-		ecplan_strbuf_adds(&sb, "VALIDATE CONSTRAINT ");
-		ecplan_sql_ident(&sb, d->copy_name);
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_FK_VALIDATE);
-		break;
-	case ECPLAN_SLOT_CONTRACT_DROP:
-		alter_table(&sb, plan);
-		ecplan_strbuf_adds(&sb, "DROP CONSTRAINT ");
-		ecplan_sql_ident(&sb, d->name);
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_HELD);
-		break;
-	case ECPLAN_SLOT_CONTRACT_AFTER:
-		alter_table(&sb, plan);
-		if (d->validated) {
-			ecplan_strbuf_adds(&sb, "RENAME CONSTRAINT ");
-			ecplan_sql_ident(&sb, d->copy_name);
-			ecplan_strbuf_adds(&sb, " TO ");
-			ecplan_sql_ident(&sb, d->name);
-		} else {
-			/* NOT VALID, as the original: no scan under this lock. */
-			ecplan_strbuf_adds(&sb, "ADD CONSTRAINT ");
-			ecplan_sql_ident(&sb, d->name);
-			ecplan_strbuf_addf(&sb, " %s NOT VALID", d->copy_definition);
-		}
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_HELD);
-		if (d->comment) {
-			ecplan_strbuf_adds(&sb, "COMMENT ON CONSTRAINT ");
-			ecplan_sql_ident(&sb, d->name);
-			ecplan_strbuf_adds(&sb, " ON ");
-			ecplan_dep_table(&sb, plan);
-			ecplan_strbuf_adds(&sb, " IS ");
-			ecplan_sql_literal(&sb, d->comment);
-			ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_HELD);
-		}
-		break;
-	case ECPLAN_SLOT_UNDO_SYNC:
-		alter_table(&sb, plan);
-		ecplan_strbuf_adds(&sb, "DROP CONSTRAINT IF EXISTS ");
-		ecplan_sql_ident(&sb, d->copy_name);
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_AE_META);
-		break;
-	default:
-		break;
-	}
+	ecplan_dep_constraint_render(out, st, plan, d, slot, "foreign key", LOCK_FK, LOCK_FK_VALIDATE);
 }
 
 static char *precheck(PGconn *conn, const ecplan_plan *plan, const ecplan_catalog *cat, const ecplan_dep *d,
@@ -182,7 +111,7 @@ static char *precheck(PGconn *conn, const ecplan_plan *plan, const ecplan_catalo
 {
 	char *r = NULL;
 	(void)cat;
-	if (phase <= ECPLAN_PHASE_SYNC) {
+	if (ecplan_phase_order(phase, ECPLAN_PHASE_SYNC) <= 0) {
 		if (!plan->type || !d->extra)
 			return NULL;
 		char *sql = ecplan_xstrfmt("SELECT CAST(NULL AS %s) = CAST(NULL AS %s)", plan->type, d->extra);
@@ -194,18 +123,7 @@ static char *precheck(PGconn *conn, const ecplan_plan *plan, const ecplan_catalo
 		free(sql);
 		return r;
 	}
-	if (!d->validated)
-		return NULL; /* made at contract */
-	char *state = ecplan_dep_constraint_state(conn, plan, d->copy_name);
-	if (!strcmp(state, "missing"))
-		r = ecplan_xstrfmt("foreign key \"%s\" on \"%s\" has no copy \"%s\" on \"%s\" (it was added after the "
-				   "sync phase, or the copy was dropped): roll the plan back to \"expanded\" and "
-				   "advance again", d->name, plan->column, d->copy_name, plan->new_column);
-	else if (phase >= ECPLAN_PHASE_SWITCH && d->validated && strcmp(state, "true"))
-		r = ecplan_xstrfmt("the copy \"%s\" of foreign key \"%s\" is not validated; run the backfill phase "
-				   "again (it validates it)", d->copy_name, d->name);
-	free(state);
-	return r;
+	return ecplan_dep_constraint_copy_ready(conn, plan, d, phase, "foreign key");
 }
 
 const ecplan_dep_kind ecplan_dep_fkey = {

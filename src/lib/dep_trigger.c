@@ -44,8 +44,7 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 		     const ecplan_catalog *cat, ecplan_error *err)
 {
 	char oid[16], att[16];
-	snprintf(oid, sizeof(oid), "%u", cat->table_oid);
-	snprintf(att, sizeof(att), "%d", cat->column.attnum);
+	ecplan_dep_params(oid, att, cat);
 	const char *params[2] = { oid, att };
 	PGresult *res = NULL;
 	int rc = ecplan_db_query(

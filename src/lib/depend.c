@@ -4,6 +4,7 @@
  */
 #include "ecplan/depend.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,31 +165,38 @@ char *ecplan_dep_row_source(const ecplan_plan *plan, const ecplan_catalog *cat)
 	return ecplan_strbuf_detach(&from);
 }
 
-char *ecplan_dep_compile(PGconn *conn, const char *sql)
+/* Runs sql read-only, rolled back, with the given statement timeout; *out
+ * (may be NULL) gets its one value. */
+static char *read_only(PGconn *conn, const char *sql, long statement_timeout_ms, char **out)
 {
 	ecplan_error e;
 	ecplan_error_clear(&e);
 	char *msg = NULL;
+	if (out)
+		*out = NULL;
 	if (ecplan_db_exec(conn, "BEGIN READ ONLY", &e) < 0 ||
-	    ecplan_db_set_local_timeouts(conn, 1000, 10000, &e) < 0 ||
-	    ecplan_db_query(NULL, conn, sql, 0, NULL, &e) < 0)
+	    ecplan_db_set_local_timeouts(conn, 1000, statement_timeout_ms, &e) < 0 ||
+	    (out ? ecplan_db_query_value(out, conn, sql, 0, NULL, &e)
+		 : ecplan_db_query(NULL, conn, sql, 0, NULL, &e)) < 0)
 		msg = ecplan_xstrfmt("%s", e.message);
 	ecplan_db_rollback(conn, NULL);
 	return msg;
 }
 
+char *ecplan_dep_compile(PGconn *conn, const char *sql)
+{
+	return read_only(conn, sql, 10000, NULL);
+}
+
 char *ecplan_dep_read_value(PGconn *conn, const char *sql, char **out)
 {
-	ecplan_error e;
-	ecplan_error_clear(&e);
-	char *msg = NULL;
-	*out = NULL;
-	if (ecplan_db_exec(conn, "BEGIN READ ONLY", &e) < 0 ||
-	    ecplan_db_set_local_timeouts(conn, 1000, 0, &e) < 0 ||
-	    ecplan_db_query_value(out, conn, sql, 0, NULL, &e) < 0)
-		msg = ecplan_xstrfmt("%s", e.message);
-	ecplan_db_rollback(conn, NULL);
-	return msg;
+	return read_only(conn, sql, 0, out);
+}
+
+void ecplan_dep_params(char oid[16], char att[16], const ecplan_catalog *cat)
+{
+	snprintf(oid, 16, "%u", cat->table_oid);
+	snprintf(att, 16, "%d", cat->column.attnum);
 }
 
 bool ecplan_dep_function_listed(const ecplan_plan *plan, const char *fn)

@@ -65,21 +65,6 @@ int ecplan_checklist_result(const ecplan_checklist *l, ecplan_phase phase, ecpla
 	return 0;
 }
 
-/* Compiles (and does not run) a SELECT in a read-only transaction that is
- * always rolled back; returns the server's message on failure. */
-static char *compile(PGconn *conn, const char *sql)
-{
-	ecplan_error e;
-	ecplan_error_clear(&e);
-	char *msg = NULL;
-	if (ecplan_db_exec(conn, "BEGIN READ ONLY", &e) < 0 ||
-	    ecplan_db_set_local_timeouts(conn, 1000, 10000, &e) < 0 ||
-	    ecplan_db_query(NULL, conn, sql, 0, NULL, &e) < 0)
-		msg = ecplan_xstrfmt("%s", e.message);
-	ecplan_db_rollback(conn, NULL);
-	return msg;
-}
-
 static void check_expressions(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan,
 			      const ecplan_catalog *cat)
 {
@@ -98,20 +83,20 @@ static void check_expressions(ecplan_checklist *l, PGconn *conn, const ecplan_pl
 	ecplan_strbuf_adds(&from, " AS t LIMIT 0) AS ecplan_row");
 
 	ecplan_strbuf_addf(&sql, "SELECT CAST((%s) AS %s) FROM %s", up, type, from.buf);
-	char *m = compile(conn, sql.buf);
+	char *m = ecplan_dep_compile(conn, sql.buf);
 	item(l, "\"up\" compiles against the table", !m,
 	     m ? "%s (up = %s); fix change.up in the plan" : NULL, m, up);
 	free(m);
 	ecplan_strbuf_reset(&sql);
 	ecplan_strbuf_addf(&sql, "SELECT CAST((%s) AS %s) FROM %s", down, cat->column.type, from.buf);
-	m = compile(conn, sql.buf);
+	m = ecplan_dep_compile(conn, sql.buf);
 	item(l, "\"down\" compiles against the table", !m,
 	     m ? "%s (down = %s); fix change.down in the plan" : NULL, m, down);
 	free(m);
 	if (plan->default_expr) {
 		ecplan_strbuf_reset(&sql);
 		ecplan_strbuf_addf(&sql, "SELECT CAST((%s) AS %s) LIMIT 0", plan->default_expr, type);
-		m = compile(conn, sql.buf);
+		m = ecplan_dep_compile(conn, sql.buf);
 		item(l, "\"default\" compiles", !m, m ? "%s; fix change.default in the plan" : NULL, m);
 		free(m);
 	}
