@@ -36,6 +36,8 @@ typedef enum ecplan_dep_slot {
 	ECPLAN_SLOT_CONTRACT_DROP,  /* stmts: in the contract transaction, before DROP COLUMN */
 	ECPLAN_SLOT_CONTRACT_AFTER, /* stmts: in the contract transaction, after DROP COLUMN */
 	ECPLAN_SLOT_UNDO_SYNC,      /* stmts: in the transaction that removes the sync trigger */
+	ECPLAN_SLOT_EXPAND_STEPS,   /* steps: after the add-column step */
+	ECPLAN_SLOT_UNDO_BACKFILL,  /* steps: undoing the backfill phase */
 	ECPLAN_SLOT_COUNT
 } ecplan_dep_slot;
 
@@ -48,6 +50,10 @@ typedef struct ecplan_dep_kind {
 	 * the stmts slots, steps to out for the steps slots. NULL: none. */
 	void (*render)(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan,
 		       const ecplan_catalog *cat, const ecplan_dep *d, ecplan_dep_slot slot);
+	/* Or, for a kind whose objects the catalog itself lists (indexes), once
+	 * per slot from the catalog, so that rendering needs no inventory. */
+	void (*render_all)(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan,
+			   const ecplan_catalog *cat, ecplan_dep_slot slot);
 	/* Read-only precondition of `phase` for one carried object: returns a
 	 * malloc'ed problem (what is wrong and what to do) or NULL when it holds.
 	 * A database error is a problem too. NULL: none. */

@@ -18,6 +18,7 @@ extern const ecplan_dep_kind ecplan_dep_fkey;
 extern const ecplan_dep_kind ecplan_dep_trigger;
 extern const ecplan_dep_kind ecplan_dep_function;
 extern const ecplan_dep_kind ecplan_dep_refused;
+extern const ecplan_dep_kind ecplan_dep_index;
 
 /* One line per kind. */
 const ecplan_dep_kind *const ecplan_dep_kinds[] = {
@@ -27,6 +28,7 @@ const ecplan_dep_kind *const ecplan_dep_kinds[] = {
 	&ecplan_dep_trigger,
 	&ecplan_dep_function,
 	&ecplan_dep_refused,
+	&ecplan_dep_index,
 };
 const int ecplan_dep_nkinds = (int)(sizeof(ecplan_dep_kinds) / sizeof(ecplan_dep_kinds[0]));
 
@@ -81,11 +83,14 @@ int ecplan_depend_load(ecplan_catalog *cat, PGconn *conn, const ecplan_plan *pla
 void ecplan_depend_render(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan,
 			  const ecplan_catalog *cat, ecplan_dep_slot slot)
 {
-	for (size_t i = 0; cat && i < cat->deps.count; i++) {
-		const ecplan_dep *d = &cat->deps.items[i];
-		const ecplan_dep_kind *k = ecplan_dep_kinds[d->kind];
-		if (!d->refusal && k->render)
-			k->render(out, st, plan, cat, d, slot);
+	for (int k = 0; cat && k < ecplan_dep_nkinds; k++) {
+		if (ecplan_dep_kinds[k]->render_all)
+			ecplan_dep_kinds[k]->render_all(out, st, plan, cat, slot);
+		for (size_t i = 0; i < cat->deps.count; i++) {
+			const ecplan_dep *d = &cat->deps.items[i];
+			if (d->kind == k && !d->refusal && ecplan_dep_kinds[k]->render)
+				ecplan_dep_kinds[k]->render(out, st, plan, cat, d, slot);
+		}
 	}
 }
 
@@ -106,18 +111,10 @@ void ecplan_depend_precheck(char ***problems, size_t *nproblems, PGconn *conn,
 char *ecplan_depend_describe(const ecplan_catalog *cat)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
-	if (!cat || (!cat->deps.count && !cat->nindexes)) {
+	if (!cat || !cat->deps.count) {
 		ecplan_strbuf_adds(&sb, "nothing else depends on the column\n");
 		return ecplan_strbuf_detach(&sb);
 	}
-	if (cat->nindexes)
-		ecplan_strbuf_adds(&sb, "index: backfill builds a copy on the new column CONCURRENTLY (SHARE UPDATE "
-				       "EXCLUSIVE, reads and writes continue); contract gives it the old name, "
-				       "constraint, deferrability, comment, CLUSTER and REPLICA IDENTITY (in the "
-				       "contract transaction); an index that cannot be rebuilt stops the plan\n");
-	for (size_t i = 0; i < cat->nindexes; i++)
-		ecplan_strbuf_addf(&sb, "  %s index \"%s\": %s\n", cat->indexes[i].valid ? "carried" : "dropped (invalid)",
-				   cat->indexes[i].name, cat->indexes[i].definition ? cat->indexes[i].definition : "");
 	for (int k = 0; k < ecplan_dep_nkinds; k++) {
 		bool header = false;
 		for (size_t i = 0; i < cat->deps.count; i++) {

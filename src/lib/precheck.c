@@ -287,20 +287,6 @@ static int check_other_plans(ecplan_checklist *l, PGconn *conn, const ecplan_pla
 	return 0;
 }
 
-/* A list of the catalog's index blockers for the phases that rebuild them. */
-static void check_indexes(ecplan_checklist *l, const ecplan_plan *plan, const ecplan_catalog *cat)
-{
-	ecplan_steps steps;
-	ecplan_render_phase(&steps, plan, cat, ECPLAN_PHASE_BACKFILL);
-	ecplan_strbuf d = ECPLAN_STRBUF_INIT;
-	for (size_t i = 0; i < steps.nblockers; i++)
-		ecplan_strbuf_addf(&d, "%s%s", i ? "; " : "", steps.blockers[i]);
-	item(l, "every index on the column can be rebuilt", steps.nblockers == 0,
-	     steps.nblockers ? "%s" : NULL, d.buf);
-	ecplan_strbuf_release(&d);
-	ecplan_steps_release(&steps);
-}
-
 int ecplan_precheck_index_state(PGconn *conn, const char *schema, const char *name, bool *exists,
 				bool *valid, ecplan_error *err)
 {
@@ -319,7 +305,8 @@ int ecplan_precheck_index_state(PGconn *conn, const char *schema, const char *na
 	return rc;
 }
 
-/* Before switch: the NOT NULL check validated, every rebuilt index valid. */
+/* Before switch and contract: the NOT NULL check validated (the rebuilt
+ * indexes are checked by their kind, dep_index.c). */
 static int check_switch_ready(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan,
 			      const ecplan_catalog *cat, ecplan_error *err)
 {
@@ -338,23 +325,6 @@ static int check_switch_ready(ecplan_checklist *l, PGconn *conn, const ecplan_pl
 			     cn, v && !strcmp(v, "missing") ? "missing" : "not validated");
 		free(v);
 		free(cn);
-		if (rc < 0)
-			return rc;
-	}
-	for (size_t i = 0; i < cat->nindexes; i++) {
-		if (!cat->indexes[i].valid)
-			continue;
-		bool exists, valid;
-		char *nn = ecplan_render_index_name(cat->indexes[i].name);
-		rc = ecplan_precheck_index_state(conn, plan->schema, nn, &exists, &valid, err);
-		if (rc == 0) {
-			char *name = ecplan_xstrfmt("rebuilt index \"%s\" is valid", nn);
-			item(l, name, exists && valid, exists && valid ? NULL :
-			     "index \"%s\" is %s; run the backfill phase again (it rebuilds it)", nn,
-			     exists ? "invalid" : "missing");
-			free(name);
-		}
-		free(nn);
 		if (rc < 0)
 			return rc;
 	}
@@ -407,7 +377,6 @@ int ecplan_precheck_phase(ecplan_checklist *l, PGconn *conn, const ecplan_plan *
 					"columns (other than \"%s\"); add one (CREATE UNIQUE INDEX CONCURRENTLY), then retry",
 		     cat->nkey ? cat->key_source : plan->column);
 		check_refusals(l, plan, cat);
-		check_indexes(l, plan, cat);
 		check_expressions(l, conn, plan, cat);
 		if (ecplan_render_not_null(plan, cat))
 			check_not_null(l, conn, plan, cat);
@@ -415,7 +384,6 @@ int ecplan_precheck_phase(ecplan_checklist *l, PGconn *conn, const ecplan_plan *
 	if (phase == ECPLAN_PHASE_CONTRACT) {
 		/* The inventory is taken again: nothing that appeared since may be lost. */
 		check_refusals(l, plan, cat);
-		check_indexes(l, plan, cat);
 	}
 	check_dependents(l, conn, plan, cat, phase);
 	if (phase == ECPLAN_PHASE_EXPAND && (rc = ecplan_privs_check(l, conn, plan, cat, err)) < 0)

@@ -437,10 +437,6 @@ char *ecplan_render_divergent_sample(const ecplan_plan *plan, const ecplan_catal
 	return ecplan_strbuf_detach(&sb);
 }
 
-static bool built_at_expand(const ecplan_index_info *idx);
-static bool index_rebuild(ecplan_strbuf *sb, ecplan_steps *out, const ecplan_plan *plan,
-			  const ecplan_index_info *idx);
-
 static void render_expand(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
@@ -472,30 +468,8 @@ static void render_expand(ecplan_steps *out, const ecplan_plan *plan, const ecpl
 	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), "ACCESS EXCLUSIVE already held (same transaction)");
 	/* The old column's privileges, statistics target, storage, options. */
 	ecplan_depend_render(out, st, plan, cat, ECPLAN_SLOT_EXPAND);
-	for (size_t i = 0; cat && i < cat->nindexes; i++) {
-		const ecplan_index_info *idx = &cat->indexes[i];
-		if (!built_at_expand(idx) || !index_rebuild(&sb, out, plan, idx)) {
-			ecplan_strbuf_reset(&sb);
-			continue;
-		}
-		char *nn = ecplan_render_index_name(idx->name);
-		st = ecplan_steps_add(out, ECPLAN_STEP_INDEX, false, "build index %s", idx->name);
-		st->index_name = ecplan_xstrdup(nn);
-		st->note = ecplan_xstrfmt("replaces %s, which backs a DEFERRABLE constraint: built before the new "
-					  "column is written, then made deferrable, so no transaction meets an immediate "
-					  "check", idx->name);
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
-		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "make %s deferrable", nn);
-		ecplan_strbuf_adds(&sb, "ALTER TABLE ");
-		table_ref(&sb, plan);
-		ecplan_strbuf_adds(&sb, " ADD CONSTRAINT ");
-		ecplan_sql_ident(&sb, nn);
-		ecplan_strbuf_adds(&sb, " UNIQUE USING INDEX ");
-		ecplan_sql_ident(&sb, nn);
-		ecplan_strbuf_adds(&sb, idx->deferred ? " DEFERRABLE INITIALLY DEFERRED" : " DEFERRABLE");
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
-		free(nn);
-	}
+	/* Copies of DEFERRABLE unique constraints' indexes (dep_index.c). */
+	ecplan_depend_render(out, NULL, plan, cat, ECPLAN_SLOT_EXPAND_STEPS);
 	ecplan_strbuf_release(&sb);
 }
 
@@ -575,143 +549,6 @@ static void render_sync(ecplan_steps *out, const ecplan_plan *plan, const ecplan
 			 plan->column);
 }
 
-/* Where "USING method (...)" starts in pg_get_indexdef's text, or NULL. */
-static const char *index_tail(const ecplan_index_info *idx)
-{
-	if (!idx->definition)
-		return NULL;
-	size_t on = ecplan_rewrite_find_keyword(idx->definition, 0, "ON");
-	size_t using = on == (size_t)-1 ? on : ecplan_rewrite_find_keyword(idx->definition, on, "USING");
-	return using == (size_t)-1 ? NULL : idx->definition + using;
-}
-
-/*
- * Why ecplan cannot rebuild idx on the new column, or NULL when it can.
- * Returns malloc'ed text.
- */
-static char *index_blocker(const ecplan_plan *plan, const ecplan_index_info *idx)
-{
-	if (idx->primary)
-		return ecplan_xstrfmt("\"%s\" is part of the primary key \"%s\"; change a non-key column, "
-				      "or add a new key first", plan->column, idx->name);
-	if (idx->uses_column_in_expression &&
-	    (!index_tail(idx) || ecplan_rewrite_count(index_tail(idx), plan->column, ECPLAN_REWRITE_BARE, false) == 0))
-		return ecplan_xstrfmt("index \"%s\" uses \"%s\" in an expression or WHERE clause, and ecplan "
-				      "cannot find the column in its definition (%s): create the equivalent index "
-				      "on \"%s\" yourself, then drop \"%s\"",
-				      idx->name, plan->column, idx->definition ? idx->definition : "none",
-				      plan->new_column, idx->name);
-	if (idx->constraint_type == 'x')
-		return ecplan_xstrfmt("exclusion constraint \"%s\" uses \"%s\"; ecplan cannot rebuild it",
-				      idx->constraint_name ? idx->constraint_name : idx->name, plan->column);
-	for (size_t i = 0; plan->type && i < idx->nkeys; i++) {
-		const ecplan_index_column *k = &idx->keys[i];
-		if (k->name && !strcmp(k->name, plan->column) && (k->opclass || k->collation))
-			return ecplan_xstrfmt("index \"%s\" uses a non-default operator class or collation on "
-					      "\"%s\"; with a type change ecplan cannot choose one: rebuild it yourself",
-					      idx->name, plan->column);
-	}
-	return NULL;
-}
-
-/* True when ecplan rebuilds idx in the backfill (and renames it in contract). */
-/*
- * A DEFERRABLE unique constraint's copy is built at expand, while nothing
- * writes the new column yet, and becomes a deferrable constraint at once: an
- * ordinary unique index would check immediately and break transactions that
- * rely on the deferred check (swapping two values) until contract.
- */
-static bool built_at_expand(const ecplan_index_info *idx)
-{
-	return idx->valid && idx->constraint_type == 'u' && idx->constraint_name && idx->deferrable;
-}
-
-static bool index_rebuilt(const ecplan_plan *plan, const ecplan_index_info *idx)
-{
-	char *why = idx->valid ? index_blocker(plan, idx) : NULL;
-	bool r = idx->valid && !why;
-	free(why);
-	return r;
-}
-
-/*
- * Appends the CREATE INDEX CONCURRENTLY that rebuilds idx on the new column,
- * or returns false and adds a blocker when ecplan cannot rebuild it safely.
- */
-static bool index_rebuild(ecplan_strbuf *sb, ecplan_steps *out, const ecplan_plan *plan,
-			  const ecplan_index_info *idx)
-{
-	char *why = index_blocker(plan, idx);
-	if (why) {
-		ecplan_steps_add_line(&out->blockers, &out->nblockers, "%s", why);
-		free(why);
-		return false;
-	}
-	char *newname = ecplan_render_index_name(idx->name);
-	ecplan_strbuf_addf(sb, "CREATE %sINDEX CONCURRENTLY IF NOT EXISTS ", idx->unique ? "UNIQUE " : "");
-	ecplan_sql_ident(sb, newname);
-	ecplan_strbuf_adds(sb, " ON ");
-	table_ref(sb, plan);
-	free(newname);
-	if (idx->uses_column_in_expression) {
-		/* An expression or predicate uses the column: PostgreSQL's own
-		 * definition, with the column renamed token by token. */
-		char *tail = ecplan_rewrite_column(index_tail(idx), 0, (size_t)-1, plan->column,
-						   plan->new_column, ECPLAN_REWRITE_BARE, false, NULL);
-		size_t where = ecplan_rewrite_find_keyword(tail, 0, "WHERE");
-		ecplan_strbuf_addch(sb, ' ');
-		if (idx->tablespace && where != (size_t)-1) {
-			ecplan_strbuf_add(sb, tail, where);
-			ecplan_strbuf_addf(sb, "TABLESPACE %s %s", idx->tablespace, tail + where);
-		} else {
-			ecplan_strbuf_adds(sb, tail);
-			if (idx->tablespace)
-				ecplan_strbuf_addf(sb, " TABLESPACE %s", idx->tablespace);
-		}
-		free(tail);
-		return true;
-	}
-	ecplan_strbuf_addf(sb, " USING %s (", idx->method);
-	for (size_t i = 0; i < idx->nkeys; i++) {
-		const ecplan_index_column *k = &idx->keys[i];
-		bool is_old = k->name && !strcmp(k->name, plan->column);
-		if (i)
-			ecplan_strbuf_adds(sb, ", ");
-		if (k->name)
-			ecplan_sql_ident(sb, is_old ? plan->new_column : k->name);
-		else /* an expression that does not use the old column: kept as is */
-			ecplan_strbuf_addf(sb, "(%s)", k->expression ? k->expression : "NULL");
-		if (k->collation)
-			ecplan_strbuf_addf(sb, " COLLATE %s", k->collation);
-		if (k->opclass)
-			ecplan_strbuf_addf(sb, " %s", k->opclass);
-		if (k->desc)
-			ecplan_strbuf_adds(sb, k->nulls_first ? " DESC" : " DESC NULLS LAST");
-		else if (k->nulls_first)
-			ecplan_strbuf_adds(sb, " NULLS FIRST");
-	}
-	ecplan_strbuf_addch(sb, ')');
-	if (idx->ninclude) {
-		ecplan_strbuf_adds(sb, " INCLUDE (");
-		for (size_t i = 0; i < idx->ninclude; i++) {
-			if (i)
-				ecplan_strbuf_adds(sb, ", ");
-			bool is_old = !strcmp(idx->include[i], plan->column);
-			ecplan_sql_ident(sb, is_old ? plan->new_column : idx->include[i]);
-		}
-		ecplan_strbuf_addch(sb, ')');
-	}
-	if (idx->nulls_not_distinct)
-		ecplan_strbuf_adds(sb, " NULLS NOT DISTINCT");
-	if (idx->reloptions)
-		ecplan_strbuf_addf(sb, " WITH (%s)", idx->reloptions);
-	if (idx->tablespace)
-		ecplan_strbuf_addf(sb, " TABLESPACE %s", idx->tablespace);
-	if (idx->predicate)
-		ecplan_strbuf_addf(sb, " WHERE (%s)", idx->predicate);
-	return true;
-}
-
 static void render_backfill(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
@@ -752,20 +589,6 @@ static void render_backfill(ecplan_steps *out, const ecplan_plan *plan, const ec
 			 "the indexes on \"%s\" (each is rebuilt on \"%s\" with CREATE INDEX CONCURRENTLY)",
 			 plan->column, plan->new_column);
 	}
-	for (size_t i = 0; cat && i < cat->nindexes; i++) {
-		const ecplan_index_info *idx = &cat->indexes[i];
-		if (!idx->valid || built_at_expand(idx))
-			continue; /* invalid: serves no query, nothing to rebuild; deferrable: built at expand */
-		if (!index_rebuild(&sb, out, plan, idx)) {
-			ecplan_strbuf_reset(&sb);
-			continue;
-		}
-		st = ecplan_steps_add(out, ECPLAN_STEP_INDEX, false, "build index %s", idx->name);
-		st->index_name = ecplan_render_index_name(idx->name);
-		st->note = ecplan_xstrfmt("replaces %s; an invalid leftover of an interrupted build is "
-					  "dropped concurrently before a retry", idx->name);
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
-	}
 	st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "analyze");
 	st->scans_table = true;
 	ecplan_strbuf_adds(&sb, "ANALYZE ");
@@ -790,43 +613,6 @@ static void render_switch(ecplan_steps *out, const ecplan_plan *plan, const ecpl
 	add_verify(out, plan, cat);
 	ecplan_step *st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "make new column authoritative");
 	ecplan_step_add_stmt(st, ecplan_render_trigger_function(plan, cat, true), LOCK_NONE);
-}
-
-/* After the rebuilt index has the old name: its comment, the constraint's
- * comment, CLUSTER ON and REPLICA IDENTITY, as the old one had them. */
-static void index_properties(ecplan_step *st, const ecplan_plan *plan, const ecplan_index_info *idx)
-{
-	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
-	/* ADD CONSTRAINT ... USING INDEX renames the index to the constraint. */
-	const char *name = idx->constraint_type == 'u' && idx->constraint_name ? idx->constraint_name
-										: idx->name;
-	if (idx->comment) {
-		ecplan_strbuf_adds(&sb, "COMMENT ON INDEX ");
-		ecplan_sql_qualified(&sb, plan->schema, name);
-		ecplan_strbuf_adds(&sb, " IS ");
-		ecplan_sql_literal(&sb, idx->comment);
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
-	}
-	if (idx->constraint_comment && idx->constraint_name) {
-		ecplan_strbuf_adds(&sb, "COMMENT ON CONSTRAINT ");
-		ecplan_sql_ident(&sb, idx->constraint_name);
-		ecplan_strbuf_adds(&sb, " ON ");
-		table_ref(&sb, plan);
-		ecplan_strbuf_adds(&sb, " IS ");
-		ecplan_sql_literal(&sb, idx->constraint_comment);
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
-	}
-	if (idx->clustered || idx->replident) {
-		ecplan_strbuf_adds(&sb, "ALTER TABLE ");
-		table_ref(&sb, plan);
-		ecplan_strbuf_adds(&sb, idx->clustered ? " CLUSTER ON " : " REPLICA IDENTITY USING INDEX ");
-		ecplan_sql_ident(&sb, name);
-		if (idx->clustered && idx->replident) {
-			ecplan_strbuf_adds(&sb, ", REPLICA IDENTITY USING INDEX ");
-			ecplan_sql_ident(&sb, name);
-		}
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
-	}
 }
 
 static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
@@ -908,38 +694,6 @@ static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ec
 		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
 		free(cn);
 	}
-	for (size_t i = 0; cat && i < cat->nindexes; i++) {
-		const ecplan_index_info *idx = &cat->indexes[i];
-		if (!index_rebuilt(plan, idx))
-			continue;
-		char *nn = ecplan_render_index_name(idx->name);
-		if (built_at_expand(idx)) {
-			/* Renaming the constraint renames its index too. */
-			ecplan_strbuf_adds(&sb, "ALTER TABLE ");
-			table_ref(&sb, plan);
-			ecplan_strbuf_adds(&sb, " RENAME CONSTRAINT ");
-			ecplan_sql_ident(&sb, nn);
-			ecplan_strbuf_adds(&sb, " TO ");
-			ecplan_sql_ident(&sb, idx->constraint_name);
-		} else if (idx->constraint_type == 'u' && idx->constraint_name) {
-			ecplan_strbuf_adds(&sb, "ALTER TABLE ");
-			table_ref(&sb, plan);
-			ecplan_strbuf_adds(&sb, " ADD CONSTRAINT ");
-			ecplan_sql_ident(&sb, idx->constraint_name);
-			ecplan_strbuf_adds(&sb, " UNIQUE USING INDEX ");
-			ecplan_sql_ident(&sb, nn);
-			if (idx->deferrable)
-				ecplan_strbuf_adds(&sb, idx->deferred ? " DEFERRABLE INITIALLY DEFERRED" : " DEFERRABLE");
-		} else {
-			ecplan_strbuf_adds(&sb, "ALTER INDEX ");
-			ecplan_sql_qualified(&sb, plan->schema, nn);
-			ecplan_strbuf_adds(&sb, " RENAME TO ");
-			ecplan_sql_ident(&sb, idx->name);
-		}
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
-		index_properties(st, plan, idx);
-		free(nn);
-	}
 	if (!cat)
 		ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
 			 "the rebuilt indexes renamed to their old names");
@@ -976,16 +730,7 @@ void ecplan_render_undo(ecplan_steps *out, const ecplan_plan *plan, const ecplan
 		ecplan_step_add_stmt(st, ecplan_render_trigger_function(plan, cat, false), LOCK_NONE);
 		break;
 	case ECPLAN_PHASE_BACKFILL:
-		for (size_t i = 0; cat && i < cat->nindexes; i++) {
-			if (built_at_expand(&cat->indexes[i]))
-				continue; /* goes with the new column when expand is undone */
-			char *nn = ecplan_render_index_name(cat->indexes[i].name);
-			st = ecplan_steps_add(out, ECPLAN_STEP_INDEX, false, "drop index %s", nn);
-			st->index_name = nn;
-			ecplan_strbuf_adds(&sb, "DROP INDEX CONCURRENTLY IF EXISTS ");
-			ecplan_sql_qualified(&sb, plan->schema, nn);
-			ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
-		}
+		ecplan_depend_render(out, NULL, plan, cat, ECPLAN_SLOT_UNDO_BACKFILL);
 		if (!cat)
 			ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
 				 "the rebuilt indexes to drop (one per index on \"%s\")", plan->column);
