@@ -67,6 +67,10 @@ typedef struct ecplan_plan {
 	 * team updates between switch and contract ("schema.name" each). */
 	char **functions;
 	size_t nfunctions;
+	/* change.functions_ignored: functions the scan lists that do not use this
+	 * column (they name another table's column of the same name). */
+	char **functions_ignored;
+	size_t nfunctions_ignored;
 	struct {
 		long batch_size;          /* default 5000 */
 		long target_batch_ms;     /* default 200; 0 disables adaptation */

@@ -54,6 +54,11 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 		bool row = on_table && ecplan_rewrite_count(src, plan->column, ECPLAN_REWRITE_ROW, true) > 0;
 		if (!row && !(names_col && names_table))
 			continue;
+		bool ignored = false;
+		for (size_t k = 0; k < plan->nfunctions_ignored; k++)
+			ignored |= !strcmp(plan->functions_ignored[k], PQgetvalue(res, i, 0));
+		if (ignored)
+			continue; /* the plan says it names another column of that name */
 		ecplan_dep *d = ecplan_inventory_add(inv, kind);
 		d->name = ecplan_xstrdup(PQgetvalue(res, i, 0));
 		d->label = ecplan_xstrfmt("function %s", PQgetvalue(res, i, 1));
@@ -62,7 +67,8 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 			d->refusal = ecplan_xstrfmt(
 				"its body names \"%s\" (%s; PostgreSQL does not track function bodies, so it "
 				"would fail once the column is dropped): update it to use \"%s\" between switch "
-				"and contract, and list \"%s\" in change.functions",
+				"and contract, and list \"%s\" in change.functions (or, if it uses another "
+				"table's column of that name, in change.functions_ignored)",
 				plan->column, d->extra, plan->new_column, d->name);
 	}
 	PQclear(res);
@@ -77,7 +83,8 @@ static char *precheck(PGconn *conn, const ecplan_plan *plan, const ecplan_catalo
 	if (phase != ECPLAN_PHASE_CONTRACT)
 		return NULL;
 	return ecplan_xstrfmt("function %s still names \"%s\"; update it to use \"%s\" (CREATE OR REPLACE "
-			      "FUNCTION), then run contract again", d->name, plan->column, plan->new_column);
+			      "FUNCTION), then run contract again (if it names another table's column of that name, "
+			      "list it in change.functions_ignored)", d->name, plan->column, plan->new_column);
 }
 
 const ecplan_dep_kind ecplan_dep_function = {

@@ -499,10 +499,34 @@ static bool type_name_safe(const char *t)
 	return !quoted;
 }
 
+/* change.functions / change.functions_ignored: "schema.name" strings. */
+static void get_function_list(vctx *v, const json_t *c, const char *key, char ***out, size_t *n)
+{
+	json_t *fa = get_array(v, c, "$.change", key, false);
+	if (!fa)
+		return;
+	size_t i;
+	json_t *e;
+	*out = ecplan_xcalloc(json_array_size(fa) + 1, sizeof(char *));
+	json_array_foreach(fa, i, e) {
+		char *p = ecplan_xstrfmt("$.change.%s[%zu]", key, i);
+		const char *s = json_is_string(e) ? json_string_value(e) : NULL;
+		if (!s)
+			report(v, p, AT_VALUE, "write the function as \"schema.name\"", "expected a string, found %s",
+			       type_name(e));
+		else if (!strchr(s, '.') || s[0] == '.' || s[strlen(s) - 1] == '.')
+			report(v, p, AT_VALUE, "write the function as \"schema.name\" (as \"ecplan check\" prints it)",
+			       "\"%s\" is not a schema-qualified function name", s);
+		else
+			(*out)[(*n)++] = ecplan_xstrdup(s);
+		free(p);
+	}
+}
+
 static void parse_change(vctx *v, const json_t *root, ecplan_plan *plan)
 {
 	static const char *const keys[] = { "column", "new_column", "type", "up", "down",
-					    "not_null", "default", "functions", NULL };
+					    "not_null", "default", "functions", "functions_ignored", NULL };
 	json_t *c = get_object(v, root, "$", "change", true);
 	if (!c)
 		return;
@@ -534,26 +558,8 @@ static void parse_change(vctx *v, const json_t *root, ecplan_plan *plan)
 		       "write a type name such as \"numeric(12,2)\", \"text\" or \"timestamp with time zone\"",
 		       "\"%s\" is not a type name", plan->type);
 	get_bool(v, c, "$.change", "not_null", &plan->not_null);
-	json_t *fa = get_array(v, c, "$.change", "functions", false);
-	if (fa) {
-		size_t i;
-		json_t *e;
-		plan->functions = ecplan_xcalloc(json_array_size(fa) + 1, sizeof(char *));
-		json_array_foreach(fa, i, e) {
-			char *p = ecplan_xstrfmt("$.change.functions[%zu]", i);
-			const char *s = json_is_string(e) ? json_string_value(e) : NULL;
-			if (!s)
-				report(v, p, AT_VALUE, "write the function as \"schema.name\"",
-				       "expected a string, found %s", type_name(e));
-			else if (!strchr(s, '.') || s[0] == '.' || s[strlen(s) - 1] == '.')
-				report(v, p, AT_VALUE,
-				       "write the function as \"schema.name\" (as \"ecplan check\" prints it)",
-				       "\"%s\" is not a schema-qualified function name", s);
-			else
-				plan->functions[plan->nfunctions++] = ecplan_xstrdup(s);
-			free(p);
-		}
-	}
+	get_function_list(v, c, "functions", &plan->functions, &plan->nfunctions);
+	get_function_list(v, c, "functions_ignored", &plan->functions_ignored, &plan->nfunctions_ignored);
 }
 
 static void parse_sections(vctx *v, const json_t *root, ecplan_plan *plan)
@@ -1084,6 +1090,9 @@ void ecplan_plan_free(ecplan_plan *plan)
 	for (size_t i = 0; i < plan->nfunctions; i++)
 		free(plan->functions[i]);
 	free(plan->functions);
+	for (size_t i = 0; i < plan->nfunctions_ignored; i++)
+		free(plan->functions_ignored[i]);
+	free(plan->functions_ignored);
 	free(plan->safety.checks_role);
 	for (size_t i = 0; i < plan->nwebhooks; i++)
 		webhook_release(&plan->webhooks[i]);
