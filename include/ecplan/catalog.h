@@ -75,6 +75,10 @@ typedef struct ecplan_index_info {
 	char *reloptions;           /* "fillfactor=70, ..." or NULL */
 	char *tablespace;           /* quote_ident'ed, when not the database default, or NULL */
 	bool clustered;             /* CLUSTER ON */
+	/* On a partitioned table: the index of each partition (in the order of
+	 * ecplan_catalog.partitions; NULL where a partition has none). */
+	char **partition_indexes;
+	size_t npartition_indexes;  /* = npartitions of the catalog */
 	bool replident;             /* REPLICA IDENTITY USING INDEX */
 } ecplan_index_info;
 
@@ -109,6 +113,13 @@ typedef struct ecplan_catalog {
 	char **check_constraints;
 	size_t nchecks;
 	char *key_index;            /* name of the index behind the key, or NULL */
+	/* A partitioned table's partitions (relkind 'p'): their names, in the
+	 * table's schema, by name; partition_problem says why ecplan cannot
+	 * handle them (a partition in another schema, a sub-partitioned or
+	 * foreign partition), or is NULL. */
+	char **partitions;
+	size_t npartitions;
+	char *partition_problem;
 	/* Every object that depends on or names the old column, carried or
 	 * refused (depend.h); empty when the column does not exist. */
 	ecplan_inventory deps;

@@ -77,6 +77,9 @@ static void index_release(ecplan_index_info *ix)
 	free(ix->constraint_comment);
 	free(ix->reloptions);
 	free(ix->tablespace);
+	for (size_t p = 0; p < ix->npartition_indexes; p++)
+		free(ix->partition_indexes[p]);
+	free(ix->partition_indexes);
 }
 
 static void free_strings(char **v, size_t n)
@@ -106,6 +109,8 @@ void ecplan_catalog_free(ecplan_catalog *cat)
 	free_strings(cat->dependents, cat->ndependents);
 	free_strings(cat->check_constraints, cat->nchecks);
 	ecplan_inventory_release(&cat->deps);
+	free_strings(cat->partitions, cat->npartitions);
+	free(cat->partition_problem);
 	free(cat);
 }
 
@@ -545,6 +550,71 @@ static int load_dependents(ecplan_catalog *cat, PGconn *conn, const char *oid, c
 			     2, params, err);
 }
 
+/* The partitions of a partitioned table, and what ecplan cannot handle. */
+static int load_partitions(ecplan_catalog *cat, PGconn *conn, const char *oid, ecplan_error *err)
+{
+	PGresult *res = NULL;
+	const char *params[1] = { oid };
+	int rc = ecplan_db_query(&res, conn,
+		"SELECT c.relname, c.relkind::text, c.relnamespace = p.relnamespace"
+		" FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid"
+		" JOIN pg_catalog.pg_class p ON p.oid = i.inhparent"
+		" WHERE i.inhparent = $1::oid ORDER BY c.relname", 1, params, err);
+	if (rc < 0)
+		return rc;
+	cat->npartitions = (size_t)PQntuples(res);
+	cat->partitions = ecplan_xcalloc(cat->npartitions + 1, sizeof(char *));
+	ecplan_strbuf why = ECPLAN_STRBUF_INIT;
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *name = PQgetvalue(res, i, 0), *kind = PQgetvalue(res, i, 1);
+		cat->partitions[i] = ecplan_xstrdup(name);
+		if (strcmp(kind, "r"))
+			ecplan_strbuf_addf(&why, "%spartition \"%s\" is %s", why.len ? "; " : "", name,
+					   !strcmp(kind, "p") ? "itself partitioned (sub-partitions are not supported)"
+					   : !strcmp(kind, "f") ? "a foreign table" : "not an ordinary table");
+		else if (PQgetvalue(res, i, 2)[0] != 't')
+			ecplan_strbuf_addf(&why, "%spartition \"%s\" is in another schema than the table",
+					   why.len ? "; " : "", name);
+	}
+	if (why.len)
+		cat->partition_problem = ecplan_strbuf_detach(&why);
+	ecplan_strbuf_release(&why);
+	PQclear(res);
+	return 0;
+}
+
+/* For each index on the column, its index on each partition. */
+static int load_partition_indexes(ecplan_catalog *cat, PGconn *conn, ecplan_error *err)
+{
+	for (size_t x = 0; x < cat->nindexes; x++) {
+		ecplan_index_info *ix = &cat->indexes[x];
+		PGresult *res = NULL;
+		char toid[16];
+		snprintf(toid, sizeof(toid), "%u", cat->table_oid);
+		const char *params[2] = { toid, ix->name };
+		int rc = ecplan_db_query(&res, conn,
+			"SELECT t.relname, ci.relname"
+			" FROM pg_catalog.pg_class pi"
+			" JOIN pg_catalog.pg_index px ON px.indexrelid = pi.oid AND px.indrelid = $1::oid"
+			" JOIN pg_catalog.pg_inherits i ON i.inhparent = pi.oid"
+			" JOIN pg_catalog.pg_class ci ON ci.oid = i.inhrelid"
+			" JOIN pg_catalog.pg_index cx ON cx.indexrelid = ci.oid"
+			" JOIN pg_catalog.pg_class t ON t.oid = cx.indrelid"
+			" WHERE pi.relname = $2 AND pi.relnamespace = (SELECT relnamespace FROM pg_catalog.pg_class"
+			"   WHERE oid = $1::oid)", 2, params, err);
+		if (rc < 0)
+			return rc;
+		ix->partition_indexes = ecplan_xcalloc(cat->npartitions + 1, sizeof(char *));
+		ix->npartition_indexes = cat->npartitions;
+		for (size_t p = 0; p < cat->npartitions; p++)
+			for (int i = 0; i < PQntuples(res); i++)
+				if (!strcmp(PQgetvalue(res, i, 0), cat->partitions[p]))
+					ix->partition_indexes[p] = ecplan_xstrdup(PQgetvalue(res, i, 1));
+		PQclear(res);
+	}
+	return 0;
+}
+
 int ecplan_catalog_load(ecplan_catalog **out, PGconn *conn, const ecplan_plan *plan,
 			ecplan_error *err)
 {
@@ -588,10 +658,14 @@ int ecplan_catalog_load(ecplan_catalog **out, PGconn *conn, const ecplan_plan *p
 
 	if ((rc = load_key(cat, conn, oid, plan, err)) < 0)
 		goto done;
+	if (cat->relkind == 'p' && (rc = load_partitions(cat, conn, oid, err)) < 0)
+		goto done;
 	if (!cat->column_exists)
 		goto done;
 	snprintf(attnum, sizeof(attnum), "%d", cat->column.attnum);
 	if ((rc = load_indexes(cat, conn, oid, attnum, cat->server_version_num, err)) < 0)
+		goto done;
+	if (cat->relkind == 'p' && (rc = load_partition_indexes(cat, conn, err)) < 0)
 		goto done;
 	if ((rc = load_dependents(cat, conn, oid, attnum, cat->server_version_num, err)) < 0)
 		goto done;

@@ -80,6 +80,12 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 		d->validated = PQgetvalue(res, i, 2)[0] == 't';
 		d->comment = PQgetisnull(res, i, 3) ? NULL : ecplan_xstrdup(PQgetvalue(res, i, 3));
 		d->extra = PQgetisnull(res, i, 4) ? NULL : ecplan_xstrdup(PQgetvalue(res, i, 4));
+		if (cat->relkind == 'p' && d->validated) {
+			d->refusal = ecplan_xstrdup("the table is partitioned, and PostgreSQL cannot add a foreign key "
+						    "NOT VALID to a partitioned table (the copy would be checked under a "
+						    "long lock): drop it before the change and add it again after");
+			continue;
+		}
 		if (PQgetvalue(res, i, 5)[0] == 't') {
 			d->refusal = ecplan_xstrdup("it also references the column itself; drop it, change the "
 						    "column, then recreate it");

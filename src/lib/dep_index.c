@@ -45,8 +45,12 @@ static const char *index_tail(const ecplan_index_info *idx)
  * Why ecplan cannot rebuild idx on the new column, or NULL when it can.
  * Returns malloc'ed text.
  */
-static char *index_blocker(const ecplan_plan *plan, const ecplan_index_info *idx)
+static char *index_blocker(const ecplan_plan *plan, const ecplan_catalog *cat, const ecplan_index_info *idx)
 {
+	if (cat && cat->relkind == 'p' && idx->constraint_name && idx->constraint_type == 'u')
+		return ecplan_xstrfmt("unique constraint \"%s\" is on a partitioned table, where PostgreSQL cannot "
+				      "turn a rebuilt index into a constraint (ADD CONSTRAINT ... USING INDEX): "
+				      "replace it with a unique index first", idx->constraint_name);
 	if (idx->primary)
 		return ecplan_xstrfmt("\"%s\" is part of the primary key \"%s\"; change a non-key column, "
 				      "or add a new key first", plan->column, idx->name);
@@ -82,33 +86,42 @@ static bool built_at_expand(const ecplan_index_info *idx)
 	return idx->valid && idx->constraint_type == 'u' && idx->constraint_name && idx->deferrable;
 }
 
-static bool index_rebuilt(const ecplan_plan *plan, const ecplan_index_info *idx)
+static bool index_rebuilt(const ecplan_plan *plan, const ecplan_catalog *cat, const ecplan_index_info *idx)
 {
-	char *why = idx->valid ? index_blocker(plan, idx) : NULL;
+	char *why = idx->valid ? index_blocker(plan, cat, idx) : NULL;
 	bool r = idx->valid && !why;
 	free(why);
 	return r;
 }
 
+/* How a copy is built: CONCURRENTLY on the table (or on one partition), or
+ * ON ONLY a partitioned table (an empty, invalid index its partitions'
+ * indexes are attached to). */
+enum build { BUILD_CONCURRENTLY, BUILD_ON_ONLY };
+
 /*
- * Appends the CREATE INDEX CONCURRENTLY that rebuilds idx on the new column,
- * or returns false and adds a blocker when ecplan cannot rebuild it safely.
+ * Appends the CREATE INDEX that rebuilds idx on the new column, named name,
+ * on the plan's table (partition NULL) or on a partition of it; or returns
+ * false and adds a blocker when ecplan cannot rebuild it safely.
  */
 static bool index_rebuild(ecplan_strbuf *sb, ecplan_steps *out, const ecplan_plan *plan,
-			  const ecplan_index_info *idx)
+			  const ecplan_catalog *cat, const ecplan_index_info *idx, const char *name,
+			  const char *partition, enum build how)
 {
-	char *why = index_blocker(plan, idx);
+	char *why = index_blocker(plan, cat, idx);
 	if (why) {
 		ecplan_steps_add_line(&out->blockers, &out->nblockers, "%s", why);
 		free(why);
 		return false;
 	}
-	char *newname = ecplan_render_index_name(idx->name);
-	ecplan_strbuf_addf(sb, "CREATE %sINDEX CONCURRENTLY IF NOT EXISTS ", idx->unique ? "UNIQUE " : "");
-	ecplan_sql_ident(sb, newname);
-	ecplan_strbuf_adds(sb, " ON ");
-	table_ref(sb, plan);
-	free(newname);
+	ecplan_strbuf_addf(sb, "CREATE %sINDEX %sIF NOT EXISTS ", idx->unique ? "UNIQUE " : "",
+			   how == BUILD_CONCURRENTLY ? "CONCURRENTLY " : "");
+	ecplan_sql_ident(sb, name);
+	ecplan_strbuf_adds(sb, how == BUILD_ON_ONLY ? " ON ONLY " : " ON ");
+	if (partition)
+		ecplan_sql_qualified(sb, plan->schema, partition);
+	else
+		table_ref(sb, plan);
 	if (idx->uses_column_in_expression) {
 		/* An expression or predicate uses the column: PostgreSQL's own
 		 * definition, with the column renamed token by token. */
@@ -207,6 +220,51 @@ static void index_properties(ecplan_step *st, const ecplan_plan *plan, const ecp
 }
 
 
+/* The copy's name on partition p: the partition's own index name (or the
+ * partition and index names) with _ecplan. Caller frees. */
+static char *partition_copy_name(const ecplan_catalog *cat, const ecplan_index_info *idx, size_t p)
+{
+	if (p < idx->npartition_indexes && idx->partition_indexes[p])
+		return ecplan_render_index_name(idx->partition_indexes[p]);
+	char *base = ecplan_xstrfmt("%s_%s", cat->partitions[p], idx->name);
+	char *r = ecplan_render_index_name(base);
+	free(base);
+	return r;
+}
+
+/* A partitioned table: the index ON ONLY the table, then one build per
+ * partition, CONCURRENTLY, each attached as soon as it is built. */
+static void build_partitioned(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat,
+			      const ecplan_index_info *idx)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	char *nn = ecplan_render_index_name(idx->name);
+	if (!index_rebuild(&sb, out, plan, cat, idx, nn, NULL, BUILD_ON_ONLY)) {
+		ecplan_strbuf_release(&sb);
+		free(nn);
+		return;
+	}
+	ecplan_step *st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "create index %s on the partitioned table", nn);
+	st->note = ecplan_xstrfmt("replaces %s; invalid until every partition's copy is attached", idx->name);
+	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), "SHARE on the partitioned table only, brief (no build)");
+	for (size_t p = 0; p < cat->npartitions; p++) {
+		char *pn = partition_copy_name(cat, idx, p);
+		index_rebuild(&sb, out, plan, cat, idx, pn, cat->partitions[p], BUILD_CONCURRENTLY);
+		st = ecplan_steps_add(out, ECPLAN_STEP_INDEX, false, "build index %s on partition %s", idx->name,
+				      cat->partitions[p]);
+		st->index_name = ecplan_xstrdup(pn);
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
+		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "attach %s", pn);
+		ecplan_strbuf_adds(&sb, "ALTER INDEX ");
+		ecplan_sql_qualified(&sb, plan->schema, nn);
+		ecplan_strbuf_adds(&sb, " ATTACH PARTITION ");
+		ecplan_sql_qualified(&sb, plan->schema, pn);
+		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), "brief locks on the two indexes");
+		free(pn);
+	}
+	free(nn);
+}
+
 static void render_all(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan,
 		       const ecplan_catalog *cat, ecplan_dep_slot slot)
 {
@@ -215,11 +273,12 @@ static void render_all(ecplan_steps *out, ecplan_step *st, const ecplan_plan *pl
 	case ECPLAN_SLOT_EXPAND_STEPS:
 		for (size_t i = 0; cat && i < cat->nindexes; i++) {
 			const ecplan_index_info *idx = &cat->indexes[i];
-			if (!built_at_expand(idx) || !index_rebuild(&sb, out, plan, idx)) {
+			char *nn = ecplan_render_index_name(idx->name);
+			if (!built_at_expand(idx) || !index_rebuild(&sb, out, plan, cat, idx, nn, NULL, BUILD_CONCURRENTLY)) {
 				ecplan_strbuf_reset(&sb);
+				free(nn);
 				continue;
 			}
-			char *nn = ecplan_render_index_name(idx->name);
 			st = ecplan_steps_add(out, ECPLAN_STEP_INDEX, false, "build index %s", idx->name);
 			st->index_name = ecplan_xstrdup(nn);
 			st->note = ecplan_xstrfmt("replaces %s, which backs a DEFERRABLE constraint: built before the new "
@@ -243,12 +302,18 @@ static void render_all(ecplan_steps *out, ecplan_step *st, const ecplan_plan *pl
 			const ecplan_index_info *idx = &cat->indexes[i];
 			if (!idx->valid || built_at_expand(idx))
 				continue; /* invalid: serves no query, nothing to rebuild; deferrable: built at expand */
-			if (!index_rebuild(&sb, out, plan, idx)) {
+			if (cat->relkind == 'p') {
+				build_partitioned(out, plan, cat, idx);
+				continue;
+			}
+			char *nn = ecplan_render_index_name(idx->name);
+			if (!index_rebuild(&sb, out, plan, cat, idx, nn, NULL, BUILD_CONCURRENTLY)) {
 				ecplan_strbuf_reset(&sb);
+				free(nn);
 				continue;
 			}
 			st = ecplan_steps_add(out, ECPLAN_STEP_INDEX, false, "build index %s", idx->name);
-			st->index_name = ecplan_render_index_name(idx->name);
+			st->index_name = nn;
 			st->note = ecplan_xstrfmt("replaces %s; an invalid leftover of an interrupted build is "
 						  "dropped concurrently before a retry", idx->name);
 			ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
@@ -257,7 +322,7 @@ static void render_all(ecplan_steps *out, ecplan_step *st, const ecplan_plan *pl
 	case ECPLAN_SLOT_CONTRACT_AFTER:
 		for (size_t i = 0; cat && i < cat->nindexes; i++) {
 			const ecplan_index_info *idx = &cat->indexes[i];
-			if (!index_rebuilt(plan, idx))
+			if (!index_rebuilt(plan, cat, idx))
 				continue;
 			char *nn = ecplan_render_index_name(idx->name);
 			if (built_at_expand(idx)) {
@@ -284,6 +349,18 @@ static void render_all(ecplan_steps *out, ecplan_step *st, const ecplan_plan *pl
 				ecplan_sql_ident(&sb, idx->name);
 			}
 			ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+			/* each partition's copy takes the name of that partition's index */
+			for (size_t p = 0; cat->relkind == 'p' && p < idx->npartition_indexes; p++) {
+				if (!idx->partition_indexes[p])
+					continue;
+				char *pn = partition_copy_name(cat, idx, p);
+				ecplan_strbuf_adds(&sb, "ALTER INDEX ");
+				ecplan_sql_qualified(&sb, plan->schema, pn);
+				ecplan_strbuf_adds(&sb, " RENAME TO ");
+				ecplan_sql_ident(&sb, idx->partition_indexes[p]);
+				ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+				free(pn);
+			}
 			index_properties(st, plan, idx);
 			free(nn);
 		}
@@ -292,6 +369,26 @@ static void render_all(ecplan_steps *out, ecplan_step *st, const ecplan_plan *pl
 		for (size_t i = 0; cat && i < cat->nindexes; i++) {
 			if (built_at_expand(&cat->indexes[i]))
 				continue; /* goes with the new column when expand is undone */
+			if (cat->relkind == 'p') {
+				/* A partitioned index cannot be dropped concurrently; dropping
+				 * it drops the attached copies, then leftovers go one by one. */
+				char *pnn = ecplan_render_index_name(cat->indexes[i].name);
+				st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "drop index %s", pnn);
+				ecplan_strbuf_adds(&sb, "DROP INDEX IF EXISTS ");
+				ecplan_sql_qualified(&sb, plan->schema, pnn);
+				ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb),
+						     "ACCESS EXCLUSIVE on the table and its partitions, brief (no scan)");
+				free(pnn);
+				for (size_t p = 0; p < cat->npartitions; p++) {
+					char *pn = partition_copy_name(cat, &cat->indexes[i], p);
+					st = ecplan_steps_add(out, ECPLAN_STEP_INDEX, false, "drop index %s", pn);
+					st->index_name = pn;
+					ecplan_strbuf_adds(&sb, "DROP INDEX CONCURRENTLY IF EXISTS ");
+					ecplan_sql_qualified(&sb, plan->schema, pn);
+					ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
+				}
+				continue;
+			}
 			char *nn = ecplan_render_index_name(cat->indexes[i].name);
 			st = ecplan_steps_add(out, ECPLAN_STEP_INDEX, false, "drop index %s", nn);
 			st->index_name = nn;
@@ -324,7 +421,7 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 		}
 		d->label = ecplan_xstrfmt("index \"%s\"%s", idx->name,
 					  idx->constraint_name && idx->constraint_type == 'u' ? " (unique constraint)" : "");
-		d->refusal = index_blocker(plan, idx);
+		d->refusal = index_blocker(plan, cat, idx);
 		d->copy_definition = idx->definition ? ecplan_xstrdup(idx->definition) : NULL;
 	}
 	return 0;

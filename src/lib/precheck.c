@@ -344,12 +344,14 @@ int ecplan_precheck_phase(ecplan_checklist *l, PGconn *conn, const ecplan_plan *
 	     plan->schema, plan->table);
 	if (!cat->table_exists)
 		return 0;
-	item(l, "table is an ordinary table", cat->relkind == 'r',
-	     cat->relkind == 'r' ? NULL
-	     : cat->relkind == 'p' ? "%s.%s is partitioned; ecplan cannot build indexes concurrently on a "
-				     "partitioned table and does not support it yet"
-				   : "%s.%s is not an ordinary table (a view, foreign table or the like)",
-	     plan->schema, plan->table);
+	if (cat->relkind == 'p')
+		item(l, "table is partitioned the way ecplan supports", !cat->partition_problem,
+		     cat->partition_problem ? "%s.%s: %s" : NULL, plan->schema, plan->table,
+		     cat->partition_problem);
+	else
+		item(l, "table is an ordinary table", cat->relkind == 'r',
+		     cat->relkind == 'r' ? NULL : "%s.%s is not an ordinary table (a view, foreign table or the like)",
+		     plan->schema, plan->table);
 	bool column_needed = phase != ECPLAN_PHASE_CONTRACT || !cat->new_column_exists || cat->column_exists;
 	if (column_needed)
 		item(l, "column exists", cat->column_exists,

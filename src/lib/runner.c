@@ -571,9 +571,13 @@ static long long estimate_rows(ecplan_runner *r, const ecplan_catalog *cat)
 	const char *params[1] = { oid };
 	long long n = -1;
 	if (ecplan_db_query_value(&v, r->conn,
-		"SELECT (CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint"
-		" ELSE coalesce(s.n_live_tup, -1) END)::text FROM pg_class c"
-		" LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = $1::oid",
+		/* The table, or a partitioned table's partitions; a table never
+		 * analyzed has reltuples -1 (0 before PostgreSQL 14). */
+		"SELECT coalesce(sum(CASE WHEN c.reltuples > 0 THEN c.reltuples::bigint"
+		" ELSE s.n_live_tup END), -1)::text FROM pg_class c"
+		" LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
+		" WHERE c.relkind = 'r' AND (c.oid = $1::oid"
+		"   OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = $1::oid))",
 		1, params, NULL) == 0 && v)
 		n = atoll(v);
 	free(v);
