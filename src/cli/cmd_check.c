@@ -201,6 +201,17 @@ int cmd_check(int argc, char **argv)
 			       plan->column, inv);
 		json_object_set_new(out, "dependents", json_string(inv));
 		free(inv);
+		json_t *items = json_array();
+		for (size_t i = 0; i < cat->deps.count; i++) {
+			const ecplan_dep *d = &cat->deps.items[i];
+			json_array_append_new(items, json_pack(
+				"{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "kind", ecplan_dep_kinds[d->kind]->name,
+				"name", d->name, "label", d->label, "action", d->refusal ? "refused" : "carried",
+				"reason", d->refusal ? json_string(d->refusal) : json_null(),
+				"definition", d->definition ? json_string(d->definition) : json_null(),
+				"new_definition", d->copy_definition ? json_string(d->copy_definition) : json_null()));
+		}
+		json_object_set_new(out, "inventory", items);
 	}
 	if (!as_json)
 		printf("preconditions of %s:\n", ecplan_phase_name(next));
