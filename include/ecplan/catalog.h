@@ -146,7 +146,9 @@ typedef struct ecplan_catalog {
  * - The key: the primary key, else the first by name of the valid unique
  *   btree indexes with no expressions and no predicate whose key columns
  *   are all NOT NULL. An index is passed over when one of its key columns is
- *   the old or the new column (the change would drop or rewrite it), or uses
+ *   the new column, or the old column of a change (unless it is the primary
+ *   key being changed: the backfill then walks the old key, which stays until
+ *   contract), or uses
  *   a non-default operator class or collation (a row comparison on the
  *   columns would not follow the index order). nkey is 0 when nothing fits.
  * - indexes: every index whose key or INCLUDE columns, expressions or

@@ -261,7 +261,8 @@ static const char key_index_sql[] =
 	"     LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
 	"     LEFT JOIN pg_catalog.pg_opclass o ON o.oid = k.opc"
 	"     WHERE k.ord <= i.indnkeyatts"
-	"       AND (a.attnum IS NULL OR NOT a.attnotnull OR a.attname = $2 OR a.attname = $3"
+	"       AND (a.attnum IS NULL OR NOT a.attnotnull OR (a.attname = $2 AND NOT i.indisprimary)"
+	"            OR a.attname = $3"
 	"            OR NOT coalesce(o.opcdefault, false) OR k.coll <> a.attcollation))"
 	" ORDER BY i.indisprimary DESC, ic.relname"
 	" LIMIT 1";

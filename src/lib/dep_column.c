@@ -70,9 +70,30 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 	}
 	if (c->comment)
 		prop(inv, kind, P_COMMENT, ecplan_xstrdup("column comment"), ecplan_xstrdup(c->comment));
-	if (c->owned_sequence)
-		prop(inv, kind, P_SEQUENCE, ecplan_xstrfmt("owned sequence %s", c->owned_sequence),
-		     ecplan_xstrdup(c->owned_sequence));
+	if (c->owned_sequence) {
+		ecplan_dep *d = prop(inv, kind, P_SEQUENCE, ecplan_xstrfmt("owned sequence %s", c->owned_sequence),
+				     ecplan_xstrdup(c->owned_sequence));
+		/* A sequence narrower than the new type is widened at contract (its
+		 * value is kept), or the wider column would still run out at the
+		 * sequence's end: integer -> bigint of a serial key. */
+		char *wider = NULL;
+		const char *sp[2] = { c->owned_sequence, plan->type ? plan->type : c->type };
+		if ((rc = ecplan_db_query_value(&wider, conn,
+			"SELECT CASE WHEN s.seqtypid <> t.oid AND t.oid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)"
+			"   AND s.seqmax = CASE s.seqtypid WHEN 'int2'::regtype THEN 32767"
+			"                   WHEN 'int4'::regtype THEN 2147483647 ELSE s.seqmax END"
+			"  THEN pg_catalog.format_type(t.oid, NULL) END"
+			" FROM pg_catalog.pg_sequence s, pg_catalog.pg_type t"
+			" WHERE s.seqrelid = $1::regclass AND t.oid = to_regtype($2)"
+			" UNION ALL SELECT NULL LIMIT 1", 2, sp, err)) < 0)
+			return rc;
+		if (wider) {
+			d->copy_definition = ecplan_xstrfmt("AS %s", wider);
+			free(d->label);
+			d->label = ecplan_xstrfmt("owned sequence %s (widened to %s at contract)", c->owned_sequence, wider);
+		}
+		free(wider);
+	}
 
 	ecplan_strbuf_addf(
 		&sql,
@@ -196,6 +217,10 @@ static void render(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan, 
 		ecplan_strbuf_addch(&sb, '.');
 		ecplan_sql_ident(&sb, plan->new_column);
 		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), ECPLAN_LOCK_HELD);
+		if (d->copy_definition) {
+			ecplan_strbuf_addf(&sb, "ALTER SEQUENCE %s %s", d->extra, d->copy_definition);
+			ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), "the sequence only, brief (its value is kept)");
+		}
 	}
 }
 

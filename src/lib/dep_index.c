@@ -51,9 +51,10 @@ static char *index_blocker(const ecplan_plan *plan, const ecplan_catalog *cat, c
 		return ecplan_xstrfmt("unique constraint \"%s\" is on a partitioned table, where PostgreSQL cannot "
 				      "turn a rebuilt index into a constraint (ADD CONSTRAINT ... USING INDEX): "
 				      "replace it with a unique index first", idx->constraint_name);
-	if (idx->primary)
-		return ecplan_xstrfmt("\"%s\" is part of the primary key \"%s\"; change a non-key column, "
-				      "or add a new key first", plan->column, idx->name);
+	if (idx->primary && cat && cat->relkind == 'p')
+		return ecplan_xstrfmt("\"%s\" is part of the primary key \"%s\" of a partitioned table, which "
+				      "PostgreSQL cannot rebuild from an index (ADD PRIMARY KEY USING INDEX)",
+				      plan->column, idx->name);
 	if (idx->uses_column_in_expression &&
 	    (!index_tail(idx) || ecplan_rewrite_count(index_tail(idx), plan->column, ECPLAN_REWRITE_BARE, false) == 0))
 		return ecplan_xstrfmt("index \"%s\" uses \"%s\" in an expression or WHERE clause, and ecplan "
@@ -188,8 +189,8 @@ static void index_properties(ecplan_step *st, const ecplan_plan *plan, const ecp
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
 	/* ADD CONSTRAINT ... USING INDEX renames the index to the constraint. */
-	const char *name = idx->constraint_type == 'u' && idx->constraint_name ? idx->constraint_name
-										: idx->name;
+	const char *name = (idx->constraint_type == 'u' || idx->constraint_type == 'p') && idx->constraint_name
+				   ? idx->constraint_name : idx->name;
 	if (idx->comment) {
 		ecplan_strbuf_adds(&sb, "COMMENT ON INDEX ");
 		ecplan_sql_qualified(&sb, plan->schema, name);
@@ -333,6 +334,17 @@ static void render_all(ecplan_steps *out, ecplan_step *st, const ecplan_plan *pl
 				ecplan_sql_ident(&sb, nn);
 				ecplan_strbuf_adds(&sb, " TO ");
 				ecplan_sql_ident(&sb, idx->constraint_name);
+			} else if (idx->primary && idx->constraint_name) {
+				/* The key moves to the new column: the rebuilt unique index
+				 * becomes the primary key (the column is NOT NULL by now). */
+				ecplan_strbuf_adds(&sb, "ALTER TABLE ");
+				table_ref(&sb, plan);
+				ecplan_strbuf_adds(&sb, " ADD CONSTRAINT ");
+				ecplan_sql_ident(&sb, idx->constraint_name);
+				ecplan_strbuf_adds(&sb, " PRIMARY KEY USING INDEX ");
+				ecplan_sql_ident(&sb, nn);
+				if (idx->deferrable)
+					ecplan_strbuf_adds(&sb, idx->deferred ? " DEFERRABLE INITIALLY DEFERRED" : " DEFERRABLE");
 			} else if (idx->constraint_type == 'u' && idx->constraint_name) {
 				ecplan_strbuf_adds(&sb, "ALTER TABLE ");
 				table_ref(&sb, plan);
@@ -420,7 +432,8 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 			continue;
 		}
 		d->label = ecplan_xstrfmt("index \"%s\"%s", idx->name,
-					  idx->constraint_name && idx->constraint_type == 'u' ? " (unique constraint)" : "");
+					  idx->primary ? " (primary key)"
+					  : idx->constraint_name && idx->constraint_type == 'u' ? " (unique constraint)" : "");
 		d->refusal = index_blocker(plan, cat, idx);
 		d->copy_definition = idx->definition ? ecplan_xstrdup(idx->definition) : NULL;
 	}

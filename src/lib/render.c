@@ -326,6 +326,22 @@ static void key_list(ecplan_strbuf *sb, const ecplan_catalog *cat)
 	}
 }
 
+/* The key columns the archive keeps: a key column that is the old column
+ * (a primary key being changed) is archived as the new one, which survives. */
+static void archive_key_list(ecplan_strbuf *sb, const ecplan_plan *plan, const ecplan_catalog *cat)
+{
+	if (!have_key(cat)) {
+		key_list(sb, cat);
+		return;
+	}
+	for (size_t i = 0; i < cat->nkey; i++) {
+		if (i)
+			ecplan_strbuf_adds(sb, ", ");
+		ecplan_sql_ident(sb, strcmp(cat->key_columns[i], plan->column) ? cat->key_columns[i]
+										: plan->new_column);
+	}
+}
+
 /* Appends ($first::t1, $first+1::t2, ...). */
 static void key_params(ecplan_strbuf *sb, const ecplan_catalog *cat, int first)
 {
@@ -637,7 +653,7 @@ static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ec
 		ecplan_strbuf_adds(&sb, "CREATE TABLE ");
 		ecplan_sql_qualified(&sb, "ecplan_archive", at);
 		ecplan_strbuf_adds(&sb, " AS SELECT ");
-		key_list(&sb, cat);
+		archive_key_list(&sb, plan, cat);
 		ecplan_strbuf_adds(&sb, ", ");
 		ecplan_sql_ident(&sb, plan->column);
 		ecplan_strbuf_adds(&sb, " FROM ");
