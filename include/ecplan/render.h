@@ -51,9 +51,10 @@ char *ecplan_render_down_expr(const ecplan_plan *plan, const ecplan_catalog *cat
  * is NOT NULL (carried over). */
 bool ecplan_render_not_null(const ecplan_plan *plan, const ecplan_catalog *cat);
 /* Without change.default, the default the new column takes at contract when
- * the old column had one: up(old default), e.g. CAST(('x') AS varchar(9)) or
- * lower(('Nobody')); NULL when none. Until contract the sync trigger fills
- * the new column from the old one, whose default still applies. Caller frees. */
+ * the old column had one: that default, as ALTER COLUMN ... TYPE keeps it
+ * (coerced to the new type, "up" not applied); NULL when none. Until contract
+ * the sync trigger fills the new column from the old one, whose default still
+ * applies. Caller frees. */
 char *ecplan_render_carried_default(const ecplan_plan *plan, const ecplan_catalog *cat);
 
 /*

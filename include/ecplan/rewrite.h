@@ -38,7 +38,7 @@ char *ecplan_rewrite_column(const char *sql, size_t from, size_t to, const char 
 			    const char *new_col, int mode, bool fold, int *count);
 
 /* Replaces every bare reference to col in an expression with "(text)"
- * (e.g. the old column's default put through the plan's "up"). */
+ * (e.g. the new column in a CHECK replaced by the plan's "up"). */
 char *ecplan_rewrite_substitute(const char *sql, const char *col, const char *text, bool fold, int *count);
 
 /* Counts the candidate tokens naming col (nothing is rewritten). */

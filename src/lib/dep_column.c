@@ -238,9 +238,8 @@ static char *precheck(PGconn *conn, const ecplan_plan *plan, const ecplan_catalo
 	const char *type = plan->type ? plan->type : cat->column.type;
 	char *sql = ecplan_xstrfmt("SELECT CAST((%s) AS %s) LIMIT 0", d->copy_definition, type);
 	char *m = ecplan_dep_compile(conn, sql);
-	char *r = m ? ecplan_xstrfmt("the column's default %s, put through \"up\" as %s, cannot be the new "
-				     "column's default (%s): give the new column its own default with "
-				     "change.default", d->extra, d->copy_definition, m)
+	char *r = m ? ecplan_xstrfmt("the column's default %s does not convert to the new type %s (%s): give "
+				     "the new column its own default with change.default", d->extra, type, m)
 		    : NULL;
 	free(sql);
 	free(m);
@@ -263,6 +262,6 @@ const ecplan_dep_kind ecplan_dep_column = {
 	.render = render,
 	.precheck = precheck,
 	.summary = "given to the new column: privileges, statistics, storage and options at expand "
-		   "(in the ADD COLUMN transaction), the default (put through \"up\") at contract, NOT NULL through a validated "
+		   "(in the ADD COLUMN transaction), the default at contract, NOT NULL through a validated "
 		   "CHECK and SET NOT NULL at contract, the comment and the owned sequence at contract",
 };

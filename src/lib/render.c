@@ -133,15 +133,10 @@ char *ecplan_render_carried_default(const ecplan_plan *plan, const ecplan_catalo
 	if (plan->default_expr || !cat || !cat->column_exists || !cat->column.default_expr ||
 	    cat->column.identity || cat->column.generated)
 		return NULL;
-	const char *d = cat->column.default_expr;
-	if (plan->up && !is_bare_column(plan->up, plan->column)) {
-		/* up(default): the plan's expression with the column replaced; an
-		 * unquoted name in a plan folds to lower case, as PostgreSQL reads it. */
-		return ecplan_rewrite_substitute(plan->up, plan->column, d, true, NULL);
-	}
-	if (plan->type)
-		return ecplan_xstrfmt("CAST((%s) AS %s)", d, plan->type);
-	return ecplan_xstrdup(d);
+	/* The default itself, as ALTER COLUMN ... TYPE ... USING keeps it:
+	 * PostgreSQL coerces it to the new type when it is set (the
+	 * preconditions check that it converts); "up" is not applied to it. */
+	return ecplan_xstrdup(cat->column.default_expr);
 }
 
 char *ecplan_render_down_expr(const ecplan_plan *plan, const ecplan_catalog *cat)
