@@ -45,13 +45,17 @@ char *ecplan_runner_info_describe(const ecplan_runner_info *info);
 /* What to do to tell whether that runner is alive. Caller frees. */
 char *ecplan_runner_info_alive_hint(const ecplan_runner_info *info, const char *plan_name);
 
-/* *out true when the plan's latest phase move (ecplan.events kinds "phase"
- * and "rollback") is a rollback. */
+/* *out true when the plan's latest move (ecplan.events kinds "phase",
+ * "rollback" and "precondition", a forward attempt stopped before its start)
+ * is a rollback. */
 int ecplan_watch_last_move_is_rollback(bool *out, PGconn *conn, const char *name, ecplan_error *err);
 
 /*
- * The distinct events of gate deliveries not yet delivered, e.g.
- * "switch.after", comma-separated in *out (NULL when none; caller frees).
+ * The distinct events of failed gate deliveries the next advance or rollback
+ * would re-deliver, e.g. "switch.after", comma-separated and sorted in *out
+ * (NULL when none; caller frees): a <phase>.before of an attempt not started,
+ * the <phase>.after of the phase still running, the rollback.* of the latest
+ * rollback.
  */
 int ecplan_watch_pending_gates(char **out, PGconn *conn, const char *name, ecplan_error *err);
 

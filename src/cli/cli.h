@@ -72,6 +72,9 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
 /* A usage error for an option getopt_long refused: names a missing value or
  * suggests the closest of opts ("did you mean"). Returns EXIT_USAGE. */
 struct option;
+/* "; did you mean \"X\"?" for the phase and/or state name closest to word,
+ * or "" (a static buffer, valid until the next call). */
+const char *cli_suggest_name(const char *word, bool phases, bool states);
 int cli_option_error(const cli_command *cmd, const struct option *opts, const char *arg);
 /* Loads and validates a plan file; on failure prints every error and
  * returns NULL. */

@@ -245,13 +245,15 @@ int cli_run_phases(bool rollback, int argc, char **argv)
 	ecplan_phase to_phase = ECPLAN_PHASE_NONE;
 	ecplan_state to_state = ECPLAN_STATE_PLANNED;
 	if (to && !rollback && (to_phase = ecplan_phase_parse(to)) == ECPLAN_PHASE_NONE)
-		return cli_usage_error(self, "unknown phase \"%s\" (phases: expand, sync, backfill, switch, contract)", to);
+		return cli_usage_error(self, "unknown phase \"%s\"%s (phases: expand, sync, backfill, switch, contract)",
+				       to, cli_suggest_name(to, true, false));
 	if (to && rollback) {
 		to_state = ecplan_state_parse(to);
 		if (to_state == ECPLAN_STATE_INVALID || to_state == ECPLAN_STATE_CONTRACTED ||
 		    to_state == ECPLAN_STATE_ROLLED_BACK)
-			return cli_usage_error(self, "cannot roll back to \"%s\" (states: planned, expanded, "
-						     "synced, backfilled, switched)", to);
+			return cli_usage_error(self, "cannot roll back to \"%s\"%s (states: planned, expanded, "
+						     "synced, backfilled, switched)", to,
+					       to_state == ECPLAN_STATE_INVALID ? cli_suggest_name(to, false, true) : "");
 	}
 	if (all)
 		to_phase = ECPLAN_PHASE_CONTRACT;

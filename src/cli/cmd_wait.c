@@ -137,8 +137,9 @@ int cmd_wait(int argc, char **argv)
 	if (ecplan_phase_parse(until) != ECPLAN_PHASE_NONE)
 		target = ecplan_phase_result(ecplan_phase_parse(until));
 	if (target == ECPLAN_STATE_INVALID)
-		return cli_usage_error(self, "unknown phase or state \"%s\" (phases: expand, sync, backfill, "
-					     "switch, contract; or a state such as rolled_back)", until);
+		return cli_usage_error(self, "unknown phase or state \"%s\"%s (phases: expand, sync, backfill, "
+					     "switch, contract; or a state such as rolled_back)", until,
+				       cli_suggest_name(until, true, true));
 	char *name = cli_plan_name(argv[optind]);
 	if (!name)
 		return EXIT_USAGE;

@@ -168,6 +168,22 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+const char *cli_suggest_name(const char *word, bool phases, bool states)
+{
+	static const char *const phase_names[] = { "expand", "sync", "backfill", "switch", "contract", NULL };
+	static const char *const state_names[] = { "planned", "expanded", "synced", "backfilled", "switched",
+						    "contracted", "rolled_back", NULL };
+	static const char *const both[] = { "expand", "sync", "backfill", "switch", "contract", "planned",
+					    "expanded", "synced", "backfilled", "switched", "contracted",
+					    "rolled_back", NULL };
+	const char *s = ecplan_suggest(word, phases && states ? both : phases ? phase_names : state_names);
+	static char buf[64];
+	if (!s)
+		return "";
+	snprintf(buf, sizeof(buf), "; did you mean \"%s\"?", s);
+	return buf;
+}
+
 int cli_option_error(const cli_command *cmd, const struct option *opts, const char *arg)
 {
 	const char *names[32];

@@ -126,7 +126,8 @@ int ecplan_watch_last_move_is_rollback(bool *out, PGconn *conn, const char *name
 	char *v = NULL;
 	*out = false;
 	int rc = ecplan_db_query_value(&v, conn,
-		"SELECT kind FROM ecplan.events WHERE plan = $1 AND kind IN ('phase', 'rollback')"
+		/* A failed precondition is a forward attempt that logged no phase start. */
+		"SELECT kind FROM ecplan.events WHERE plan = $1 AND kind IN ('phase', 'rollback', 'precondition')"
 		" ORDER BY id DESC LIMIT 1", 1, &name, err);
 	*out = rc == 0 && v && !strcmp(v, "rollback");
 	free(v);
@@ -138,14 +139,21 @@ int ecplan_watch_pending_gates(char **out, PGconn *conn, const char *name, ecpla
 	char *v = NULL;
 	*out = NULL;
 	int rc = ecplan_db_query_value(&v, conn,
-		/* Only deliveries of the current (or next) attempt: an older
+		/* Only what the next command would re-deliver: a .before of an
+		 * attempt not started yet, the .after of the phase still running
+		 * (its work done), the rollback.* of the latest rollback. An older
 		 * attempt's failed delivery is never re-delivered. */
 		"SELECT string_agg(DISTINCT d.event, ',' ORDER BY d.event) FROM ecplan.deliveries d"
-		" JOIN ecplan.plans p ON p.name = d.plan"
+		" JOIN ecplan.plans p ON p.name = d.plan,"
+		" LATERAL (SELECT split_part(d.event, '.', 1) AS ph, split_part(d.event, '.', 2) AS wh,"
+		"  coalesce(p.attempts[array_position(ARRAY['expand', 'sync', 'backfill', 'switch', 'contract'],"
+		"   split_part(d.event, '.', 1))], 0) AS n) e"
 		" WHERE d.plan = $1 AND d.gate AND NOT d.delivered AND d.event <> 'failed'"
-		"  AND d.phase_attempt >= CASE WHEN d.event LIKE 'rollback.%' THEN p.rollback_attempts"
-		"   ELSE coalesce(p.attempts[array_position(ARRAY['expand', 'sync', 'backfill', 'switch',"
-		"    'contract'], split_part(d.event, '.', 1))], 0) END", 1, &name, err);
+		"  AND CASE WHEN e.ph = 'rollback' AND e.wh = 'before' THEN d.phase_attempt > p.rollback_attempts"
+		"   WHEN e.ph = 'rollback' THEN d.phase_attempt = p.rollback_attempts"
+		"   WHEN e.wh = 'before' THEN d.phase_attempt > e.n"
+		"   ELSE d.phase_attempt = e.n AND p.running_phase = e.ph AND NOT p.rolling_back END",
+		1, &name, err);
 	if (rc == 0 && v && *v)
 		*out = v;
 	else

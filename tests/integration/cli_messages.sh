@@ -38,6 +38,14 @@ assert_exit 2 ecplan advance "$P" --zzz
 assert_contains "$(cat "$ERR")" 'unknown option "--zzz"' "unknown flag"
 assert_not_contains "$(cat "$ERR")" "did you mean" "no suggestion for --zzz"
 
+# Phase and state names.
+assert_exit 2 ecplan advance "$P" --to swtich
+assert_contains "$(cat "$ERR")" 'unknown phase "swtich"; did you mean "switch"?' "--to typo"
+assert_exit 2 ecplan rollback "$P" --to synched
+assert_contains "$(cat "$ERR")" 'did you mean "synced"?' "rollback --to typo"
+assert_exit 2 ecplan wait some-plan --until backfiled
+assert_contains "$(cat "$ERR")" 'did you mean "backfilled"?' "wait --until typo"
+
 # Plan keys.
 bad=$IT_TMP/bad.json
 python3 - "$P" "$bad" <<'PY'

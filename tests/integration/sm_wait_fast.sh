@@ -67,6 +67,12 @@ assert_exit 10 ecplan wait $NAME --until expand --timeout 3600
 assert_contains "$(cat "$ERR")" "was rolled back (state rolled_back)" "exit 10 says why"
 assert_exit 10 ecplan wait $NAME --until planned --timeout 3600
 assert_exit 0 ecplan wait $NAME --until rolled_back --timeout 1
+# Advancing it again fails a precondition: that failure is the latest news (exit 1).
+q 'ALTER TABLE public.users RENAME COLUMN email TO email_gone' >/dev/null
+assert_exit 3 ecplan advance "$P"
+assert_exit 1 ecplan wait $NAME --until expand --timeout 3600
+assert_contains "$(cat "$ERR")" "failed and no runner holds it" "a failed re-advance after a rollback: exit 1"
+q 'ALTER TABLE public.users RENAME COLUMN email_gone TO email' >/dev/null
 
 # Interrupted (kill -9 during the backfill) and no runner: exit 1 at once.
 K=$IT_TMP/kill.json

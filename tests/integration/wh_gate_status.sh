@@ -46,4 +46,24 @@ assert_not_contains "$all" "step 2 of 1" "the reported message"
 assert_exit 0 ecplan status wh-gst --json
 assert_eq "False [] None" "$(python3 -c 'import json,sys; o = json.load(sys.stdin); print(o["phase_work_done"], o["pending_gates"], o["running_phase"])' <"$OUT")" \
 	"status --json: nothing pending once delivered"
+
+# A failed switch.after of a switch that was then rolled back is not pending:
+# the next switch is a new attempt with its own delivery. wait says "rolled
+# back" (11), not "gate" (5).
+wh_table t_gst2 100
+plan2=$IT_TMP/gst2.json
+wh_script /flag2 500
+wh_plan "$plan2" wh-gst2 t_gst2 '[
+  {"name": "flag-flip", "url": "http://127.0.0.1:@PORT@/flag2", "events": ["switch.after"],
+   "gate": true, "retries": 0, "timeout_ms": 3000}
+]'
+assert_exit 5 ecplan advance "$plan2" --to switch
+assert_exit 0 ecplan status wh-gst2 --json
+assert_eq "['switch.after']" "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["pending_gates"])' <"$OUT")" "pending after the failure"
+assert_exit 0 ecplan rollback "$plan2" --to backfilled
+assert_eq "backfilled|" "$(wh_state wh-gst2)" "switch undone"
+assert_exit 0 ecplan status wh-gst2 --json
+assert_eq "[] False" "$(python3 -c 'import json,sys; o = json.load(sys.stdin); print(o["pending_gates"], o["phase_work_done"])' <"$OUT")" \
+	"the rolled-back attempt's delivery is not pending"
+assert_exit 11 ecplan wait wh-gst2 --until switched --timeout 3600
 pass
