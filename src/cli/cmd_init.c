@@ -70,7 +70,8 @@ int cmd_init(int argc, char **argv)
 		}
 		printf("-- The role must also own each table it changes (or have its owner's privileges:\n"
 		       "-- GRANT owner TO role) and have USAGE on the table's schema. Nothing else:\n"
-		       "-- no CREATE on the database, no TEMP, no superuser.\n");
+		       "-- no CREATE on the database, no TEMP, no superuser. (\"ecplan forget\" also needs\n"
+		       "-- DELETE on ecplan.plans, ecplan.events and ecplan.deliveries.)\n");
 		free(roles);
 		return EXIT_DONE;
 	}
