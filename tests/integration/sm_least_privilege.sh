@@ -106,7 +106,7 @@ sm_plan "$PA" "$PF" name='"t-fk"' table='"public.t_fk"' change.column='"parent_i
 	change.type='"bigint"' change.up='"parent_id::bigint"' change.down='"parent_id2::int"'
 before=$(snapshot public.t_fk)
 assert_exit 3 as "$OWNER" ecplan advance "$PF" --to expand
-assert_contains "$(cat "$ERR")" "GRANT REFERENCES ON parent TO \"$OWNER\";" "names the REFERENCES GRANT"
+assert_contains "$(cat "$ERR")" "GRANT REFERENCES ON \"public\".\"parent\" TO \"$OWNER\";" "names the REFERENCES GRANT"
 assert_eq "$before" "$(snapshot public.t_fk)" "the table is untouched"
 
 # 4. a role with no privilege on ecplan's state at all
