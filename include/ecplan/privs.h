@@ -15,6 +15,8 @@
  *     ecplan.ecplan_sync_<plan>) and SELECT/INSERT/UPDATE on its tables,
  *     USAGE on ecplan.events_id_seq; or, when schema ecplan does not exist
  *     yet, CREATE on the database;
+ *   - REFERENCES on every table a foreign key from the column refers to
+ *     (the key is carried to the new column);
  *   - with contract.archive: USAGE and CREATE on schema ecplan_archive (or
  *     CREATE on the database when it is missing), and to own
  *     ecplan_archive."<plan>" when it exists already.

@@ -69,8 +69,12 @@ int cmd_init(int argc, char **argv)
 			free(g);
 		}
 		printf("-- The role must also own each table it changes (or have its owner's privileges:\n"
-		       "-- GRANT owner TO role) and have USAGE on the table's schema. Nothing else:\n"
-		       "-- no CREATE on the database, no TEMP, no superuser.\n");
+		       "-- GRANT owner TO role), have USAGE on the table's schema, CREATE there too when\n"
+		       "-- the backfill rebuilds indexes on the column, and REFERENCES on the tables a\n"
+		       "-- foreign key from the column refers to; \"ecplan advance\" checks all of it before\n"
+		       "-- expand. Nothing else: no CREATE on the database, no TEMP, no superuser.\n"
+		       "-- (\"ecplan forget\" also needs DELETE on ecplan.plans, ecplan.events and\n"
+		       "-- ecplan.deliveries.)\n");
 		free(roles);
 		return EXIT_DONE;
 	}

@@ -74,6 +74,31 @@ static void line(ecplan_strbuf *sb, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A foreign key from the column is carried to the new column: adding it needs
+ * REFERENCES on the referenced table. */
+static int missing_references(ecplan_strbuf *sb, PGconn *conn, const ecplan_plan *plan, const char *oid,
+			      const char *role, ecplan_error *err)
+{
+	PGresult *res = NULL;
+	const char *params[2] = { oid, plan->column };
+	int rc = ecplan_db_query(&res, conn,
+		"SELECT DISTINCT n.nspname, r.relname FROM pg_catalog.pg_constraint c"
+		" JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attname = $2"
+		" JOIN pg_catalog.pg_class r ON r.oid = c.confrelid"
+		" JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace"
+		" WHERE c.conrelid = $1::oid AND c.contype = 'f' AND a.attnum = ANY (c.conkey)"
+		"   AND NOT has_table_privilege(c.confrelid, 'REFERENCES') ORDER BY 1, 2", 2, params, err);
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		ecplan_strbuf t = ECPLAN_STRBUF_INIT;
+		ecplan_sql_qualified(&t, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+		line(sb, "REFERENCES on table %s (the foreign key from \"%s\" is carried to the new column): "
+		     "GRANT REFERENCES ON %s TO %s;", t.buf, plan->column, t.buf, role);
+		ecplan_strbuf_release(&t);
+	}
+	PQclear(res);
+	return rc;
+}
+
 int ecplan_privs_missing(char **out, PGconn *conn, const ecplan_plan *plan, unsigned int table_oid,
 			 bool builds_indexes, ecplan_error *err)
 {
@@ -192,6 +217,8 @@ int ecplan_privs_missing(char **out, PGconn *conn, const ecplan_plan *plan, unsi
 			}
 		}
 	}
+	if (plan && table_oid && (rc = missing_references(&sb, conn, plan, oid, role.buf, err)) < 0)
+		goto done;
 	if (sb.len)
 		*out = ecplan_strbuf_detach(&sb);
 done:

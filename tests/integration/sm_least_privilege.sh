@@ -97,6 +97,18 @@ q "GRANT CREATE ON SCHEMA ecplan TO \"$OWNER\"" >/dev/null
 assert_exit 0 as "$OWNER" ecplan advance "$PO" --all
 assert_eq contracted "$(sm_state t-own)" "with the GRANT back, the plan runs through"
 
+# 3b. a foreign key from the column to a table the role may not reference
+q "CREATE TABLE public.parent (id int PRIMARY KEY); INSERT INTO public.parent VALUES (1);
+   CREATE TABLE public.t_fk (id int PRIMARY KEY, name text, parent_id int REFERENCES public.parent);
+   INSERT INTO public.t_fk VALUES (1, 'a', 1); ALTER TABLE public.t_fk OWNER TO \"$OWNER\"" >/dev/null
+PF=$IT_TMP/t_fk.json
+sm_plan "$PA" "$PF" name='"t-fk"' table='"public.t_fk"' change.column='"parent_id"' change.new_column='"parent_id2"' \
+	change.type='"bigint"' change.up='"parent_id::bigint"' change.down='"parent_id2::int"'
+before=$(snapshot public.t_fk)
+assert_exit 3 as "$OWNER" ecplan advance "$PF" --to expand
+assert_contains "$(cat "$ERR")" "GRANT REFERENCES ON \"public\".\"parent\" TO \"$OWNER\";" "names the REFERENCES GRANT"
+assert_eq "$before" "$(snapshot public.t_fk)" "the table is untouched"
+
 # 4. a role with no privilege on ecplan's state at all
 q "CREATE TABLE public.t_none (id int PRIMARY KEY, name text); ALTER TABLE public.t_none OWNER TO \"$NONE\"" >/dev/null
 PN=$IT_TMP/t_none.json
