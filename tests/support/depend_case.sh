@@ -198,6 +198,14 @@ if [[ $wrc != 0 ]]; then
 	show_file "$tmp/writer.err"
 fi
 mapfile -t ks < <(dep_psql "$B" -c "SELECT k FROM it_writer.log ORDER BY k")
+# Where the writes fell: the writer must have written while the plan ran, not
+# only before it started.
+wstates=$(dep_psql "$B" -c "SELECT string_agg(state || ' ' || n, ', ' ORDER BY min_k)
+	FROM (SELECT state, count(*) AS n, min(k) AS min_k FROM it_writer.log GROUP BY state) s")
+during=$(dep_psql "$B" -c "SELECT count(*) FROM it_writer.log WHERE state <> 'planned'")
+if ((during == 0)); then
+	bad "old code wrote nothing while the plan ran (writes by state: ${wstates:-none})"
+fi
 if ((ran == 0)); then
 	say "(ecplan did not finish: no comparison with the naive DDL)"
 else
@@ -265,5 +273,5 @@ for phase in expand sync backfill switch; do
 	same_as_original "$C" "rolled back from $phase"
 done
 
-((failures == 0)) && say "carried: identical to the naive ALTER (${#ks[@]} writes during the run); rollback from 4 phases restores the original"
+((failures == 0)) && say "carried: identical to the naive ALTER; rollback from 4 phases restores the original; writes by state: $wstates"
 exit $((failures > 0))

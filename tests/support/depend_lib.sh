@@ -152,7 +152,7 @@ dep_writer_setup() {
 	local db=$1
 	dep_psql "$db" >/dev/null <<'SQL'
 CREATE SCHEMA it_writer;
-CREATE TABLE it_writer.log (k integer PRIMARY KEY);
+CREATE TABLE it_writer.log (k integer PRIMARY KEY, state text NOT NULL);
 CREATE TABLE it_writer.ctl (stop boolean NOT NULL);
 INSERT INTO it_writer.ctl VALUES (false);
 CREATE FUNCTION it_writer.ok(p text) RETURNS boolean LANGUAGE plpgsql AS $$
@@ -164,6 +164,14 @@ BEGIN
   EXECUTE 'SELECT state, running_phase FROM ecplan.plans WHERE name = $1' INTO s, rp USING p;
   RETURN coalesce(s, 'planned') IN ('planned', 'expanded', 'synced', 'backfilled', 'switched', 'rolled_back')
          AND rp IS DISTINCT FROM 'contract';
+END $$;
+-- The plan's state (and the phase running, if any) when a write commits.
+CREATE FUNCTION it_writer.state(p text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE s text; rp text;
+BEGIN
+  IF to_regclass('ecplan.plans') IS NULL THEN RETURN 'planned'; END IF;
+  EXECUTE 'SELECT state, running_phase FROM ecplan.plans WHERE name = $1' INTO s, rp USING p;
+  RETURN coalesce(s, 'planned') || coalesce('+' || rp, '');
 END $$;
 SQL
 }
@@ -183,7 +191,8 @@ dep_writer_script() {
 		printf 'BEGIN;\nLOCK TABLE %s IN ROW EXCLUSIVE MODE;\n' "$table"
 		printf "SELECT it_writer.ok('%s') AS ok \\\\gset\n" "$planlit"
 		printf '\\if :ok\n\\set k %d\n%s\n' "$k" "$body"
-		printf 'INSERT INTO it_writer.log VALUES (%d);\nCOMMIT;\n\\else\nROLLBACK;\n\\q\n\\endif\n' "$k"
+		printf "INSERT INTO it_writer.log VALUES (%d, it_writer.state('%s'));\nCOMMIT;\n" "$k" "$planlit"
+		printf '\\else\nROLLBACK;\n\\q\n\\endif\n'
 		printf 'SELECT pg_sleep(0.005) AS s \\gset\n'
 	done
 }
