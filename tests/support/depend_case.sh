@@ -13,8 +13,12 @@
 #                     the rest of the file: text the error must contain (refused kinds)
 #   writes.sql        optional: old code's writes, psql text using :k (the iteration);
 #                     default: UPDATE <table> SET <column> = <column> on one row
+#   between.sql       optional: a change made after switch, before contract (e.g. a view
+#                     created on the old column: contract must see it); on the naive
+#                     database it runs before the naive DDL
 #   update.sql        optional: the application's update between switch and contract
 #                     (e.g. a function rewritten for the new column), applied to both
+#                     (on the naive database after the naive DDL)
 #   writes_new.sql    optional: new code's writes after contract (k = 100000), run on both
 #
 # carried: database A runs the naive DDL (depend_oracle.py naive) after replaying
@@ -24,7 +28,8 @@
 # must give back the original catalog and rows.
 # contract-refused: as carried, but the first `advance --all` must stop at
 # contract with exit 3 (the functions named in change.functions still name the
-# old column) and change nothing; update.sql is then applied and contract runs.
+# old column, or between.sql added an object contract would lose) and change
+# nothing; update.sql is then applied and contract runs.
 # refused: `advance --all` exits 3 with the expected text, and the catalog and the
 # rows are exactly as before.
 set -uo pipefail
@@ -160,8 +165,14 @@ for _ in $(seq 1 100); do
 done
 
 ran=1
-if [[ -f "$dir/update.sql" ]]; then
+if [[ -f "$dir/update.sql" || -f "$dir/between.sql" ]]; then
 	run_ecplan 0 "$B" advance "$plan" --to switch --quiet || ran=0
+	if ((ran)) && [[ -f "$dir/between.sql" ]]; then
+		dep_psql "$B" -f "$dir/between.sql" >/dev/null 2>"$tmp/between.err" || {
+			show_file "$tmp/between.err"
+			broken "between.sql fails on the ecplan database"
+		}
+	fi
 	if ((ran)) && [[ $expect == contract-refused ]]; then
 		dep_snapshot "$B" "$tmp/switched.snap"
 		if run_ecplan 3 "$B" advance "$plan" --all --quiet; then
@@ -178,11 +189,13 @@ if [[ -f "$dir/update.sql" ]]; then
 			ran=0
 		fi
 	fi
-	if ((ran)); then
+	if ((ran)) && [[ -f "$dir/update.sql" ]]; then
 		dep_psql "$B" -f "$dir/update.sql" >/dev/null 2>"$tmp/update.err" || {
 			show_file "$tmp/update.err"
 			broken "update.sql fails on the ecplan database"
 		}
+	fi
+	if ((ran)); then
 		run_ecplan 0 "$B" advance "$plan" --all --quiet || ran=0
 	fi
 else
@@ -216,6 +229,12 @@ else
 		dep_writer_replay "$A" "$writes" "${ks[@]}" 2>"$tmp/replay.err" || {
 			show_file "$tmp/replay.err"
 			broken "replaying the writer's writes on the naive database failed"
+		}
+	fi
+	if [[ -f "$dir/between.sql" ]]; then
+		dep_psql "$A" -f "$dir/between.sql" >/dev/null 2>"$tmp/between.err" || {
+			show_file "$tmp/between.err"
+			broken "between.sql fails on the naive database"
 		}
 	fi
 	dep_naive_sql "$A" "$plan" >"$tmp/naive.sql" 2>"$tmp/naive.err" || {
