@@ -34,7 +34,7 @@
 # Exit 0 only when there is no failure and no error.
 set -euo pipefail
 
-me=schema-oracle.sh
+me='schema-oracle.sh'
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 die() {
 	echo "$me: error: $*" >&2
