@@ -202,9 +202,8 @@ while IFS=$'\t' read -r sch tbl col typ newtype; do
 	PGDATABASE=$B dep_ecplan advance "$plan" --all --quiet >"$work/out" 2>"$work/err" || rc=$?
 	case $rc in
 	3)
-		dep_snapshot "$B" "$work/b.snap"
 		dep_rows "$O" "$work/orig.rows" "$qt"
-		dep_rows "$B" "$work/b.rows" "$qt"
+		dep_state "$B" "$work/b.snap" "$work/b.rows" "$qt"
 		if dep_compare_both "$work/orig.snap" "$work/b.snap" "$work/orig.rows" "$work/b.rows" \
 			"original" "after refusal" >"$work/diff"; then
 			refused=$((refused + 1))
@@ -225,10 +224,8 @@ while IFS=$'\t' read -r sch tbl col typ newtype; do
 			nooracle=$((nooracle + 1))
 			printf '%4d no oracle  %s: the naive DDL fails: %s\n' "$i" "$what" "$(head -c 150 "$work/naive.err" | tr '\n' ' ')"
 		else
-			dep_snapshot "$A" "$work/a.snap"
-			dep_snapshot "$B" "$work/b.snap"
-			dep_rows "$A" "$work/a.rows" "$qt"
-			dep_rows "$B" "$work/b.rows" "$qt"
+			dep_state "$A" "$work/a.snap" "$work/a.rows" "$qt"
+			dep_state "$B" "$work/b.snap" "$work/b.rows" "$qt"
 			if dep_compare_both "$work/a.snap" "$work/b.snap" "$work/a.rows" "$work/b.rows" \
 				"naive ALTER" "ecplan" >"$work/diff"; then
 				identical=$((identical + 1))

@@ -91,8 +91,7 @@ dep_psql "$T" -f "$dir/schema.sql" >"$tmp/schema.out" 2>&1 || {
 	show_file "$tmp/schema.out"
 	broken "schema.sql does not load"
 }
-dep_snapshot "$T" "$tmp/orig.snap" || broken "snapshot of the original failed"
-dep_rows "$T" "$tmp/orig.rows" || broken "row dump of the original failed"
+dep_state "$T" "$tmp/orig.snap" "$tmp/orig.rows" || broken "snapshot of the original failed"
 
 # run_ecplan EXPECTED_RC DB ARGS...: runs ecplan on DB; on another exit code, says so
 # with its output and returns 1.
@@ -113,8 +112,7 @@ run_ecplan() {
 # same_as_original DB WHAT: the catalog and rows of DB equal the original's.
 same_as_original() {
 	local db=$1 what=$2 rc=0
-	dep_snapshot "$db" "$tmp/now.snap" || { bad "$what: snapshot failed"; return 1; }
-	dep_rows "$db" "$tmp/now.rows" || { bad "$what: row dump failed"; return 1; }
+	dep_state "$db" "$tmp/now.snap" "$tmp/now.rows" || { bad "$what: snapshot failed"; return 1; }
 	dep_compare_both "$tmp/orig.snap" "$tmp/now.snap" "$tmp/orig.rows" "$tmp/now.rows" \
 		"original" "$what" >"$tmp/diff" 2>&1 || rc=$?
 	case $rc in
@@ -265,10 +263,8 @@ else
 			}
 		done
 	fi
-	dep_snapshot "$A" "$tmp/naive.snap"
-	dep_snapshot "$B" "$tmp/ecplan.snap"
-	dep_rows "$A" "$tmp/naive.rows"
-	dep_rows "$B" "$tmp/ecplan.rows"
+	dep_state "$A" "$tmp/naive.snap" "$tmp/naive.rows"
+	dep_state "$B" "$tmp/ecplan.snap" "$tmp/ecplan.rows"
 	rc=0
 	dep_compare_both "$tmp/naive.snap" "$tmp/ecplan.snap" "$tmp/naive.rows" "$tmp/ecplan.rows" \
 		"naive ALTER" "ecplan" >"$tmp/diff" || rc=$?

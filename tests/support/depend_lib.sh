@@ -16,6 +16,7 @@
 #   dep_snapshot DB FILE              catalog snapshot into FILE
 #   dep_rows DB FILE [TABLE]          every row of every user table (or of TABLE and the
 #                                     tables a foreign key links to it), one line each
+#   dep_state DB SNAP ROWS [TABLE]    both of the above in one psql session
 #   dep_naive_sql DB PLAN             prints the naive DDL for PLAN (reads DB's catalog)
 #   dep_compare EXP GOT LE LG         prints the differences (labels LE/LG), returns 1 if any
 #   dep_compare_rows EXP GOT LE LG    the same for row dumps
@@ -60,15 +61,32 @@ dep_snapshot() {
 
 dep_rows() { # dep_rows DB FILE [TABLE]: with TABLE (SQL name), only it and the
 	# tables linked to it by a foreign key either way
+	_dep_rows_sql "${3:-}" | dep_psql "$1" -F "$(printf '\t')" -v t="${3:-}" >"$2.tmp"
+	LC_ALL=C sort "$2.tmp" >"$2"
+	rm -f "$2.tmp"
+}
+
+# dep_state DB SNAP ROWS [TABLE]: dep_snapshot and dep_rows in one session.
+dep_state() {
+	{
+		printf '\\o %s\n\\i %s\n\\o %s\n' "$2" "$DEP_SUPPORT_DIR/depend_snapshot.sql" "$3.tmp"
+		_dep_rows_sql "${4:-}"
+		printf '\\o\n'
+	} | dep_psql "$1" -F "$(printf '\t')" -v t="${4:-}" || return 1
+	LC_ALL=C sort "$3.tmp" >"$3"
+	rm -f "$3.tmp"
+}
+
+_dep_rows_sql() {
 	local filter=
-	if [[ -n "${3:-}" ]]; then
+	if [[ -n "${1:-}" ]]; then
 		filter="AND (c.oid = to_regclass(:'t') OR c.oid IN (
 		          SELECT confrelid FROM pg_constraint WHERE contype = 'f' AND conrelid = to_regclass(:'t')
 		          UNION SELECT conrelid FROM pg_constraint WHERE contype = 'f' AND confrelid = to_regclass(:'t')))"
 	fi
 	# One SELECT per user table (psql's \gexec runs each); each row as
 	# "<table> <jsonb>": jsonb sorts its keys, so column order does not matter.
-	dep_psql "$1" -F "$(printf '\t')" -v t="${3:-}" >"$2.tmp" <<SQL
+	cat <<SQL
 SELECT format('SELECT %L || '' '' || to_jsonb(t)::text FROM ONLY %s t', qn, qn)
   FROM (SELECT format('%I.%I', n.nspname, c.relname) AS qn
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -79,8 +97,6 @@ SELECT format('SELECT %L || '' '' || to_jsonb(t)::text FROM ONLY %s t', qn, qn)
          ORDER BY 1) s
 \gexec
 SQL
-	LC_ALL=C sort "$2.tmp" >"$2"
-	rm -f "$2.tmp"
 }
 
 dep_naive_sql() {
