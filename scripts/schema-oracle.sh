@@ -57,7 +57,7 @@ while (($#)); do
 	--no-data) no_data=1 ;;
 	--keep) keep=1 ;;
 	-h | --help)
-		sed -n '2,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+		sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*) die "unknown option '$1' (see --help)" ;;
