@@ -10,7 +10,8 @@
 # object and nothing changes.
 #
 # Every case runs, even after a failure; the failing ones are listed at the end
-# with their differences above. DEP_CASES=REGEX runs only the matching cases.
+# with their differences above. DEP_CASES=REGEX runs only the matching cases;
+# DEP_JOBS=N runs N cases at a time (default 2).
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 src=${ECPLAN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -20,8 +21,9 @@ cases_dir=$src/tests/cases/depend
 runner=$src/tests/support/depend_case.sh
 [[ -d "$cases_dir" ]] || fail "no cases in $cases_dir"
 
-failed=()
-passed=0
+# Cases run DEP_JOBS at a time (default 2); each has its own databases.
+jobs_max=${DEP_JOBS:-2}
+names=()
 i=0
 for dir in "$cases_dir"/*/; do
 	name=$(basename "$dir")
@@ -29,10 +31,23 @@ for dir in "$cases_dir"/*/; do
 		continue
 	fi
 	i=$((i + 1))
+	names+=("$name")
+	while (($(jobs -rp | wc -l) >= jobs_max)); do
+		wait -n || true
+	done
+	(
+		rc=0
+		bash "$runner" "$dir" "${IT_DB}_$i" >"$IT_TMP/case.$name.out" 2>&1 || rc=$?
+		echo "$rc" >"$IT_TMP/case.$name.rc"
+	) &
+done
+wait
+failed=()
+passed=0
+for name in "${names[@]}"; do
 	echo "# case $name" >&2
-	rc=0
-	bash "$runner" "$dir" "${IT_DB}_$i" >"$IT_TMP/case.out" 2>&1 || rc=$?
-	sed 's/^/# /' "$IT_TMP/case.out" >&2
+	sed 's/^/# /' "$IT_TMP/case.$name.out" >&2
+	rc=$(cat "$IT_TMP/case.$name.rc" 2>/dev/null || echo "no result")
 	IT_ASSERTS=$((IT_ASSERTS + 1))
 	if [[ $rc == 0 ]]; then
 		passed=$((passed + 1))

@@ -13,8 +13,12 @@
 #                     the rest of the file: text the error must contain (refused kinds)
 #   writes.sql        optional: old code's writes, psql text using :k (the iteration);
 #                     default: UPDATE <table> SET <column> = <column> on one row
+#   between.sql       optional: a change made after switch, before contract (e.g. a view
+#                     created on the old column: contract must see it); on the naive
+#                     database it runs before the naive DDL
 #   update.sql        optional: the application's update between switch and contract
 #                     (e.g. a function rewritten for the new column), applied to both
+#                     (on the naive database after the naive DDL)
 #   writes_new.sql    optional: new code's writes after contract (k = 100000), run on both
 #
 # carried: database A runs the naive DDL (depend_oracle.py naive) after replaying
@@ -24,7 +28,8 @@
 # must give back the original catalog and rows.
 # contract-refused: as carried, but the first `advance --all` must stop at
 # contract with exit 3 (the functions named in change.functions still name the
-# old column) and change nothing; update.sql is then applied and contract runs.
+# old column, or between.sql added an object contract would lose) and change
+# nothing; update.sql is then applied and contract runs.
 # refused: `advance --all` exits 3 with the expected text, and the catalog and the
 # rows are exactly as before.
 set -uo pipefail
@@ -86,8 +91,7 @@ dep_psql "$T" -f "$dir/schema.sql" >"$tmp/schema.out" 2>&1 || {
 	show_file "$tmp/schema.out"
 	broken "schema.sql does not load"
 }
-dep_snapshot "$T" "$tmp/orig.snap" || broken "snapshot of the original failed"
-dep_rows "$T" "$tmp/orig.rows" || broken "row dump of the original failed"
+dep_state "$T" "$tmp/orig.snap" "$tmp/orig.rows" || broken "snapshot of the original failed"
 
 # run_ecplan EXPECTED_RC DB ARGS...: runs ecplan on DB; on another exit code, says so
 # with its output and returns 1.
@@ -108,8 +112,7 @@ run_ecplan() {
 # same_as_original DB WHAT: the catalog and rows of DB equal the original's.
 same_as_original() {
 	local db=$1 what=$2 rc=0
-	dep_snapshot "$db" "$tmp/now.snap" || { bad "$what: snapshot failed"; return 1; }
-	dep_rows "$db" "$tmp/now.rows" || { bad "$what: row dump failed"; return 1; }
+	dep_state "$db" "$tmp/now.snap" "$tmp/now.rows" || { bad "$what: snapshot failed"; return 1; }
 	dep_compare_both "$tmp/orig.snap" "$tmp/now.snap" "$tmp/orig.rows" "$tmp/now.rows" \
 		"original" "$what" >"$tmp/diff" 2>&1 || rc=$?
 	case $rc in
@@ -160,8 +163,14 @@ for _ in $(seq 1 100); do
 done
 
 ran=1
-if [[ -f "$dir/update.sql" ]]; then
+if [[ -f "$dir/update.sql" || -f "$dir/between.sql" ]]; then
 	run_ecplan 0 "$B" advance "$plan" --to switch --quiet || ran=0
+	if ((ran)) && [[ -f "$dir/between.sql" ]]; then
+		dep_psql "$B" -f "$dir/between.sql" >/dev/null 2>"$tmp/between.err" || {
+			show_file "$tmp/between.err"
+			broken "between.sql fails on the ecplan database"
+		}
+	fi
 	if ((ran)) && [[ $expect == contract-refused ]]; then
 		dep_snapshot "$B" "$tmp/switched.snap"
 		if run_ecplan 3 "$B" advance "$plan" --all --quiet; then
@@ -178,11 +187,13 @@ if [[ -f "$dir/update.sql" ]]; then
 			ran=0
 		fi
 	fi
-	if ((ran)); then
+	if ((ran)) && [[ -f "$dir/update.sql" ]]; then
 		dep_psql "$B" -f "$dir/update.sql" >/dev/null 2>"$tmp/update.err" || {
 			show_file "$tmp/update.err"
 			broken "update.sql fails on the ecplan database"
 		}
+	fi
+	if ((ran)); then
 		run_ecplan 0 "$B" advance "$plan" --all --quiet || ran=0
 	fi
 else
@@ -198,6 +209,14 @@ if [[ $wrc != 0 ]]; then
 	show_file "$tmp/writer.err"
 fi
 mapfile -t ks < <(dep_psql "$B" -c "SELECT k FROM it_writer.log ORDER BY k")
+# Where the writes fell: the writer must have written while the plan ran, not
+# only before it started.
+wstates=$(dep_psql "$B" -c "SELECT string_agg(state || ' ' || n, ', ' ORDER BY min_k)
+	FROM (SELECT state, count(*) AS n, min(k) AS min_k FROM it_writer.log GROUP BY state) s")
+during=$(dep_psql "$B" -c "SELECT count(*) FROM it_writer.log WHERE state <> 'planned'")
+if ((ran && during == 0)); then
+	bad "old code wrote nothing while the plan ran (writes by state: ${wstates:-none})"
+fi
 if ((ran == 0)); then
 	say "(ecplan did not finish: no comparison with the naive DDL)"
 else
@@ -208,6 +227,12 @@ else
 		dep_writer_replay "$A" "$writes" "${ks[@]}" 2>"$tmp/replay.err" || {
 			show_file "$tmp/replay.err"
 			broken "replaying the writer's writes on the naive database failed"
+		}
+	fi
+	if [[ -f "$dir/between.sql" ]]; then
+		dep_psql "$A" -f "$dir/between.sql" >/dev/null 2>"$tmp/between.err" || {
+			show_file "$tmp/between.err"
+			broken "between.sql fails on the naive database"
 		}
 	fi
 	dep_naive_sql "$A" "$plan" >"$tmp/naive.sql" 2>"$tmp/naive.err" || {
@@ -238,10 +263,8 @@ else
 			}
 		done
 	fi
-	dep_snapshot "$A" "$tmp/naive.snap"
-	dep_snapshot "$B" "$tmp/ecplan.snap"
-	dep_rows "$A" "$tmp/naive.rows"
-	dep_rows "$B" "$tmp/ecplan.rows"
+	dep_state "$A" "$tmp/naive.snap" "$tmp/naive.rows"
+	dep_state "$B" "$tmp/ecplan.snap" "$tmp/ecplan.rows"
 	rc=0
 	dep_compare_both "$tmp/naive.snap" "$tmp/ecplan.snap" "$tmp/naive.rows" "$tmp/ecplan.rows" \
 		"naive ALTER" "ecplan" >"$tmp/diff" || rc=$?
@@ -265,5 +288,5 @@ for phase in expand sync backfill switch; do
 	same_as_original "$C" "rolled back from $phase"
 done
 
-((failures == 0)) && say "carried: identical to the naive ALTER (${#ks[@]} writes during the run); rollback from 4 phases restores the original"
+((failures == 0)) && say "carried: identical to the naive ALTER; rollback from 4 phases restores the original; writes by state: $wstates"
 exit $((failures > 0))

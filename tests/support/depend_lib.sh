@@ -16,6 +16,7 @@
 #   dep_snapshot DB FILE              catalog snapshot into FILE
 #   dep_rows DB FILE [TABLE]          every row of every user table (or of TABLE and the
 #                                     tables a foreign key links to it), one line each
+#   dep_state DB SNAP ROWS [TABLE]    both of the above in one psql session
 #   dep_naive_sql DB PLAN             prints the naive DDL for PLAN (reads DB's catalog)
 #   dep_compare EXP GOT LE LG         prints the differences (labels LE/LG), returns 1 if any
 #   dep_compare_rows EXP GOT LE LG    the same for row dumps
@@ -60,15 +61,32 @@ dep_snapshot() {
 
 dep_rows() { # dep_rows DB FILE [TABLE]: with TABLE (SQL name), only it and the
 	# tables linked to it by a foreign key either way
+	_dep_rows_sql "${3:-}" | dep_psql "$1" -F "$(printf '\t')" -v t="${3:-}" >"$2.tmp"
+	LC_ALL=C sort "$2.tmp" >"$2"
+	rm -f "$2.tmp"
+}
+
+# dep_state DB SNAP ROWS [TABLE]: dep_snapshot and dep_rows in one session.
+dep_state() {
+	{
+		printf '\\o %s\n\\i %s\n\\o %s\n' "$2" "$DEP_SUPPORT_DIR/depend_snapshot.sql" "$3.tmp"
+		_dep_rows_sql "${4:-}"
+		printf '\\o\n'
+	} | dep_psql "$1" -F "$(printf '\t')" -v t="${4:-}" || return 1
+	LC_ALL=C sort "$3.tmp" >"$3"
+	rm -f "$3.tmp"
+}
+
+_dep_rows_sql() {
 	local filter=
-	if [[ -n "${3:-}" ]]; then
+	if [[ -n "${1:-}" ]]; then
 		filter="AND (c.oid = to_regclass(:'t') OR c.oid IN (
 		          SELECT confrelid FROM pg_constraint WHERE contype = 'f' AND conrelid = to_regclass(:'t')
 		          UNION SELECT conrelid FROM pg_constraint WHERE contype = 'f' AND confrelid = to_regclass(:'t')))"
 	fi
 	# One SELECT per user table (psql's \gexec runs each); each row as
 	# "<table> <jsonb>": jsonb sorts its keys, so column order does not matter.
-	dep_psql "$1" -F "$(printf '\t')" -v t="${3:-}" >"$2.tmp" <<SQL
+	cat <<SQL
 SELECT format('SELECT %L || '' '' || to_jsonb(t)::text FROM ONLY %s t', qn, qn)
   FROM (SELECT format('%I.%I', n.nspname, c.relname) AS qn
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -79,8 +97,6 @@ SELECT format('SELECT %L || '' '' || to_jsonb(t)::text FROM ONLY %s t', qn, qn)
          ORDER BY 1) s
 \gexec
 SQL
-	LC_ALL=C sort "$2.tmp" >"$2"
-	rm -f "$2.tmp"
 }
 
 dep_naive_sql() {
@@ -152,7 +168,7 @@ dep_writer_setup() {
 	local db=$1
 	dep_psql "$db" >/dev/null <<'SQL'
 CREATE SCHEMA it_writer;
-CREATE TABLE it_writer.log (k integer PRIMARY KEY);
+CREATE TABLE it_writer.log (k integer PRIMARY KEY, state text NOT NULL);
 CREATE TABLE it_writer.ctl (stop boolean NOT NULL);
 INSERT INTO it_writer.ctl VALUES (false);
 CREATE FUNCTION it_writer.ok(p text) RETURNS boolean LANGUAGE plpgsql AS $$
@@ -164,6 +180,14 @@ BEGIN
   EXECUTE 'SELECT state, running_phase FROM ecplan.plans WHERE name = $1' INTO s, rp USING p;
   RETURN coalesce(s, 'planned') IN ('planned', 'expanded', 'synced', 'backfilled', 'switched', 'rolled_back')
          AND rp IS DISTINCT FROM 'contract';
+END $$;
+-- The plan's state (and the phase running, if any) when a write commits.
+CREATE FUNCTION it_writer.state(p text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE s text; rp text;
+BEGIN
+  IF to_regclass('ecplan.plans') IS NULL THEN RETURN 'planned'; END IF;
+  EXECUTE 'SELECT state, running_phase FROM ecplan.plans WHERE name = $1' INTO s, rp USING p;
+  RETURN coalesce(s, 'planned') || coalesce('+' || rp, '');
 END $$;
 SQL
 }
@@ -183,7 +207,8 @@ dep_writer_script() {
 		printf 'BEGIN;\nLOCK TABLE %s IN ROW EXCLUSIVE MODE;\n' "$table"
 		printf "SELECT it_writer.ok('%s') AS ok \\\\gset\n" "$planlit"
 		printf '\\if :ok\n\\set k %d\n%s\n' "$k" "$body"
-		printf 'INSERT INTO it_writer.log VALUES (%d);\nCOMMIT;\n\\else\nROLLBACK;\n\\q\n\\endif\n' "$k"
+		printf "INSERT INTO it_writer.log VALUES (%d, it_writer.state('%s'));\nCOMMIT;\n" "$k" "$planlit"
+		printf '\\else\nROLLBACK;\n\\q\n\\endif\n'
 		printf 'SELECT pg_sleep(0.005) AS s \\gset\n'
 	done
 }

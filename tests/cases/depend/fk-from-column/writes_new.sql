@@ -1,3 +1,3 @@
--- The foreign keys still act on the new column: the update cascades, the delete sets NULL.
-UPDATE public.teams SET id = 1000 WHERE id = 2;
+-- The foreign keys still act on the new column: the delete sets NULL, the other cascades.
 DELETE FROM public.teams WHERE id = 3;
+DELETE FROM public.legacy_groups WHERE id = 5;

@@ -21,6 +21,8 @@ CREATE TRIGGER tickets_status_changed AFTER UPDATE ON public.tickets
     FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION public.ticket_log_it();
 CREATE TRIGGER tickets_status_closed AFTER UPDATE OF status ON public.tickets
     FOR EACH ROW WHEN (NEW.status = 'closed') EXECUTE FUNCTION public.ticket_log_it();
+CREATE TRIGGER tickets_id_or_status AFTER UPDATE OF id, status ON public.tickets
+    FOR EACH ROW EXECUTE FUNCTION public.ticket_log_it();
 ALTER TABLE public.tickets DISABLE TRIGGER tickets_status_closed;
 COMMENT ON TRIGGER tickets_status_changed ON public.tickets IS 'audit of status changes';
 INSERT INTO public.tickets (status) SELECT CASE WHEN g % 3 = 0 THEN 'closed' ELSE 'open' END FROM generate_series(1, 300) g;

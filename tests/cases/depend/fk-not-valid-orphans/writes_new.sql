@@ -1,0 +1,1 @@
+DELETE FROM public.legacy_groups WHERE id = 4;

@@ -1,0 +1,1 @@
+CREATE VIEW public.things_late_kinds AS SELECT DISTINCT kind FROM public.things;

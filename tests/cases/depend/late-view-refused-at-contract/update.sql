@@ -1,0 +1,1 @@
+DROP VIEW public.things_late_kinds;
