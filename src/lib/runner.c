@@ -179,6 +179,19 @@ int ecplan_runner_open(ecplan_runner **out, const char *conninfo, const ecplan_p
 	    (rc = ecplan_state_ensure_schema(r->conn, err)) < 0 ||
 	    (rc = ecplan_db_try_advisory_lock(r->conn, r->lock_key, &got, err)) < 0)
 		goto fail;
+	/* A runner that just exited leaves its server session for a moment (the
+	 * lock goes with it): while no live session is seen holding the lock,
+	 * try again, for up to two seconds, before calling it taken. */
+	for (int i = 0; !got && i < 40; i++) {
+		char *holder = NULL;
+		bool seen = ecplan_db_advisory_lock_holder(&holder, r->conn, r->lock_key, NULL) == 0 && holder;
+		free(holder);
+		if (seen)
+			break;
+		sleep_ms(r, 50);
+		if ((rc = ecplan_db_try_advisory_lock(r->conn, r->lock_key, &got, err)) < 0)
+			goto fail;
+	}
 	if (!got) {
 		ecplan_runner_info who;
 		ecplan_watch_runner(&who, r->conn, plan->name, NULL);
