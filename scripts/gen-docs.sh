@@ -69,13 +69,16 @@ man_page "$out/man/ecplan.1" ECPLAN \
 	"ecplan \\- zero-downtime PostgreSQL column changes, as expand-contract plans" \
 	"$main_help" "$see_all"
 
-declare -A opts=()
+declare -A opts=() subs=()
 for c in "${commands[@]}"; do
 	text=$("$bin" help "$c")
 	man_page "$out/man/ecplan-$c.1" "ECPLAN-${c^^}" "ecplan-$c \\- ${summary[$c]//\\/\\e}" "$text" \
 		"\\fBecplan\\fR(1)"
 	opts[$c]=$(printf '%s\n' "$text" | { grep -o -- '--[a-z][a-z-]*' || true; } | sort -u | tr '\n' ' ')
 	opts[$c]+="--help"
+	# A literal subcommand right after the command in the usage line ("webhook test").
+	sub=$(printf '%s\n' "$text" | sed -n "1s/^usage: ecplan $c \([a-z][a-z]*\)\( .*\)\{0,1\}$/\1/p")
+	subs[$c]=$sub
 done
 
 # ---- bash -------------------------------------------------------------------
@@ -87,6 +90,11 @@ done
 	echo "		mapfile -t COMPREPLY < <(compgen -W \"${commands[*]} --help --version\" -- \"\$cur\")"
 	echo "		return"
 	echo "	fi"
+	echo '	case ${COMP_CWORD}:${COMP_WORDS[1]} in'
+	for c in "${commands[@]}"; do
+		[[ -n ${subs[$c]} ]] && echo "	2:$c) mapfile -t COMPREPLY < <(compgen -W \"${subs[$c]}\" -- \"\$cur\"); return ;;"
+	done
+	echo '	esac'
 	echo '	case $prev in'
 	echo "	--phase) words=\"$phases\" ;;"
 	echo "	--to | --until) words=\"$phases $states\" ;;"
@@ -133,6 +141,9 @@ zq() { # a single-quoted zsh word
 	echo "		compadd -- --help --version"
 	echo '		return'
 	echo '	fi'
+	for c in "${commands[@]}"; do
+		[[ -n ${subs[$c]} ]] && echo "	if (( CURRENT == 3 )) && [[ \${words[2]} == $c ]]; then compadd -- ${subs[$c]}; return; fi"
+	done
 	echo '	case ${words[CURRENT-1]} in'
 	echo "	--phase) compadd -- $phases; return ;;"
 	echo "	--to|--until) compadd -- $phases $states; return ;;"

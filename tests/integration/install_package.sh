@@ -112,6 +112,7 @@ rollback" "$(complete_bash ecplan r)" "bash completes commands"
 assert_eq "--phase" "$(complete_bash ecplan render --ph)" "bash completes a command's options"
 assert_contains "$(complete_bash ecplan advance x.json --to "")" "switch" "bash completes phases after --to"
 assert_contains "$(complete_bash ecplan webhook test x.json --event sw)" "switch.after" "bash completes events"
+assert_eq "test" "$(complete_bash ecplan webhook "")" "bash completes the webhook subcommand"
 command -v zsh >/dev/null 2>&1 || fail "zsh not found (bash scripts/install-deps.sh)"
 zsh -n "$prefix/share/zsh/vendor-completions/_ecplan" 2>"$IT_TMP/zsh.err" ||
 	fail "zsh cannot parse _ecplan: $(cat "$IT_TMP/zsh.err")"
