@@ -46,8 +46,8 @@ while (($#)); do
 		;;
 	--pg)
 		(($# >= 2)) || die "--pg needs the bin directory of a PostgreSQL installation"
-		[[ -x "$2/initdb" && -x "$2/pg_ctl" && -x "$2/postgres" ]] ||
-			die "--pg $2: no initdb, pg_ctl and postgres there (e.g. /usr/lib/postgresql/17/bin)"
+		[[ -x "$2/initdb" && -x "$2/pg_ctl" && -x "$2/postgres" && -x "$2/pg_isready" ]] ||
+			die "--pg $2: no initdb, pg_ctl, postgres and pg_isready there (e.g. /usr/lib/postgresql/17/bin)"
 		export ECPLAN_PG_BIN=$(cd "$2" && pwd -P)
 		shift
 		;;
