@@ -51,7 +51,8 @@ props(obj, prop, val) AS (
           ('generated', coalesce(nullif(a.attgenerated::text, ''), '-')),
           ('statistics', a.attstattarget::text),
           ('storage', a.attstorage::text),
-          ('compression', coalesce(nullif(a.attcompression::text, ''), '-')),
+          -- attcompression is PostgreSQL 14+: read through to_jsonb so 13 gives '-'
+          ('compression', coalesce(nullif(to_jsonb(a) ->> 'attcompression', ''), '-')),
           ('options', coalesce(a.attoptions::text, '-')),
           ('comment', coalesce(col_description(a.attrelid, a.attnum), '-')),
           ('acl', coalesce((SELECT string_agg(coalesce(nullif(x.grantee, 0)::regrole::text, 'PUBLIC') || ':' ||
