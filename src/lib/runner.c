@@ -737,10 +737,16 @@ static int try_batch(ecplan_runner *r, void *arg, ecplan_error *err)
 	snprintf(lock_v, sizeof(lock_v), "%ld", r->plan->safety.lock_timeout_ms);
 	snprintf(stmt_v, sizeof(stmt_v), "%ld", r->plan->safety.statement_timeout_ms);
 	const char *settings[3] = { r->plan->name, lock_v, stmt_v };
+	/* backfill.disable_triggers: the table's other triggers stay quiet
+	 * (the precondition made sure the role may set this). */
 	if ((rc = ecplan_db_begin(r->conn, err)) < 0 ||
 	    (rc = ecplan_db_query(NULL, r->conn,
-				  "SELECT set_config('ecplan.backfill', $1, true),"
-				  " set_config('lock_timeout', $2, true), set_config('statement_timeout', $3, true)",
+				  r->plan->backfill.disable_triggers
+				  ? "SELECT set_config('ecplan.backfill', $1, true),"
+				    " set_config('lock_timeout', $2, true), set_config('statement_timeout', $3, true),"
+				    " set_config('session_replication_role', 'replica', true)"
+				  : "SELECT set_config('ecplan.backfill', $1, true),"
+				    " set_config('lock_timeout', $2, true), set_config('statement_timeout', $3, true)",
 				  3, settings, err)) < 0)
 		goto done;
 	for (size_t i = 0; has_lower && i < nk; i++)
