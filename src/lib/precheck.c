@@ -13,6 +13,7 @@
 #include "ecplan/db.h"
 #include "ecplan/depend.h"
 #include "ecplan/privs.h"
+#include "ecplan/prove.h"
 #include "ecplan/render.h"
 #include "ecplan/sql.h"
 #include "ecplan/state.h"
@@ -384,6 +385,8 @@ int ecplan_precheck_phase(ecplan_checklist *l, PGconn *conn, const ecplan_plan *
 		if (ecplan_render_not_null(plan, cat))
 			check_not_null(l, conn, plan, cat);
 		if ((rc = ecplan_table_triggers_precheck(l, conn, plan, err)) < 0)
+			return rc;
+		if ((rc = ecplan_prove_precheck(l, conn, plan, cat, phase, err)) < 0)
 			return rc;
 	}
 	if (phase == ECPLAN_PHASE_CONTRACT) {

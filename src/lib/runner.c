@@ -719,6 +719,38 @@ static void free_cursor(char **c, size_t n)
 	free(c);
 }
 
+/* Adds the key range of a failed batch to err's detail: (lower, upper]. */
+static void describe_batch(ecplan_error *err, const ecplan_catalog *cat, char **lower,
+			   const PGresult *upper)
+{
+	if (!err || ecplan_db_error_is_lock_timeout(err))
+		return;
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT, cols = ECPLAN_STRBUF_INIT;
+	for (size_t i = 0; i < cat->nkey; i++) {
+		ecplan_strbuf_adds(&cols, i ? ", " : "");
+		ecplan_sql_ident(&cols, cat->key_columns[i]);
+	}
+	ecplan_strbuf_addf(&sb, "%s%sin the backfill batch of rows with key (%s)", err->detail,
+			   err->detail[0] ? "\n" : "", cols.buf);
+	if (lower) {
+		ecplan_strbuf_adds(&sb, " > (");
+		for (size_t i = 0; i < cat->nkey; i++)
+			ecplan_strbuf_addf(&sb, "%s%s", i ? ", " : "", lower[i]);
+		ecplan_strbuf_adds(&sb, ")");
+	}
+	if (upper && PQntuples(upper) == 1) {
+		ecplan_strbuf_addf(&sb, "%s <= (", lower ? " and" : "");
+		for (size_t i = 0; i < cat->nkey; i++)
+			ecplan_strbuf_addf(&sb, "%s%s", i ? ", " : "", PQgetvalue(upper, 0, (int)i));
+		ecplan_strbuf_adds(&sb, ")");
+	}
+	if (!lower && !(upper && PQntuples(upper) == 1))
+		ecplan_strbuf_adds(&sb, " (the whole table)");
+	ecplan_error_detail(err, "%s", sb.buf);
+	ecplan_strbuf_release(&sb);
+	ecplan_strbuf_release(&cols);
+}
+
 static int try_batch(ecplan_runner *r, void *arg, ecplan_error *err)
 {
 	batch_arg *a = arg;
@@ -764,8 +796,10 @@ static int try_batch(ecplan_runner *r, void *arg, ecplan_error *err)
 	sql = ecplan_render_batch_update(r->plan, cat, has_lower, !a->last);
 	rc = ecplan_db_query(&upd, r->conn, sql, np + (a->last ? 0 : (int)nk), params, err);
 	free(sql);
-	if (rc < 0)
+	if (rc < 0) {
+		describe_batch(err, cat, has_lower ? a->cursor : NULL, a->last ? NULL : bound);
 		goto done;
+	}
 	a->rows = a->last ? atoll(PQcmdTuples(upd)) : a->size;
 	if (!a->last) {
 		char **next = ecplan_xcalloc(nk, sizeof(char *));
