@@ -50,15 +50,15 @@ kills=0
 for round in 1 2 3; do
 	"$BIN" advance "$P" --to backfill >"$IT_TMP/bg$round.out" 2>"$IT_TMP/bg$round.err" &
 	pid=$!
-	# Until the runner holds the plan (by state, not by time), then a random
-	# moment into its work.
-	for _ in $(seq 1 3000); do
+	# Until this run has committed a batch (by state, not by time: under
+	# load its preconditions, full scans, may take a while), then a random
+	# moment later.
+	for _ in $(seq 1 6000); do
 		kill -0 $pid 2>/dev/null || break
-		[[ "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
-			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")" != 0 ]] && break
+		(($(cursor) > prev)) && break
 		sleep 0.02
 	done
-	sm_rand_sleep 0.1 0.8
+	sm_rand_sleep 0.05 0.5
 	if kill -0 $pid 2>/dev/null; then
 		# While it runs, status says so.
 		assert_exit 0 ecplan status $NAME --json
