@@ -382,11 +382,11 @@ int ecplan_precheck_phase(ecplan_checklist *l, PGconn *conn, const ecplan_plan *
 		     cat->nkey ? cat->key_source : plan->column);
 		check_refusals(l, plan, cat);
 		check_expressions(l, conn, plan, cat);
+		if ((rc = ecplan_prove_precheck(l, conn, plan, cat, phase, err)) < 0)
+			return rc;
 		if (ecplan_render_not_null(plan, cat))
 			check_not_null(l, conn, plan, cat);
 		if ((rc = ecplan_table_triggers_precheck(l, conn, plan, err)) < 0)
-			return rc;
-		if ((rc = ecplan_prove_precheck(l, conn, plan, cat, phase, err)) < 0)
 			return rc;
 	}
 	if (phase == ECPLAN_PHASE_CONTRACT) {

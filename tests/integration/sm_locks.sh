@@ -21,11 +21,16 @@ source "$src/tests/support/writers.sh"
 it_setup
 
 sm_mk_users 10000
+# locks-b changes a copy of the table: while locks-a (same column of users)
+# is active, a second plan on that column is refused by its own precondition.
+q "CREATE TABLE public.users_b (LIKE public.users INCLUDING ALL);
+   INSERT INTO public.users_b OVERRIDING SYSTEM VALUE SELECT * FROM public.users;
+   ANALYZE public.users_b" >/dev/null
 PA=$IT_TMP/locks-a.json
 sm_plan "$src/plans/users-email-lower.json" "$PA" name='"locks-a"' safety.lock_timeout_ms=200 \
 	safety.lock_retries=2 safety.max_transaction_age_s=3600
 PB=$IT_TMP/locks-b.json
-sm_plan "$src/plans/users-email-lower.json" "$PB" name='"locks-b"' safety.lock_timeout_ms=200 \
+sm_plan "$src/plans/users-email-lower.json" "$PB" name='"locks-b"' table='"public.users_b"' safety.lock_timeout_ms=200 \
 	safety.lock_retries=2 safety.max_transaction_age_s=1
 
 # The blocker: BEGIN; LOCK ... ACCESS SHARE; then idle in transaction, in a
@@ -35,7 +40,7 @@ start_blocker() {
 	mkfifo "$fifo"
 	psql -XAtq -v ON_ERROR_STOP=1 <"$fifo" >"$outf" 2>&1 &
 	exec 3>"$fifo"
-	printf 'BEGIN;\nLOCK TABLE public.users IN ACCESS SHARE MODE;\nSELECT pg_backend_pid();\n' >&3
+	printf 'BEGIN;\nLOCK TABLE public.users, public.users_b IN ACCESS SHARE MODE;\nSELECT pg_backend_pid();\n' >&3
 	blocker=
 	for _ in $(seq 1 3000); do
 		blocker=$(head -n 1 "$outf")
@@ -112,7 +117,7 @@ assert_exit 3 ecplan check "$PB"
 assert_contains "$(cat "$OUT" "$ERR")" "$blocker" "check names the blocker's pid"
 assert_exit 3 ecplan advance "$PB"
 assert_contains "$(cat "$ERR")" "$blocker" "advance names the blocker's pid"
-assert_eq 0 "$(sm_col_exists public.users email_normalized)" "locks-b: no column added"
+assert_eq 0 "$(sm_col_exists public.users_b email_normalized)" "locks-b: no column added"
 assert_ne expanded "$(sm_state locks-b)" "locks-b: not expanded"
 # The age limit concerns transactions that hold a lock on the table: a long
 # transaction elsewhere does not count.

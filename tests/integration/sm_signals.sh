@@ -20,8 +20,12 @@ src=${ECPLAN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$src/tests/support/writers.sh"
 it_setup
 # The binary itself in the background (not the `ecplan` shell function), so
-# that $! is ecplan's pid and the signals reach it.
+# that $! is ecplan's pid and the signals reach it. A background job of a
+# script starts with SIGINT ignored, and ecplan keeps an ignored SIGINT
+# ignored (as nohup wants): env --default-signal gives it back, as an
+# interactive shell would.
 BIN=${ECPLAN_BIN:-$ECPLAN_BUILD_DIR/ecplan}
+RUN=(env --default-signal=INT "$BIN")
 
 # start_holder SQL: a psql fed through a fifo on fd 5 runs SQL (which must
 # end by printing one line) and stays in its transaction; sets $holder to
@@ -78,7 +82,7 @@ after_interrupt() {
 	assert_exit 0 ecplan status "$name" --json
 	assert_eq false "$(sm_json "$OUT" 'd["running"]')" "$name: status says not running"
 	assert_eq backfill "$(sm_json "$OUT" 'd["running_phase"]')" "$name: backfill stays resumable"
-	assert_contains "$(cat "$IT_TMP/adv.err")" "interrupted by" "$name: says it was interrupted"
+	assert_contains "$(cat "$IT_TMP/adv.err")" "interrupted (SIG" "$name: says it was interrupted"
 	assert_contains "$(cat "$IT_TMP/adv.err")" "again to resume" "$name: says how to resume"
 }
 
@@ -90,7 +94,7 @@ sm_plan "$src/plans/users-email-lower.json" "$P" name='"sig-int"' safety.max_tra
 assert_exit 0 ecplan advance "$P" --to sync
 start_holder 'BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT pg_backend_pid() FROM pg_class LIMIT 1;'
-"$BIN" advance "$P" >"$IT_TMP/adv.out" 2>"$IT_TMP/adv.err" &
+"${RUN[@]}" advance "$P" >"$IT_TMP/adv.out" 2>"$IT_TMP/adv.err" &
 apid=$!
 poll_until "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'ecplan'
 	AND query ILIKE 'CREATE UNIQUE INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'"
@@ -117,7 +121,7 @@ assert_exit 0 ecplan advance "$P2" --to sync
 # Hold row 1700 (in the fourth batch) so that batch waits inside its UPDATE.
 start_holder 'BEGIN;
 SELECT pg_backend_pid() FROM public.users WHERE id = 1700 FOR UPDATE;'
-"$BIN" advance "$P2" >"$IT_TMP/adv.out" 2>"$IT_TMP/adv.err" &
+"${RUN[@]}" advance "$P2" >"$IT_TMP/adv.out" 2>"$IT_TMP/adv.err" &
 apid=$!
 poll_until "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'ecplan'
 	AND query ILIKE 'UPDATE%' AND wait_event_type = 'Lock'"
@@ -139,7 +143,7 @@ assert_exit 0 ecplan verify "$P2"
 assert_contains "$(cat "$OUT")" "divergent (both differ): 0" "sig-term: 0 divergent rows"
 
 # --- 3. SIGINT to wait --------------------------------------------------------
-"$BIN" wait sig-term --until contract --interval 1 >"$IT_TMP/adv.out" 2>"$IT_TMP/adv.err" &
+"${RUN[@]}" wait sig-term --until contract --interval 1 >"$IT_TMP/adv.out" 2>"$IT_TMP/adv.err" &
 apid=$!
 poll_until "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'ecplan'"
 kill -INT "$apid"

@@ -75,7 +75,7 @@ it_defer "PGDATABASE=postgres psql -XAtq -c 'DROP ROLE IF EXISTS \"$role\"' >/de
 it_defer "PGDATABASE=$db3 psql -XAtq -c 'DROP OWNED BY \"$role\" CASCADE' >/dev/null 2>&1"
 mk_table
 q "ALTER TABLE public.users OWNER TO \"$role\"; ALTER FUNCTION public.touch() OWNER TO \"$role\";
-   GRANT CREATE ON DATABASE \"$db3\" TO \"$role\"" >/dev/null
+   GRANT CREATE ON DATABASE \"$db3\" TO \"$role\"; GRANT CREATE ON SCHEMA public TO \"$role\"" >/dev/null
 P3=$IT_TMP/p3.json
 sm_plan "$src/plans/users-email-lower.json" "$P3" name='"trg-role"' backfill.disable_triggers=true
 assert_exit 3 env PGUSER="$role" "${ECPLAN_BIN:-$ECPLAN_BUILD_DIR/ecplan}" check "$P3"
