@@ -547,6 +547,18 @@ static void on_long_report(const char *kind, const char *message, const char *da
 	free(own);
 }
 
+/* True when every statement of st takes SHARE UPDATE EXCLUSIVE on the table
+ * (VALIDATE, ANALYZE): waiting for it blocks no read or write of the
+ * application, so it may wait without lock_timeout. */
+static bool takes_only_sue(const ecplan_step *st)
+{
+	static const char sue[] = "SHARE UPDATE EXCLUSIVE";
+	for (size_t i = 0; i < st->nstmts; i++)
+		if (!st->stmts[i].lock || strncmp(st->stmts[i].lock, sue, sizeof(sue) - 1))
+			return false;
+	return st->nstmts > 0;
+}
+
 /* Runs sql on the runner's connection with no lock_timeout, watched (longstmt.h). */
 static int run_long(ecplan_runner *r, ecplan_phase phase, const char *what, const char *sql,
 		    ecplan_error *err)
@@ -968,7 +980,7 @@ static int run_steps(ecplan_runner *r, const ecplan_steps *steps, const ecplan_c
 			 * wait for, so they wait without lock_timeout too (run_long). */
 			if (st->scans_table) {
 				a.statement_timeout = 0;
-				a.waits = true; /* SHARE UPDATE EXCLUSIVE: the application goes on */
+				a.waits = takes_only_sue(st);
 			}
 			rc = with_lock_retries(r, phase, what, try_ddl, &a, err);
 			break;
