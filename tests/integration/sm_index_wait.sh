@@ -68,7 +68,7 @@ ecplan advance "$P" >"$IT_TMP/adv.out" 2>"$IT_TMP/adv.err" &
 apid=$!
 wait_event index_wait "pid $holder"
 assert_eq backfill "$(q "SELECT running_phase FROM ecplan.plans WHERE name = 'idxwait'")" "backfill is running"
-assert_eq 1 "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ecplan'
+assert_eq 1 "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ecplan' AND datname = current_database()
 	AND query ILIKE 'CREATE UNIQUE INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'")" \
 	"ecplan's index build waits (no lock_timeout)"
 data=$(q "SELECT data FROM ecplan.events WHERE kind = 'index_wait' ORDER BY id LIMIT 1")

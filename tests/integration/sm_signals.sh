@@ -96,7 +96,7 @@ start_holder 'BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT pg_backend_pid() FROM pg_class LIMIT 1;'
 "${RUN[@]}" advance "$P" >"$IT_TMP/adv.out" 2>"$IT_TMP/adv.err" &
 apid=$!
-poll_until "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'ecplan'
+poll_until "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'ecplan' AND datname = current_database()
 	AND query ILIKE 'CREATE UNIQUE INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'"
 kill -INT "$apid"
 wait_exit
@@ -123,7 +123,7 @@ start_holder 'BEGIN;
 SELECT pg_backend_pid() FROM public.users WHERE id = 1700 FOR UPDATE;'
 "${RUN[@]}" advance "$P2" >"$IT_TMP/adv.out" 2>"$IT_TMP/adv.err" &
 apid=$!
-poll_until "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'ecplan'
+poll_until "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'ecplan' AND datname = current_database()
 	AND query ILIKE 'UPDATE%' AND wait_event_type = 'Lock'"
 done_before=$(q "SELECT rows_done FROM ecplan.plans WHERE name = 'sig-term'")
 kill -TERM "$apid"
@@ -145,7 +145,7 @@ assert_contains "$(cat "$OUT")" "divergent (both differ): 0" "sig-term: 0 diverg
 # --- 3. SIGINT to wait --------------------------------------------------------
 "${RUN[@]}" wait sig-term --until contract --interval 1 >"$IT_TMP/adv.out" 2>"$IT_TMP/adv.err" &
 apid=$!
-poll_until "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'ecplan'"
+poll_until "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'ecplan' AND datname = current_database()"
 kill -INT "$apid"
 wait_exit
 assert_eq 130 "$rc" "wait: exit 130 on SIGINT"
