@@ -192,4 +192,23 @@ int ecplan_db_advisory_lock_holder(char **out, PGconn *conn, const char *key,
  */
 int ecplan_db_error_from_result(ecplan_error *err, PGconn *conn, const PGresult *res);
 
+/*
+ * Interrupts (dbcancel.c). ecplan_db_connect() registers every connection it
+ * opens for cancelling and ecplan_db_close() unregisters it (up to 16 at a
+ * time; callers need not do anything).
+ *
+ * ecplan_db_interrupt(signo) is async-signal-safe and meant for a SIGINT or
+ * SIGTERM handler: the first call records signo and sends a cancel request
+ * (PQcancel) for every registered connection, so a statement in flight ends
+ * with SQLSTATE 57014; later calls do nothing. ecplan_db_interrupted()
+ * returns the recorded signal number (0: none): long-running library code
+ * (the runner) checks it between statements and returns ECPLAN_EINTERRUPTED.
+ * ecplan_db_interrupt_reset() forgets the signal (tests).
+ */
+void ecplan_db_cancel_register(PGconn *conn);
+void ecplan_db_cancel_unregister(PGconn *conn);
+void ecplan_db_interrupt(int signo);
+int ecplan_db_interrupted(void);
+void ecplan_db_interrupt_reset(void);
+
 #endif

@@ -76,6 +76,8 @@ typedef struct ecplan_plan {
 		long target_batch_ms;     /* default 200; 0 disables adaptation */
 		long pause_ms;            /* default 0 */
 		long max_rows_per_second; /* default 0: unlimited */
+		bool disable_triggers;    /* default false: batches run with
+					   * session_replication_role = replica */
 	} backfill;
 	struct {
 		long lock_timeout_ms;       /* default 1000 */
@@ -83,6 +85,8 @@ typedef struct ecplan_plan {
 		long lock_retries;          /* default 10 */
 		long max_transaction_age_s; /* default 60 */
 		char *checks_role;          /* checks[].sql run as this role; NULL: ecplan's */
+		long max_index_wait_s;      /* default 3600: longest total wait of an index
+					     * build or VALIDATE for other sessions */
 	} safety;
 	struct {
 		long min_soak_s; /* default 0 */

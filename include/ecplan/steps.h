@@ -41,7 +41,9 @@ typedef struct ecplan_step {
 	char *note;          /* a comment for humans, or NULL */
 	char *index_name;    /* INDEX steps: the index being built */
 	/* Reads the whole table (VALIDATE CONSTRAINT, ANALYZE): runs with no
-	 * statement_timeout, and waits for locks only lock_timeout per try. */
+	 * statement_timeout; when its statements take only SHARE UPDATE
+	 * EXCLUSIVE it waits for locks without lock_timeout, watched and bounded
+	 * by safety.max_index_wait_s (runner.c), else lock_timeout per try. */
 	bool scans_table;
 } ecplan_step;
 

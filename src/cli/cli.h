@@ -47,6 +47,20 @@ void cli_print_help(const cli_command *cmd);
 /* The exit-code table, shared by every help text. */
 extern const char cli_exit_codes_text[];
 
+/*
+ * SIGINT/SIGTERM for long commands (advance, rollback, wait): the first
+ * signal calls ecplan_db_interrupt() (cancels the statements in flight; the
+ * runner then returns ECPLAN_EINTERRUPTED), a second one exits at once with
+ * 128 + the signal number.
+ */
+void cli_install_signal_handlers(void);
+/* 128 + the signal received (130 for SIGINT, 143 for SIGTERM). */
+int cli_signal_exit_code(void);
+/* After the cleanup: ends the process by the signal received (so that the
+ * parent sees it, and a shell $? is 130 or 143); returns
+ * cli_signal_exit_code() only if that did not end it. */
+int cli_end_by_signal(void);
+
 /* Maps an ecplan_code to an exit code. */
 int cli_exit_code(int code);
 /* The stable name of an ecplan_code in JSON errors ("precondition", ...). */

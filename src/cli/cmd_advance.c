@@ -10,7 +10,9 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "ecplan/db.h"
 #include "ecplan/state.h"
+#include "ecplan/strbuf.h"
 #include "ecplan/runner.h"
 #include "ecplan/template.h"
 #include "ecplan/webhook.h"
@@ -38,12 +40,14 @@ static double mono(void)
  * write(2) what is ready.
  */
 static char sig_text[2][2][1024]; /* [buffer][0: SIGINT, 1: SIGTERM] */
+static char last_what[600];        /* the same "what", for the interruption's detail */
 static volatile sig_atomic_t sig_cur = -1;
 static volatile sig_atomic_t sig_progress_shown;
 
 static void set_summary(const char *what)
 {
 	int next = sig_cur == 0 ? 1 : 0;
+	snprintf(last_what, sizeof(last_what), "%s", what);
 	for (int k = 0; k < 2; k++) {
 		char *buf = sig_text[next][k];
 		size_t size = sizeof(sig_text[next][k]);
@@ -82,8 +86,18 @@ static void write_all(const char *s)
 	}
 }
 
+/*
+ * The first signal cancels the statements in flight (ecplan_db_interrupt,
+ * async-signal-safe): the runner rolls back, records an "interrupted" event
+ * and returns ECPLAN_EINTERRUPTED, and cli_run_phases reports and ends by the
+ * signal. A second signal prints the prepared summary and ends at once.
+ */
 static void on_signal(int sig)
 {
+	if (!ecplan_db_interrupted()) {
+		ecplan_db_interrupt(sig);
+		return;
+	}
 	if (sig_progress_shown)
 		write_all("\n");
 	if (sig_cur >= 0)
@@ -285,6 +299,14 @@ int cli_run_phases(bool rollback, int argc, char **argv)
 		rc = rollback ? ecplan_runner_rollback(r, to_state, &err)
 			      : ecplan_runner_advance(r, to_phase, &err);
 	finish_progress(&out);
+	if (rc == ECPLAN_EINTERRUPTED && last_what[0]) {
+		/* Where it was (backfill rows, time, rate; or the step), then what
+		 * the library did about it. */
+		ecplan_strbuf d = ECPLAN_STRBUF_INIT;
+		ecplan_strbuf_addf(&d, "%s; %s", last_what, err.detail);
+		snprintf(err.detail, sizeof(err.detail), "%.*s", (int)sizeof(err.detail) - 1, d.buf);
+		ecplan_strbuf_release(&d);
+	}
 	if (r && cli_json) {
 		ecplan_plan_row *after = NULL;
 		ecplan_state_load(&after, ecplan_runner_conn(r), plan->name, NULL);
@@ -297,6 +319,8 @@ int cli_run_phases(bool rollback, int argc, char **argv)
 	ecplan_runner_close(r);
 	ecplan_webhook_global_cleanup();
 	ecplan_plan_free(plan);
+	if (rc < 0 && ecplan_db_interrupted())
+		return cli_end_by_signal();
 	return cli_exit_code(rc);
 }
 

@@ -16,6 +16,7 @@
 #include "ecplan/sql.h"
 #include "ecplan/state.h"
 #include "ecplan/strbuf.h"
+#include "ecplan/tabletriggers.h"
 
 static double mono(void)
 {
@@ -143,6 +144,49 @@ static json_t *estimate_json(const estimate_out *e)
 	return o;
 }
 
+/* The table's other triggers that the backfill's UPDATE fires: printed, or
+ * (as_json) set as "triggers" in out. Returns 0 or -1 after printing the error. */
+static int list_triggers(PGconn *conn, const ecplan_plan *plan, bool as_json, json_t *out)
+{
+	ecplan_table_trigger *t = NULL;
+	size_t n = 0;
+	ecplan_error err;
+	ecplan_error_clear(&err);
+	if (ecplan_table_triggers_list(&t, &n, conn, plan, &err) < 0) {
+		cli_print_error(&err);
+		return -1;
+	}
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:b}", "name", t[i].name, "definition",
+						     t[i].definition, "has_when", t[i].has_when, "fires",
+						     !plan->backfill.disable_triggers || t[i].fires_in_replica));
+	json_object_set_new(out, "triggers", arr);
+	if (as_json) {
+		ecplan_table_triggers_free(t, n);
+		return 0;
+	}
+	if (n == 0) {
+		printf("\nother triggers the backfill fires: none\n");
+		return 0;
+	}
+	printf("\nother triggers the backfill fires (its UPDATE of \"%s\", once per batch row or statement):\n",
+	       plan->new_column);
+	for (size_t i = 0; i < n; i++)
+		printf("  %s%s%s\n    %s\n", t[i].name, t[i].has_when ? " (has a WHEN clause)" : "",
+		       plan->backfill.disable_triggers && t[i].fires_in_replica
+		       ? " (ENABLE ALWAYS/REPLICA: fires even with backfill.disable_triggers)" : "",
+		       t[i].definition);
+	if (plan->backfill.disable_triggers)
+		printf("  backfill.disable_triggers is true: batches run with session_replication_role = replica, "
+		       "so they do not fire (except as noted)\n");
+	else
+		printf("  they fire for every backfilled row (an updated_at trigger rewrites every row); "
+		       "set backfill.disable_triggers to keep them quiet\n");
+	ecplan_table_triggers_free(t, n);
+	return 0;
+}
+
 int cmd_check(int argc, char **argv)
 {
 	const cli_command *self = cli_find_command("check");
@@ -232,6 +276,10 @@ int cmd_check(int argc, char **argv)
 		ok &= list.items[i].ok;
 	}
 	if (cat->table_exists && cat->column_exists && next <= ECPLAN_PHASE_BACKFILL) {
+		if (list_triggers(conn, plan, as_json, out) < 0) {
+			json_decref(out);
+			goto done;
+		}
 		estimate_out est;
 		estimate(&est, conn, plan, cat);
 		if (as_json)
@@ -244,6 +292,8 @@ print:
 	json_object_set_new(out, "ok", json_boolean(ok));
 	if (!json_object_get(out, "estimate"))
 		json_object_set_new(out, "estimate", json_null());
+	if (!json_object_get(out, "triggers"))
+		json_object_set_new(out, "triggers", json_null());
 	if (!json_object_get(out, "dependents"))
 		json_object_set_new(out, "dependents", json_null());
 	if (as_json)

@@ -147,6 +147,7 @@ int cmd_wait(int argc, char **argv)
 	int rc = EXIT_RUNTIME;
 	double start = mono();
 	const char *target_name = ecplan_state_name(target);
+	cli_install_signal_handlers();
 	if (cli_connect(&conn, db) < 0)
 		goto done;
 	for (;;) {
@@ -156,7 +157,8 @@ int cmd_wait(int argc, char **argv)
 		bool exists = false;
 		if (ecplan_state_schema_exists(conn, &exists, &err) < 0 ||
 		    (exists && ecplan_state_load(&row, conn, name, &err) < 0)) {
-			cli_print_error(&err);
+			if (!ecplan_db_interrupted())
+				cli_print_error(&err);
 			goto done;
 		}
 		if (!row) {
@@ -239,6 +241,11 @@ int cmd_wait(int argc, char **argv)
 		if (timeout > 0 && elapsed + interval > timeout) {
 			if (timeout > elapsed)
 				sleep_s(timeout - elapsed);
+			if (ecplan_db_interrupted()) {
+				json_decref(st);
+				ecplan_plan_row_free(row);
+				goto done;
+			}
 			rc = verdict(st, EXIT_WAIT_TIMEOUT, NULL, ECPLAN_ETIMEOUT,
 				     "raise --timeout (0: no limit), or look at \"ecplan status\"",
 				     "timed out after %.0f s waiting for plan \"%s\" to reach %s", timeout, name,
@@ -257,6 +264,8 @@ int cmd_wait(int argc, char **argv)
 		json_decref(st);
 		ecplan_plan_row_free(row);
 		sleep_s(interval);
+		if (ecplan_db_interrupted())
+			goto done;
 		continue;
 next:
 		json_decref(st);
@@ -264,6 +273,14 @@ next:
 		goto done;
 	}
 done:
+	if (ecplan_db_interrupted()) {
+		/* Nothing to undo: wait only reads. */
+		fprintf(stderr, "ecplan: interrupted while waiting for plan \"%s\" to reach %s; nothing was changed\n",
+			name, target_name);
+		free(name);
+		ecplan_db_close(conn);
+		return cli_end_by_signal();
+	}
 	free(name);
 	ecplan_db_close(conn);
 	return rc;

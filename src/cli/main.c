@@ -39,11 +39,16 @@ const cli_command cli_commands[] = {
 	  "(a failed gate exits 5) and runs its steps. An interrupted phase resumes\n"
 	  "where it stopped. DDL waits at most safety.lock_timeout_ms per try and is\n"
 	  "retried with backoff up to safety.lock_retries times (then exit 6).\n"
+	  "Index builds and VALIDATE wait without lock_timeout for older snapshots and\n"
+	  "locks, naming the sessions they wait for, up to safety.max_index_wait_s in\n"
+	  "total (then the build is cancelled, its leftover dropped: exit 6).\n"
 	  "Phases: expand, sync, backfill, switch, contract. --quiet prints only errors;\n"
 	  "on a terminal the backfill shows a progress line, otherwise a log line every\n"
 	  "100 batches.\n"
-	  "Ctrl-C or SIGTERM prints where it was (backfill rows, time, rate) and how to\n"
-	  "resume, then ends by the signal (130 / 143).\n"
+	  "Ctrl-C or SIGTERM cancels the statement in flight (an index build, a batch),\n"
+	  "rolls its transaction back, records an \"interrupted\" event, prints where it\n"
+	  "was (backfill rows, time, rate) and how to resume, then ends by the signal\n"
+	  "(130 / 143). A second signal ends it at once.\n"
 	  "--to PHASE is the idempotent form for CI: a plan already past PHASE is left\n"
 	  "alone and the command exits 0, so a re-run deploy stage is a no-op.\n"
 	  "--json prints no progress and ends with {plan, command, ok, exit_code,\n"
@@ -84,7 +89,8 @@ const cli_command cli_commands[] = {
 	  "  5   a gate webhook delivery failed and no runner holds it\n"
 	  "  10  the plan was rolled back (state rolled_back)\n"
 	  "  11  the plan was rolled back below PHASE (or a rollback is running)\n"
-	  "With --json prints the plan's `status --json` object on stdout at the end.\n" },
+	  "With --json prints the plan's `status --json` object on stdout at the end.\n"
+	  "SIGINT/SIGTERM ends it by the signal (130/143); it changes nothing.\n" },
 	{ "rollback", cmd_rollback, "PLAN.json [--to STATE] [--db CONNINFO] [--quiet] [--json]",
 	  "undo phases, newest first, down to planned by default",
 	  "Undoes switch (old column authoritative again), backfill (rebuilt indexes\n"
@@ -93,7 +99,7 @@ const cli_command cli_commands[] = {
 	  "at STATE (planned by default: the plan ends rolled_back). Fires the\n"
 	  "rollback.before and rollback.after webhooks. After contract: exit 9.\n"
 	  "--json: as for advance (no progress, a result object on stdout, errors as\n"
-	  "one JSON object on stderr).\n" },
+	  "one JSON object on stderr). SIGINT/SIGTERM: as for advance.\n" },
 	{ "history", cmd_history, "NAME [--json] [--db CONNINFO]",
 	  "every attempt, step, error and webhook delivery, with times",
 	  "Prints the plan's event log from the database, oldest first.\n" },

@@ -1,6 +1,8 @@
 /* Helpers shared by the commands: errors, exit codes, plan loading. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,7 +31,8 @@ const char cli_exit_codes_text[] =
 	"  8  the plan file differs from the plan registered in the database (drift)\n"
 	"  9  the requested move is not possible (e.g. rollback after contract)\n"
 	" 10  wait: the plan was rolled back (state rolled_back)\n"
-	" 11  wait: the plan was rolled back below the awaited phase\n";
+	" 11  wait: the plan was rolled back below the awaited phase\n"
+	" 130, 143  advance, rollback, wait: interrupted by SIGINT or SIGTERM (resumable)\n";
 
 int cli_exit_code(int code)
 {
@@ -44,6 +47,7 @@ int cli_exit_code(int code)
 	case ECPLAN_EDRIFT: return EXIT_DRIFT;
 	case ECPLAN_EIMPOSSIBLE: return EXIT_IMPOSSIBLE;
 	case ECPLAN_ENOTFOUND: return EXIT_USAGE;
+	case ECPLAN_EINTERRUPTED: return cli_signal_exit_code();
 	default: return EXIT_RUNTIME;
 	}
 }
@@ -61,6 +65,7 @@ const char *cli_code_name(int code)
 	case ECPLAN_EDRIFT: return "drift";
 	case ECPLAN_EIMPOSSIBLE: return "impossible";
 	case ECPLAN_ENOTFOUND: return "not_found";
+	case ECPLAN_EINTERRUPTED: return "interrupted";
 	default: return "error";
 	}
 }
@@ -332,4 +337,52 @@ int cli_connect_state(PGconn **out, const char *db, bool *exists)
 		return -1;
 	}
 	return 0;
+}
+
+/* The first SIGINT/SIGTERM cancels what the database runs for us and lets
+ * the command wind down; a second one ends the process at once. */
+static void on_signal(int signo)
+{
+	static const char msg[] = "\necplan: second signal: exiting at once\n";
+	if (ecplan_db_interrupted()) {
+		ssize_t w = write(2, msg, sizeof(msg) - 1);
+		(void)w;
+		signal(signo, SIG_DFL);
+		raise(signo);
+		_exit(128 + signo);
+	}
+	ecplan_db_interrupt(signo);
+}
+
+void cli_install_signal_handlers(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGINT);
+	sigaddset(&sa.sa_mask, SIGTERM);
+	sa.sa_flags = 0; /* no SA_RESTART: sleeps end early */
+	struct sigaction old;
+	/* An ignored SIGINT (a background job, nohup) stays ignored. */
+	if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+		sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli_signal_exit_code(void)
+{
+	int sig = ecplan_db_interrupted();
+	return 128 + (sig ? sig : SIGINT);
+}
+
+int cli_end_by_signal(void)
+{
+	int sig = ecplan_db_interrupted();
+	if (sig == SIGINT || sig == SIGTERM) {
+		fflush(NULL);
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+	return cli_signal_exit_code();
 }

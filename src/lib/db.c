@@ -463,14 +463,17 @@ int ecplan_db_connect(PGconn **out, const char *conninfo, ecplan_error *err)
 		PQfinish(conn);
 		return ECPLAN_ERR;
 	}
+	ecplan_db_cancel_register(conn);
 	*out = conn;
 	return 0;
 }
 
 void ecplan_db_close(PGconn *conn)
 {
-	if (conn)
+	if (conn) {
+		ecplan_db_cancel_unregister(conn);
 		PQfinish(conn);
+	}
 }
 
 int ecplan_db_error_from_result(ecplan_error *err, PGconn *conn, const PGresult *res)

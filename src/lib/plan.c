@@ -565,9 +565,10 @@ static void parse_change(vctx *v, const json_t *root, ecplan_plan *plan)
 static void parse_sections(vctx *v, const json_t *root, ecplan_plan *plan)
 {
 	static const char *const bkeys[] = { "batch_size", "target_batch_ms", "pause_ms",
-					     "max_rows_per_second", NULL };
+					     "max_rows_per_second", "disable_triggers", NULL };
 	static const char *const skeys[] = { "lock_timeout_ms", "statement_timeout_ms",
-					     "lock_retries", "max_transaction_age_s", "checks_role", NULL };
+					     "lock_retries", "max_transaction_age_s", "checks_role",
+					     "max_index_wait_s", NULL };
 	static const char *const ckeys[] = { "min_soak_s", "archive", NULL };
 	json_t *o;
 	if ((o = get_object(v, root, "$", "backfill", false))) {
@@ -578,6 +579,7 @@ static void parse_sections(vctx *v, const json_t *root, ecplan_plan *plan)
 		get_long(v, o, "$.backfill", "pause_ms", 0, 3600000, &plan->backfill.pause_ms);
 		get_long(v, o, "$.backfill", "max_rows_per_second", 0, 100000000,
 			 &plan->backfill.max_rows_per_second);
+		get_bool(v, o, "$.backfill", "disable_triggers", &plan->backfill.disable_triggers);
 	}
 	if ((o = get_object(v, root, "$", "safety", false))) {
 		check_keys(v, o, "$.safety", skeys, "\"safety\"");
@@ -599,6 +601,8 @@ static void parse_sections(vctx *v, const json_t *root, ecplan_plan *plan)
 			report(v, "$.safety.checks_role", AT_VALUE,
 			       "name a role as it is spelled in the catalog (1 to 63 bytes)",
 			       "\"%s\" is not a role name", plan->safety.checks_role);
+		get_long(v, o, "$.safety", "max_index_wait_s", 1, 86400 * 7,
+			 &plan->safety.max_index_wait_s);
 	}
 	if ((o = get_object(v, root, "$", "contract", false))) {
 		check_keys(v, o, "$.contract", ckeys, "\"contract\"");
@@ -867,6 +871,7 @@ static void set_defaults(ecplan_plan *plan)
 	plan->safety.statement_timeout_ms = 300000;
 	plan->safety.lock_retries = 10;
 	plan->safety.max_transaction_age_s = 60;
+	plan->safety.max_index_wait_s = 3600;
 	plan->contract.archive = true;
 }
 

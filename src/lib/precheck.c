@@ -13,10 +13,12 @@
 #include "ecplan/db.h"
 #include "ecplan/depend.h"
 #include "ecplan/privs.h"
+#include "ecplan/prove.h"
 #include "ecplan/render.h"
 #include "ecplan/sql.h"
 #include "ecplan/state.h"
 #include "ecplan/strbuf.h"
+#include "ecplan/tabletriggers.h"
 
 static void item(ecplan_checklist *l, const char *name, bool ok, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -380,8 +382,12 @@ int ecplan_precheck_phase(ecplan_checklist *l, PGconn *conn, const ecplan_plan *
 		     cat->nkey ? cat->key_source : plan->column);
 		check_refusals(l, plan, cat);
 		check_expressions(l, conn, plan, cat);
+		if ((rc = ecplan_prove_precheck(l, conn, plan, cat, phase, err)) < 0)
+			return rc;
 		if (ecplan_render_not_null(plan, cat))
 			check_not_null(l, conn, plan, cat);
+		if ((rc = ecplan_table_triggers_precheck(l, conn, plan, err)) < 0)
+			return rc;
 	}
 	if (phase == ECPLAN_PHASE_CONTRACT) {
 		/* The inventory is taken again: nothing that appeared since may be lost. */

@@ -6,6 +6,7 @@
 #include "ecplan/runner.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "ecplan/backoff.h"
 #include "ecplan/catalog.h"
 #include "ecplan/db.h"
+#include "ecplan/longstmt.h"
 #include "ecplan/precheck.h"
 #include "ecplan/privs.h"
 #include "ecplan/render.h"
@@ -36,6 +38,10 @@ struct ecplan_runner {
 	char *lock_key;
 	uint64_t rng;
 	ecplan_plan_row *row;
+	char *conninfo;      /* for the second connection that watches long statements */
+	bool undoing;        /* the command is a rollback (for messages) */
+	char doing[256];     /* the step in flight, for an interruption's message */
+	long long rows_done; /* backfill rows done so far, for the same */
 };
 
 static void info(ecplan_runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -69,8 +75,42 @@ static void sleep_ms(ecplan_runner *r, long ms)
 		return;
 	}
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !ecplan_db_interrupted())
 		;
+}
+
+static const char *signal_name(int sig)
+{
+	switch (sig) {
+	case SIGINT: return "SIGINT";
+	case SIGTERM: return "SIGTERM";
+	default: return "a signal";
+	}
+}
+
+/*
+ * When a signal arrived (ecplan_db_interrupt), replaces whatever err holds
+ * (typically the cancelled statement's 57014) with ECPLAN_EINTERRUPTED and
+ * returns it; otherwise returns rc unchanged.
+ */
+static int interrupted(ecplan_runner *r, int rc, ecplan_error *err)
+{
+	int sig = ecplan_db_interrupted();
+	if (!sig || rc == ECPLAN_EINTERRUPTED)
+		return rc;
+	if (err)
+		ecplan_error_clear(err);
+	ecplan_error_set(err, ECPLAN_EINTERRUPTED, "interrupted (%s) during %s", signal_name(sig),
+			 r->doing[0] ? r->doing : (r->undoing ? "rollback" : "advance"));
+	if (r->rows_done > 0)
+		ecplan_error_detail(err, "the statement in flight was cancelled and its transaction rolled back; "
+				    "finished steps and %lld backfilled rows are kept", r->rows_done);
+	else
+		ecplan_error_detail(err, "the statement in flight was cancelled and its transaction rolled back; "
+				    "finished steps are kept");
+	ecplan_error_hint(err, "the state is saved: run the same command again to resume (ecplan %s %s)",
+			  r->undoing ? "rollback" : "advance", r->plan->source);
+	return ECPLAN_EINTERRUPTED;
 }
 
 /*
@@ -172,6 +212,7 @@ int ecplan_runner_open(ecplan_runner **out, const char *conninfo, const ecplan_p
 		r->opts = *opts;
 	r->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	r->lock_key = ecplan_xstrfmt("ecplan:plan:%s", plan->name);
+	r->conninfo = conninfo ? ecplan_xstrdup(conninfo) : NULL;
 	if ((rc = ecplan_db_connect(&r->conn, conninfo, err)) < 0 ||
 	    (rc = ecplan_db_set_session_timeouts(r->conn, plan->safety.lock_timeout_ms,
 						 plan->safety.statement_timeout_ms, err)) < 0 ||
@@ -219,6 +260,7 @@ void ecplan_runner_close(ecplan_runner *r)
 	ecplan_db_close(r->conn);
 	ecplan_plan_row_free(r->row);
 	free(r->lock_key);
+	free(r->conninfo);
 	free(r);
 }
 
@@ -433,6 +475,8 @@ static int with_lock_retries(ecplan_runner *r, ecplan_phase phase, const char *w
 			ecplan_db_rollback(r->conn, NULL);
 		if (rc == 0)
 			return 0;
+		if (ecplan_db_interrupted())
+			return interrupted(r, rc, err);
 		if (!ecplan_db_error_is_retryable(&e)) {
 			if (err && !err->code)
 				*err = e;
@@ -455,6 +499,8 @@ static int with_lock_retries(ecplan_runner *r, ecplan_phase phase, const char *w
 			info(r, "%s: %s (try %ld of %ld); retrying in %ld ms", what, e.message, attempt + 1,
 			     retries + 1, delay);
 			sleep_ms(r, delay);
+			if (ecplan_db_interrupted())
+				return interrupted(r, ECPLAN_ERR, err);
 			continue;
 		}
 		if (attempt >= retries) {
@@ -474,6 +520,8 @@ static int with_lock_retries(ecplan_runner *r, ecplan_phase phase, const char *w
 		info(r, "%s: lock not granted within %ld ms (try %ld of %ld); retrying in %ld ms", what,
 		     r->plan->safety.lock_timeout_ms, attempt + 1, retries + 1, delay);
 		sleep_ms(r, delay);
+		if (ecplan_db_interrupted())
+			return interrupted(r, ECPLAN_ERR, err);
 	}
 }
 
@@ -481,13 +529,85 @@ typedef struct ddl_arg {
 	const ecplan_step *step;
 	int index;            /* steps done after this one */
 	long statement_timeout;
+	bool waits;           /* VALIDATE: may wait for others without lock_timeout */
+	ecplan_phase phase;
 } ddl_arg;
+
+/* ---- long statements: index builds and VALIDATE ----------------------- */
+
+typedef struct long_ctx {
+	ecplan_runner *r;
+	ecplan_phase phase;
+	const char *what;
+} long_ctx;
+
+/* Reports of the watching connection: a line for humans, and an event
+ * written through the watcher (the runner's own connection is busy). */
+static void on_long_report(const char *kind, const char *message, const char *data, PGconn *watcher,
+			   void *ctx)
+{
+	long_ctx *l = ctx;
+	ecplan_runner *r = l->r;
+	bool wait = !strcmp(kind, "wait");
+	const char *msg = message;
+	char *own = NULL;
+	if (wait && !*message)
+		msg = own = ecplan_xstrdup("no longer waiting for other sessions");
+	info(r, "%s: %s", l->what, msg);
+	if (watcher)
+		ecplan_state_log(watcher, r->plan->name, wait ? "index_wait" : "index_progress",
+				 ecplan_phase_name(l->phase), msg, data, NULL);
+	free(own);
+}
+
+/* True when every statement of st takes SHARE UPDATE EXCLUSIVE on the table
+ * (VALIDATE, ANALYZE): waiting for it blocks no read or write of the
+ * application, so it may wait without lock_timeout. */
+static bool takes_only_sue(const ecplan_step *st)
+{
+	static const char sue[] = "SHARE UPDATE EXCLUSIVE";
+	for (size_t i = 0; i < st->nstmts; i++)
+		if (!st->stmts[i].lock || strncmp(st->stmts[i].lock, sue, sizeof(sue) - 1))
+			return false;
+	return st->nstmts > 0;
+}
+
+/* Runs sql on the runner's connection with no lock_timeout, watched (longstmt.h). */
+static int run_long(ecplan_runner *r, ecplan_phase phase, const char *what, const char *sql,
+		    ecplan_error *err)
+{
+	long_ctx l = { r, phase, what };
+	ecplan_longstmt_opts o = { .conninfo = r->conninfo, .max_wait_s = r->plan->safety.max_index_wait_s,
+				   .report = on_long_report, .ctx = &l };
+	return ecplan_longstmt_exec(r->conn, sql, &o, err);
+}
+
+/* Drops schema.name when it is an invalid index (the leftover of an interrupted
+ * or cancelled CREATE INDEX CONCURRENTLY). */
+static int drop_invalid_index(ecplan_runner *r, const char *name, ecplan_error *err)
+{
+	bool exists, valid;
+	int rc;
+	if ((rc = ecplan_precheck_index_state(r->conn, r->plan->schema, name, &exists, &valid, err)) < 0)
+		return rc;
+	if (!exists || valid)
+		return 0;
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	ecplan_strbuf_adds(&sb, "DROP INDEX CONCURRENTLY IF EXISTS ");
+	ecplan_sql_qualified(&sb, r->plan->schema, name);
+	info(r, "dropping invalid index %s left by an interrupted build", name);
+	rc = ecplan_db_exec(r->conn, sb.buf, err);
+	ecplan_strbuf_release(&sb);
+	return rc;
+}
 
 static int try_ddl(ecplan_runner *r, void *arg, ecplan_error *err)
 {
 	ddl_arg *a = arg;
 	int rc;
 	if (a->step->npre) {
+		if (ecplan_db_interrupted())
+			return ECPLAN_ERR;
 		/* e.g. the archive: a full read, no statement timeout */
 		if ((rc = ecplan_db_begin(r->conn, err)) < 0 ||
 		    (rc = ecplan_db_set_local_timeouts(r->conn, r->plan->safety.lock_timeout_ms, 0, err)) < 0)
@@ -502,9 +622,16 @@ static int try_ddl(ecplan_runner *r, void *arg, ecplan_error *err)
 	    (rc = ecplan_db_set_local_timeouts(r->conn, r->plan->safety.lock_timeout_ms,
 					       a->statement_timeout, err)) < 0)
 		return rc;
-	for (size_t i = 0; i < a->step->nstmts; i++)
-		if ((rc = ecplan_db_exec(r->conn, a->step->stmts[i].sql, err)) < 0)
+	if (a->waits && (rc = ecplan_db_set_local_timeouts(r->conn, 0, -1, err)) < 0)
+		return rc;
+	for (size_t i = 0; i < a->step->nstmts; i++) {
+		if (a->waits)
+			rc = run_long(r, a->phase, a->step->name, a->step->stmts[i].sql, err);
+		else
+			rc = ecplan_db_exec(r->conn, a->step->stmts[i].sql, err);
+		if (rc < 0)
 			return rc;
+	}
 	if ((rc = ecplan_state_set_step(r->conn, r->plan->name, a->index, err)) < 0)
 		return rc;
 	return ecplan_db_commit(r->conn, err);
@@ -514,26 +641,28 @@ static int try_index(ecplan_runner *r, void *arg, ecplan_error *err)
 {
 	ddl_arg *a = arg;
 	int rc;
-	bool exists, valid;
-	if ((rc = ecplan_precheck_index_state(r->conn, r->plan->schema, a->step->index_name, &exists,
-					      &valid, err)) < 0)
+	if ((rc = drop_invalid_index(r, a->step->index_name, err)) < 0)
 		return rc;
-	if (exists && !valid) {
-		/* The leftover of an interrupted CREATE INDEX CONCURRENTLY. */
-		ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
-		ecplan_strbuf_adds(&sb, "DROP INDEX CONCURRENTLY IF EXISTS ");
-		ecplan_sql_qualified(&sb, r->plan->schema, a->step->index_name);
-		info(r, "dropping invalid index %s left by an interrupted build", a->step->index_name);
-		rc = ecplan_db_exec(r->conn, sb.buf, err);
-		ecplan_strbuf_release(&sb);
-		if (rc < 0)
-			return rc;
+	if (ecplan_db_interrupted())
+		return ECPLAN_ERR;
+	/* Index builds scan the whole table (no statement timeout) and wait for
+	 * every older snapshot in the database: no lock_timeout either, since
+	 * waiting does not block the application; safety.max_index_wait_s
+	 * bounds the total wait instead (run_long). */
+	if ((rc = ecplan_db_set_session_timeouts(r->conn, 0, 0, err)) < 0)
+		return rc;
+	rc = run_long(r, a->phase, a->step->name, a->step->stmts[0].sql, err);
+	ecplan_db_set_session_timeouts(r->conn, r->plan->safety.lock_timeout_ms,
+				       r->plan->safety.statement_timeout_ms, NULL);
+	if (rc == ECPLAN_ELOCKTIMEOUT && !ecplan_db_interrupted()) {
+		/* Cancelled after waiting too long: leave no invalid index behind. */
+		ecplan_error e;
+		ecplan_error_clear(&e);
+		if (drop_invalid_index(r, a->step->index_name, &e) < 0)
+			ecplan_error_hint(err, "end those transactions (or raise safety.max_index_wait_s), then run "
+					       "the same command again: it drops the invalid index %s left behind "
+					       "(dropping it now failed: %s)", a->step->index_name, e.message);
 	}
-	/* Index builds scan the whole table: no statement timeout. */
-	if ((rc = ecplan_db_set_session_timeouts(r->conn, -1, 0, err)) < 0)
-		return rc;
-	rc = ecplan_db_exec(r->conn, a->step->stmts[0].sql, err);
-	ecplan_db_set_session_timeouts(r->conn, -1, r->plan->safety.statement_timeout_ms, NULL);
 	if (rc < 0)
 		return rc;
 	return ecplan_state_set_step(r->conn, r->plan->name, a->index, err);
@@ -615,6 +744,38 @@ static void free_cursor(char **c, size_t n)
 	free(c);
 }
 
+/* Adds the key range of a failed batch to err's detail: (lower, upper]. */
+static void describe_batch(ecplan_error *err, const ecplan_catalog *cat, char **lower,
+			   const PGresult *upper)
+{
+	if (!err || ecplan_db_error_is_lock_timeout(err))
+		return;
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT, cols = ECPLAN_STRBUF_INIT;
+	for (size_t i = 0; i < cat->nkey; i++) {
+		ecplan_strbuf_adds(&cols, i ? ", " : "");
+		ecplan_sql_ident(&cols, cat->key_columns[i]);
+	}
+	ecplan_strbuf_addf(&sb, "%s%sin the backfill batch of rows with key (%s)", err->detail,
+			   err->detail[0] ? "\n" : "", cols.buf);
+	if (lower) {
+		ecplan_strbuf_adds(&sb, " > (");
+		for (size_t i = 0; i < cat->nkey; i++)
+			ecplan_strbuf_addf(&sb, "%s%s", i ? ", " : "", lower[i]);
+		ecplan_strbuf_adds(&sb, ")");
+	}
+	if (upper && PQntuples(upper) == 1) {
+		ecplan_strbuf_addf(&sb, "%s <= (", lower ? " and" : "");
+		for (size_t i = 0; i < cat->nkey; i++)
+			ecplan_strbuf_addf(&sb, "%s%s", i ? ", " : "", PQgetvalue(upper, 0, (int)i));
+		ecplan_strbuf_adds(&sb, ")");
+	}
+	if (!lower && !(upper && PQntuples(upper) == 1))
+		ecplan_strbuf_adds(&sb, " (the whole table)");
+	ecplan_error_detail(err, "%s", sb.buf);
+	ecplan_strbuf_release(&sb);
+	ecplan_strbuf_release(&cols);
+}
+
 static int try_batch(ecplan_runner *r, void *arg, ecplan_error *err)
 {
 	batch_arg *a = arg;
@@ -633,10 +794,16 @@ static int try_batch(ecplan_runner *r, void *arg, ecplan_error *err)
 	snprintf(lock_v, sizeof(lock_v), "%ld", r->plan->safety.lock_timeout_ms);
 	snprintf(stmt_v, sizeof(stmt_v), "%ld", r->plan->safety.statement_timeout_ms);
 	const char *settings[3] = { r->plan->name, lock_v, stmt_v };
+	/* backfill.disable_triggers: the table's other triggers stay quiet
+	 * (the precondition made sure the role may set this). */
 	if ((rc = ecplan_db_begin(r->conn, err)) < 0 ||
 	    (rc = ecplan_db_query(NULL, r->conn,
-				  "SELECT set_config('ecplan.backfill', $1, true),"
-				  " set_config('lock_timeout', $2, true), set_config('statement_timeout', $3, true)",
+				  r->plan->backfill.disable_triggers
+				  ? "SELECT set_config('ecplan.backfill', $1, true),"
+				    " set_config('lock_timeout', $2, true), set_config('statement_timeout', $3, true),"
+				    " set_config('session_replication_role', 'replica', true)"
+				  : "SELECT set_config('ecplan.backfill', $1, true),"
+				    " set_config('lock_timeout', $2, true), set_config('statement_timeout', $3, true)",
 				  3, settings, err)) < 0)
 		goto done;
 	for (size_t i = 0; has_lower && i < nk; i++)
@@ -654,8 +821,10 @@ static int try_batch(ecplan_runner *r, void *arg, ecplan_error *err)
 	sql = ecplan_render_batch_update(r->plan, cat, has_lower, !a->last);
 	rc = ecplan_db_query(&upd, r->conn, sql, np + (a->last ? 0 : (int)nk), params, err);
 	free(sql);
-	if (rc < 0)
+	if (rc < 0) {
+		describe_batch(err, cat, has_lower ? a->cursor : NULL, a->last ? NULL : bound);
 		goto done;
+	}
 	a->rows = a->last ? atoll(PQcmdTuples(upd)) : a->size;
 	if (!a->last) {
 		char **next = ecplan_xcalloc(nk, sizeof(char *));
@@ -748,6 +917,7 @@ static int run_backfill(ecplan_runner *r, const ecplan_catalog *cat, int step_in
 	if ((rc = reload(r, err)) < 0)
 		goto done;
 	long long done_rows = r->row->rows_done, run_rows = 0;
+	r->rows_done = done_rows;
 	double seconds = r->row->backfill_seconds, run_start = now_s(), last_log = 0;
 	info(r, "backfill: %s (about %lld rows, batches of %ld)", a.cursor ? "resuming from the saved cursor" : "starting",
 	     total, a.size);
@@ -758,6 +928,7 @@ static int run_backfill(ecplan_runner *r, const ecplan_catalog *cat, int step_in
 		double elapsed = now_s() - a.started;
 		done_rows += a.rows;
 		run_rows += a.rows;
+		r->rows_done = done_rows;
 		seconds += elapsed;
 		if (r->opts.progress) {
 			ecplan_progress p = { done_rows, total, ecplan_backfill_rate(done_rows, seconds),
@@ -776,6 +947,10 @@ static int run_backfill(ecplan_runner *r, const ecplan_catalog *cat, int step_in
 		sleep_ms(r, ecplan_backfill_throttle_ms(run_rows, now_s() - run_start,
 							r->plan->backfill.max_rows_per_second,
 							r->plan->backfill.pause_ms));
+		if (ecplan_db_interrupted()) {
+			rc = interrupted(r, ECPLAN_ERR, err);
+			goto done;
+		}
 	}
 	if (total < done_rows)
 		ecplan_state_set_rows_total(r->conn, r->plan->name, done_rows, false, NULL);
@@ -791,12 +966,15 @@ static int run_steps(ecplan_runner *r, const ecplan_steps *steps, const ecplan_c
 	for (int i = from; i < (int)steps->count; i++) {
 		const ecplan_step *st = &steps->items[i];
 		double t0 = now_s();
-		ddl_arg a = { st, i + 1, r->plan->safety.statement_timeout_ms };
+		ddl_arg a = { st, i + 1, r->plan->safety.statement_timeout_ms, false, phase };
 		char what[200];
 		int rc;
 		snprintf(what, sizeof(what), "%s%s: %s", undo ? "rollback " : "", ecplan_phase_name(phase),
 			 st->name);
 		info(r, "%s (step %d/%zu)", what, i + 1, steps->count);
+		snprintf(r->doing, sizeof(r->doing), "%s (step %d/%zu)", what, i + 1, steps->count);
+		if (ecplan_db_interrupted())
+			return interrupted(r, ECPLAN_ERR, err);
 		switch (st->kind) {
 		case ECPLAN_STEP_BACKFILL:
 			rc = run_backfill(r, cat, i + 1, err);
@@ -810,14 +988,18 @@ static int run_steps(ecplan_runner *r, const ecplan_steps *steps, const ecplan_c
 			rc = with_lock_retries(r, phase, what, undo ? try_drop_index : try_index, &a, err);
 			break;
 		default:
-			/* VALIDATE CONSTRAINT, ANALYZE: no statement timeout. */
-			if (st->scans_table)
+			/* VALIDATE CONSTRAINT, ANALYZE: no statement timeout; they take
+			 * SHARE UPDATE EXCLUSIVE, which the application does not
+			 * wait for, so they wait without lock_timeout too (run_long). */
+			if (st->scans_table) {
 				a.statement_timeout = 0;
+				a.waits = takes_only_sue(st);
+			}
 			rc = with_lock_retries(r, phase, what, try_ddl, &a, err);
 			break;
 		}
 		if (rc < 0)
-			return rc;
+			return interrupted(r, rc, err);
 		if ((rc = log_event_or_fail(r, err, "step", phase, "%s done in %.3f s", what, now_s() - t0)) < 0)
 			return rc;
 	}
@@ -845,6 +1027,15 @@ static int record_failure(ecplan_runner *r, ecplan_phase phase, const ecplan_err
 	if (ecplan_db_in_transaction(r->conn))
 		ecplan_db_rollback(r->conn, NULL);
 	ecplan_state_set_error(r->conn, r->plan->name, e->message, NULL);
+	if (e->code == ECPLAN_EINTERRUPTED) {
+		json_t *d = json_pack("{s:s, s:s, s:I}", "signal", signal_name(ecplan_db_interrupted()),
+				      "during", r->doing, "rows_done", (json_int_t)r->rows_done);
+		char *data = d ? json_dumps(d, JSON_COMPACT) : NULL;
+		log_event(r, "interrupted", phase, data, "%s: %s", e->message, e->detail);
+		free(data);
+		json_decref(d);
+		return 0;
+	}
 	log_event(r, "error", phase, NULL, "%s%s%s", e->message, e->detail[0] ? ": " : "", e->detail);
 	int failure = 0;
 	if (e->code != ECPLAN_EGATE && ecplan_state_next_failure(&failure, r->conn, r->plan->name, NULL) == 0)
@@ -944,8 +1135,10 @@ static int run_phase(ecplan_runner *r, ecplan_phase phase, ecplan_error *err)
 	     ecplan_state_name(ecplan_phase_result(phase)));
 	rc = reload(r, err);
 done:
-	if (rc < 0)
+	if (rc < 0) {
+		rc = interrupted(r, rc, err);
 		record_failure(r, phase, err);
+	}
 	ecplan_checklist_release(&checks);
 	ecplan_steps_release(&steps);
 	ecplan_catalog_free(cat);
@@ -991,6 +1184,8 @@ int ecplan_runner_advance(ecplan_runner *r, ecplan_phase to, ecplan_error *err)
 				     ecplan_state_name(r->row->state));
 			return 0;
 		}
+		if (!first && ecplan_db_interrupted())
+			return interrupted(r, ECPLAN_ERR, err);
 		if ((rc = run_phase(r, next, err)) < 0)
 			return rc;
 		if (to == ECPLAN_PHASE_NONE)
@@ -1058,8 +1253,10 @@ static int undo_phase(ecplan_runner *r, ecplan_phase phase, ecplan_state to, ecp
 	info(r, "rollback of %s done: state is now %s", ecplan_phase_name(phase), ecplan_state_name(result));
 	rc = reload(r, err);
 done:
-	if (rc < 0)
+	if (rc < 0) {
+		rc = interrupted(r, rc, err);
 		record_failure(r, phase, err);
+	}
 	ecplan_steps_release(&steps);
 	ecplan_catalog_free(cat);
 	return rc;
@@ -1068,6 +1265,7 @@ done:
 int ecplan_runner_rollback(ecplan_runner *r, ecplan_state to, ecplan_error *err)
 {
 	int rc;
+	r->undoing = true;
 	if ((rc = check_env(r, err)) < 0 || (rc = register_or_check(r, false, err)) < 0)
 		return rc;
 	if (!ecplan_state_rollback_allowed(r->row->state)) {
@@ -1103,9 +1301,15 @@ int ecplan_runner_rollback(ecplan_runner *r, ecplan_state to, ecplan_error *err)
 	if ((rc = ecplan_state_begin_rollback(&attempt, r->conn, r->plan->name, err)) < 0)
 		return rc;
 	ecplan_phase p;
-	while ((p = undo_next(r->row, to)) != ECPLAN_PHASE_NONE)
+	while ((p = undo_next(r->row, to)) != ECPLAN_PHASE_NONE) {
+		if (ecplan_db_interrupted()) {
+			rc = interrupted(r, ECPLAN_ERR, err);
+			record_failure(r, p, err);
+			return rc;
+		}
 		if ((rc = undo_phase(r, p, to, err)) < 0)
 			return rc;
+	}
 	if ((rc = fire(r, "rollback.after", ECPLAN_PHASE_NONE, attempt, true, NULL, err)) < 0)
 		ecplan_state_set_error(r->conn, r->plan->name, err->message, NULL);
 	return rc;

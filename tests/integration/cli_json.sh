@@ -57,7 +57,7 @@ assert_eq "synced synced False" "$(js "$OUT" 'o["state_before"]' 'o["state"]' 'o
 # who holds the plan and how to tell whether it is alive.
 "$BIN" advance "$P" --to backfill --quiet >"$IT_TMP/a.out" 2>"$IT_TMP/a.err" &
 apid=$!
-for _ in $(seq 1 200); do
+for _ in $(seq 1 3000); do
 	[[ "$(q "SELECT count(*) FROM ecplan.plans WHERE name = '$NAME' AND running_phase = 'backfill' AND rows_done > 0")" == 1 ]] && break
 	sleep 0.05
 done

@@ -103,8 +103,8 @@ bash "$W" new $NAME new1 2 1 $N >"$IT_TMP/new.out" 2>"$IT_TMP/new.err" &
 npid=$!
 it_defer "sm_writers_stop 2>/dev/null"
 writes() { q "SELECT count(*) FROM it_write_log WHERE writer = '$1'"; }
-wait_writes() { # wait_writes WRITER MORE_THAN: the log grows past MORE_THAN (20 s at most)
-	for _ in $(seq 1 400); do
+wait_writes() { # wait_writes WRITER MORE_THAN: the log grows past MORE_THAN (120 s at most: a hang guard)
+	for _ in $(seq 1 2400); do
 		(($(writes "$1") > $2)) && return 0
 		sleep 0.05
 	done

@@ -32,7 +32,7 @@ plan_with() {
 psql -XAtq -c "SET application_name = 'victim'" -c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
 victim=$!
 it_defer "kill $victim 2>/dev/null"
-for _ in $(seq 1 500); do
+for _ in $(seq 1 3000); do
 	[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'victim'") == 1 ]] && break
 	sleep 0.02
 done

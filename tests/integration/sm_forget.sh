@@ -62,13 +62,13 @@ sm_plan "$src/plans/users-email-lower.json" "$H" name='"held-plan"' safety.lock_
 psql -XAtq -c "BEGIN; LOCK TABLE public.users IN ACCESS SHARE MODE; SELECT pg_sleep(60)" >/dev/null 2>&1 &
 lpid=$!
 it_defer "kill $lpid 2>/dev/null || true"
-for _ in $(seq 1 100); do
+for _ in $(seq 1 3000); do
 	[[ "$(q "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'users' AND l.mode = 'AccessShareLock' AND l.granted AND l.pid <> pg_backend_pid()")" -ge 1 ]] && break
 	sleep 0.05
 done
 "$BIN" advance "$H" >"$IT_TMP/h.out" 2>&1 &
 hpid=$!
-for _ in $(seq 1 200); do
+for _ in $(seq 1 3000); do
 	[[ "$(q "SELECT count(*) FROM ecplan.plans WHERE name = 'held-plan' AND running_phase = 'expand'")" == 1 ]] && break
 	sleep 0.05
 done

@@ -63,7 +63,7 @@ kill_at() {
 	kill -9 $pid
 	q "SELECT pg_terminate_backend($backend)" >/dev/null
 	{ wait $pid; } 2>/dev/null || true
-	sm_wait_no_runner 10 || fail "runner still there after the kill at \"$pattern\""
+	sm_wait_no_runner 120 || fail "runner still there after the kill at \"$pattern\""
 	q "DELETE FROM public.hold" >/dev/null
 }
 
@@ -79,7 +79,7 @@ for round in 1 2; do
 	sm_rand_sleep 0.3 1.0
 	kill -9 $pid 2>/dev/null || true
 	{ wait $pid; } 2>/dev/null || true
-	sm_wait_no_runner 10 || fail "runner still there after random kill $round"
+	sm_wait_no_runner 120 || fail "runner still there after random kill $round"
 done
 kill_at 'undoing backfill' rollback "$P" --to synced
 assert_exit 0 ecplan rollback "$P" --to synced

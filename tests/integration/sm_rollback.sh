@@ -110,12 +110,14 @@ assert_back $name
 
 # --- rollback of a backfill that stopped half way ------------------------------
 # The index build cannot finish while an older snapshot is open (here a
-# REPEATABLE READ transaction on another table): exit 6 with the NOT NULL
-# check already in place. rollback --to synced must remove what the partial
+# REPEATABLE READ transaction on another table): after waiting
+# safety.max_index_wait_s (2 s) in total it is cancelled, exit 6 with the
+# NOT NULL check already in place. rollback --to synced must remove what the partial
 # backfill built, and a full rollback must still restore everything.
 name=rb-partial
 plan=$IT_TMP/$name.json
-sm_plan "$src/plans/users-email-lower.json" "$plan" name="\"$name\"" safety.lock_timeout_ms=200 safety.lock_retries=1
+sm_plan "$src/plans/users-email-lower.json" "$plan" name="\"$name\"" safety.lock_timeout_ms=200 safety.lock_retries=1 \
+	safety.max_index_wait_s=2
 q "CREATE TABLE it_other (x int); INSERT INTO it_other VALUES (1)" >/dev/null
 assert_exit 0 ecplan advance "$plan" --to sync
 cat_synced=$(sm_catalog $T)
@@ -124,7 +126,7 @@ psql -XAtq <"$IT_TMP/snap.fifo" >"$IT_TMP/snap.out" 2>&1 &
 exec 3>"$IT_TMP/snap.fifo"
 it_defer "exec 3>&-"
 printf 'BEGIN ISOLATION LEVEL REPEATABLE READ;\nSELECT x FROM it_other;\n' >&3
-for _ in $(seq 1 100); do
+for _ in $(seq 1 3000); do
 	[[ -s "$IT_TMP/snap.out" ]] && break
 	sleep 0.05
 done

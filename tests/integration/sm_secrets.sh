@@ -41,7 +41,7 @@ kill $pid 2>/dev/null || true
 wait $pid 2>/dev/null || true
 assert_not_contains "$seen" "$PW" "ps does not show the password of a --db URI"
 assert_contains "$seen" "$PGUSER:***@" "ps shows *** in its place"
-sm_wait_no_runner 10 || fail "the wait session is still there"
+sm_wait_no_runner 120 || fail "the wait session is still there"
 
 # 2. advance during a backfill, with a keyword string and --db=
 kw="host=$PGHOST port=${PGPORT:-5432} dbname=$IT_DB password='$PW x' user=$PGUSER"

@@ -35,8 +35,8 @@ bash "$W" new $NAME new1 2 1 $N >"$IT_TMP/new.out" 2>"$IT_TMP/new.err" &
 npid=$!
 it_defer "sm_writers_stop 2>/dev/null"
 writes() { q "SELECT count(*) FROM it_write_log WHERE writer = '$1'"; }
-wait_writes() { # wait_writes WRITER MORE_THAN: up to 10 s for the log to grow past MORE_THAN
-	for _ in $(seq 1 200); do
+wait_writes() { # wait_writes WRITER MORE_THAN: up to 120 s (a hang guard) for the log to grow past MORE_THAN
+	for _ in $(seq 1 2400); do
 		(($(writes "$1") > $2)) && return 0
 		sleep 0.05
 	done

@@ -18,7 +18,7 @@ wh_table t_gate 500
 plan=$IT_TMP/gate.json
 wh_plan "$plan" wh-gate t_gate '[
   {"name": "flip", "url": "http://127.0.0.1:@PORT@/gate", "events": ["switch.after"],
-   "gate": true, "retries": 1, "timeout_ms": 3000}
+   "gate": true, "retries": 1, "timeout_ms": 30000}
 ]'
 fn_src() {
 	q "SELECT prosrc FROM pg_proc WHERE prosrc LIKE '%ecplan:wh-gate:%'"
@@ -93,7 +93,7 @@ wh_table t_gate_b 300
 planb=$IT_TMP/gate-b.json
 wh_plan "$planb" wh-gate-b t_gate_b '[
   {"name": "hold", "url": "http://127.0.0.1:@PORT@/gate-b", "events": ["backfill.before"],
-   "gate": true, "retries": 0, "timeout_ms": 3000}
+   "gate": true, "retries": 0, "timeout_ms": 30000}
 ]'
 assert_exit 0 ecplan advance "$planb" --to sync
 assert_eq "synced|" "$(wh_state wh-gate-b)" "synced"

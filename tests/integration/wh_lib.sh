@@ -58,12 +58,12 @@ wh_server() {
 		>"$IT_TMP/hooks.out" 2>"$IT_TMP/hooks.err" &
 	WH_PID=$!
 	it_defer wh_stop
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 1200; i++)); do
 		[[ -s "$pf" ]] && break
 		kill -0 "$WH_PID" 2>/dev/null || fail "hook server died: $(cat "$IT_TMP/hooks.err")"
 		sleep 0.1
 	done
-	[[ -s "$pf" ]] || fail "hook server did not start within 10 s"
+	[[ -s "$pf" ]] || fail "hook server did not start within 120 s"
 	WH_PORT=$(tr -d '\n' <"$pf")
 }
 

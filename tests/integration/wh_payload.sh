@@ -24,10 +24,10 @@ wh_plan "$plan" wh-payload t_payload '[
   {"name": "signed", "url": "http://127.0.0.1:@PORT@/hooks/payload",
    "events": ["expand.before", "expand.after"],
    "headers": {"Authorization": "Bearer ${env.FLAG_TOKEN}", "X-Api-Key": "'"$APIKEY"'"},
-   "secret_env": "WH_SECRET", "timeout_ms": 3000, "retries": 2},
+   "secret_env": "WH_SECRET", "timeout_ms": 30000, "retries": 2},
   {"name": "with-credentials",
    "url": "http://hookuser:'"$URLPW"'@127.0.0.1:@PORT@/hooks/cred?token=${env.FLAG_TOKEN}",
-   "events": ["sync.after"], "timeout_ms": 3000, "retries": 0}
+   "events": ["sync.after"], "timeout_ms": 30000, "retries": 0}
 ]'
 
 version=$(ecplan --version | awk '{print $2}')

@@ -9,20 +9,20 @@
 source "$(dirname "$0")/wh_lib.sh"
 it_setup
 wh_server --script "/r500=500,500,200" --script "/r404=404" --script "/r429=429:1,200" \
-	--script "/r408=408,200" --script "/rclose=close,200" --script "/rhang=hang:4,200" \
+	--script "/r408=408,200" --script "/rclose=close,200" --script "/rhang=hang:120,200" \
 	--script "/rredir=301:/elsewhere" --script "/rfollow=302:/followed"
 
 wh_table t_retry 100
 plan=$IT_TMP/retry.json
 wh_plan "$plan" wh-retry t_retry '[
-  {"name": "r500", "url": "http://127.0.0.1:@PORT@/r500", "events": ["expand.after"], "retries": 3, "timeout_ms": 3000},
-  {"name": "r404", "url": "http://127.0.0.1:@PORT@/r404", "events": ["expand.after"], "retries": 3, "timeout_ms": 3000},
-  {"name": "r429", "url": "http://127.0.0.1:@PORT@/r429", "events": ["sync.after"], "retries": 2, "timeout_ms": 3000},
-  {"name": "r408", "url": "http://127.0.0.1:@PORT@/r408", "events": ["sync.after"], "retries": 1, "timeout_ms": 3000},
-  {"name": "rclose", "url": "http://127.0.0.1:@PORT@/rclose", "events": ["sync.after"], "retries": 1, "timeout_ms": 3000},
-  {"name": "rhang", "url": "http://127.0.0.1:@PORT@/rhang", "events": ["sync.after"], "retries": 1, "timeout_ms": 1000},
-  {"name": "rredir", "url": "http://127.0.0.1:@PORT@/rredir", "events": ["sync.after"], "retries": 3, "timeout_ms": 3000},
-  {"name": "rfollow", "url": "http://127.0.0.1:@PORT@/rfollow", "events": ["sync.after"], "retries": 3, "timeout_ms": 3000,
+  {"name": "r500", "url": "http://127.0.0.1:@PORT@/r500", "events": ["expand.after"], "retries": 3, "timeout_ms": 30000},
+  {"name": "r404", "url": "http://127.0.0.1:@PORT@/r404", "events": ["expand.after"], "retries": 3, "timeout_ms": 30000},
+  {"name": "r429", "url": "http://127.0.0.1:@PORT@/r429", "events": ["sync.after"], "retries": 2, "timeout_ms": 30000},
+  {"name": "r408", "url": "http://127.0.0.1:@PORT@/r408", "events": ["sync.after"], "retries": 1, "timeout_ms": 30000},
+  {"name": "rclose", "url": "http://127.0.0.1:@PORT@/rclose", "events": ["sync.after"], "retries": 1, "timeout_ms": 30000},
+  {"name": "rhang", "url": "http://127.0.0.1:@PORT@/rhang", "events": ["sync.after"], "retries": 1, "timeout_ms": 5000},
+  {"name": "rredir", "url": "http://127.0.0.1:@PORT@/rredir", "events": ["sync.after"], "retries": 3, "timeout_ms": 30000},
+  {"name": "rfollow", "url": "http://127.0.0.1:@PORT@/rfollow", "events": ["sync.after"], "retries": 3, "timeout_ms": 30000,
    "follow_redirects": true}
 ]'
 
@@ -87,7 +87,9 @@ assert_eq "1:0:false 2:200:true" "$(attempts rhang)" "timeout recorded with http
 assert_contains "$(q "SELECT data->>'error' FROM ecplan.events WHERE plan = 'wh-retry' AND data->>'webhook' = 'rhang' AND (data->>'attempt')::int = 1")" \
 	"time" "the timeout's error says so"
 dur=$(q "SELECT data->>'duration_ms' FROM ecplan.events WHERE plan = 'wh-retry' AND data->>'webhook' = 'rhang' AND (data->>'attempt')::int = 1")
-[[ "$dur" -ge 900 && "$dur" -lt 3900 ]] || fail "timed-out attempt took $dur ms with timeout_ms 1000"
+# The receiver hangs for 120 s: an attempt shorter than that was cut by
+# timeout_ms (5000), whatever the load on the machine.
+[[ "$dur" -ge 4900 && "$dur" -lt 120000 ]] || fail "timed-out attempt took $dur ms with timeout_ms 5000 (receiver hangs 120 s)"
 IT_ASSERTS=$((IT_ASSERTS + 1))
 
 assert_eq "1 1 1" "$(same_delivery /rredir)" "301 without follow_redirects: one request, not retried"

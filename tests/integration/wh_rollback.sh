@@ -20,9 +20,9 @@ wh_table t_rb 400
 plan=$IT_TMP/rb.json
 wh_plan "$plan" wh-rb t_rb '[
   {"name": "notify", "url": "http://127.0.0.1:@PORT@/rb", "events": ["rollback.before", "rollback.after"],
-   "retries": 1, "timeout_ms": 3000},
+   "retries": 1, "timeout_ms": 30000},
   {"name": "hold", "url": "http://127.0.0.1:@PORT@/rbgate", "events": ["rollback.before"],
-   "gate": true, "retries": 0, "timeout_ms": 3000}
+   "gate": true, "retries": 0, "timeout_ms": 30000}
 ]'
 assert_exit 0 ecplan advance "$plan" --to backfill
 assert_eq "backfilled|" "$(wh_state wh-rb)" "backfilled"
@@ -101,7 +101,7 @@ wh_table t_rb2 100
 plan2=$IT_TMP/rb2.json
 wh_plan "$plan2" wh-rb2 t_rb2 '[
   {"name": "flag-back", "url": "http://127.0.0.1:@PORT@/rbafter", "events": ["rollback.after"],
-   "gate": true, "retries": 0, "timeout_ms": 3000}
+   "gate": true, "retries": 0, "timeout_ms": 30000}
 ]'
 assert_exit 0 ecplan advance "$plan2" --to sync
 assert_exit 5 ecplan rollback "$plan2"

@@ -18,7 +18,7 @@ plan=$IT_TMP/t.json
 wh_plan "$plan" wh-test t_test '[
   {"name": "flip", "url": "http://127.0.0.1:@PORT@/t", "events": ["switch.after", "rollback.after"],
    "headers": {"Authorization": "Bearer ${env.WH_T_TOKEN}"}, "secret_env": "WH_T_SECRET",
-   "gate": true, "retries": 2, "timeout_ms": 3000},
+   "gate": true, "retries": 2, "timeout_ms": 30000},
   {"name": "other", "url": "http://127.0.0.1:@PORT@/other", "events": ["expand.after"]}
 ]'
 
@@ -66,7 +66,7 @@ assert_eq "rollback.after True" "$(wh_py 'b = at("/t")[-1]["json"]; print(b["eve
 plan500=$IT_TMP/t500.json
 wh_plan "$plan500" wh-test500 t_test '[
   {"name": "broken", "url": "http://127.0.0.1:@PORT@/t500", "events": ["switch.after"],
-   "retries": 1, "timeout_ms": 3000}
+   "retries": 1, "timeout_ms": 30000}
 ]'
 assert_exit 5 ecplan webhook test "$plan500" --event switch.after
 assert_contains "$(cat "$ERR")" "broken" "the error names the webhook"

@@ -414,9 +414,13 @@ _sm_writer_script() {
 _sm_timed_updates() {
 	# One UPDATE every SLEEP_S seconds (paced here, so psql never has more than
 	# a statement or two queued) until STOPFILE exists; prints each UPDATE's
-	# latency in ms, as psql's \timing measured it.
+	# latency in ms, as psql's \timing measured it. Each UPDATE runs with
+	# lock_timeout 30 s: an UPDATE queued that long behind ecplan's DDL fails
+	# (and the writer exits non-zero), a bound the server enforces, far above
+	# any plan's lock_timeout_ms and independent of the machine's load.
 	local stopfile=$1 pause=$2 i id
 	{
+		printf "SET lock_timeout = '30s';\n"
 		printf '\\timing on\n'
 		for ((i = 1; i <= 100000; i++)); do
 			[[ -e "$stopfile" ]] && break

@@ -287,6 +287,8 @@ static void assert_default_settings(const ecplan_plan *p)
 	assert_int_equal(p->safety.statement_timeout_ms, 300000);
 	assert_int_equal(p->safety.lock_retries, 10);
 	assert_int_equal(p->safety.max_transaction_age_s, 60);
+	assert_int_equal(p->safety.max_index_wait_s, 3600);
+	assert_false(p->backfill.disable_triggers);
 	assert_int_equal(p->contract.min_soak_s, 0);
 	assert_true(p->contract.archive);
 }
@@ -605,6 +607,37 @@ static void test_invalid_cases(void **state)
 		fail_msg("%d invalid case(s) did not match expected.err", failures);
 }
 
+/* safety.max_index_wait_s and backfill.disable_triggers (issue 10). */
+static void test_index_wait_and_triggers_settings(void **state)
+{
+	(void)state;
+	ecplan_plan *p = parse_ok(
+		"{\"format\": \"ecplan/v1\", \"name\": \"p\", \"table\": \"users\","
+		" \"change\": {\"column\": \"a\", \"new_column\": \"b\"},"
+		" \"backfill\": {\"disable_triggers\": true}, \"safety\": {\"max_index_wait_s\": 120}}");
+	assert_int_equal(p->safety.max_index_wait_s, 120);
+	assert_true(p->backfill.disable_triggers);
+	ecplan_plan_free(p);
+	const char *bad[] = {
+		"{\"format\": \"ecplan/v1\", \"name\": \"p\", \"table\": \"users\","
+		" \"change\": {\"column\": \"a\", \"new_column\": \"b\"}, \"safety\": {\"max_index_wait_s\": 0}}",
+		"{\"format\": \"ecplan/v1\", \"name\": \"p\", \"table\": \"users\","
+		" \"change\": {\"column\": \"a\", \"new_column\": \"b\"}, \"safety\": {\"max_index_wait_s\": 604801}}",
+		"{\"format\": \"ecplan/v1\", \"name\": \"p\", \"table\": \"users\","
+		" \"change\": {\"column\": \"a\", \"new_column\": \"b\"}, \"safety\": {\"max_index_wait_s\": \"60\"}}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ecplan_diags d = parse_bad(bad[i]);
+		assert_non_null(find_path(&d, "$.safety.max_index_wait_s"));
+		ecplan_diags_release(&d);
+	}
+	ecplan_diags d = parse_bad(
+		"{\"format\": \"ecplan/v1\", \"name\": \"p\", \"table\": \"users\","
+		" \"change\": {\"column\": \"a\", \"new_column\": \"b\"}, \"backfill\": {\"disable_triggers\": 1}}");
+	assert_non_null(find_path(&d, "$.backfill.disable_triggers"));
+	ecplan_diags_release(&d);
+}
+
 static void test_multiple_errors(void **state)
 {
 	(void)state;
@@ -915,6 +948,7 @@ int main(void)
 		cmocka_unit_test(test_sha256_known_value),
 		cmocka_unit_test(test_schema_key_ignored),
 		cmocka_unit_test(test_invalid_cases),
+		cmocka_unit_test(test_index_wait_and_triggers_settings),
 		cmocka_unit_test(test_multiple_errors),
 		cmocka_unit_test(test_positions_count_characters),
 		cmocka_unit_test(test_type_names),
