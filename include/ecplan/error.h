@@ -23,7 +23,8 @@ typedef enum ecplan_code {
 	ECPLAN_ETIMEOUT = -7,     /* wait timed out */
 	ECPLAN_EDRIFT = -8,       /* plan file differs from the registered plan */
 	ECPLAN_EIMPOSSIBLE = -9,  /* the requested move is not possible */
-	ECPLAN_ENOTFOUND = -10    /* no such plan registered */
+	ECPLAN_ENOTFOUND = -10,   /* no such plan registered */
+	ECPLAN_EPAUSED = -12      /* the plan is paused (ecplan pause) */
 } ecplan_code;
 
 typedef struct ecplan_error {
