@@ -32,8 +32,10 @@ const cli_command cli_commands[] = {
 	  "Nothing is changed in the database.\n" },
 	{ "advance", cmd_advance, "PLAN.json [--to PHASE | --all] [--db CONNINFO] [--quiet] [--json]",
 	  "run the next phase (or up to PHASE, or all), then exit",
-	  "Registers the plan on first use (once a phase has started, a different file\n"
-	  "with the same name exits 8), takes the plan's runner lock (a second runner\n"
+	  "Registers the plan on first use (once a phase has started, a file with the\n"
+	  "same name that changes a field defining the change exits 8; changed\n"
+	  "operational settings are registered: see \"ecplan help update\"), refuses a\n"
+	  "paused plan (exit 12), takes the plan's runner lock (a second runner\n"
 	  "exits 4), checks that every ${env.X} a webhook uses is set (exit 2),\n"
 	  "checks the preconditions of the phase (exit 3), fires the phase's webhooks\n"
 	  "(a failed gate exits 5) and runs its steps. An interrupted phase resumes\n"
@@ -69,7 +71,10 @@ const cli_command cli_commands[] = {
 	  "or {pid, host, backend_pid, started_at, application_name, client_addr} of\n"
 	  "the ecplan process holding the plan; pending_gates lists failed gate events\n"
 	  "awaiting re-delivery; phase_work_done is true when only the running phase's\n"
-	  "<phase>.after gate is left.\n" },
+	  "<phase>.after gate is left; paused is true after \"ecplan pause\";\n"
+	  "throttled is null or why the running backfill waits (backfill.throttle),\n"
+	  "throttled_seconds the time it waited. rows_per_second and eta_seconds\n"
+	  "honour pause_ms and max_rows_per_second (backfill.rate_limited).\n" },
 	{ "wait", cmd_wait, "NAME --until PHASE [--timeout S] [--interval S] [--quiet] [--json] [--db CONNINFO]",
 	  "wait until a plan reaches a phase (for CI pipelines)",
 	  "Polls the plan's state every --interval seconds (default 2) until it has\n"
