@@ -35,7 +35,8 @@ as_owner() { # the cluster owner runs the standby: postgres when we are root
 		"$@"
 	fi
 }
-SB=$(mktemp -d "${TMPDIR:-/tmp}/ecplan-standby.XXXXXX")
+# Beside the primary's cluster: a directory the cluster owner can reach.
+SB=$(mktemp -d "${ECPLAN_PG_DIR:-/tmp}/standby.XXXXXX")
 mkdir -p "$SB/sock"
 [[ $(id -u) -eq 0 ]] && chown -R postgres:postgres "$SB"
 chmod 0755 "$SB"
@@ -44,8 +45,12 @@ it_defer "as_owner '$PGBIN/pg_ctl' -D '$SB/data' -m immediate stop >/dev/null 2>
 # Any TCP port of the primary is on 127.0.0.1 (scripts/pg.sh listen_addresses).
 as_owner "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$PGPORT" -U "$PGUSER" -D "$SB/data" -R -X stream \
 	-c fast >"$IT_TMP/basebackup.log" 2>&1 || fail "pg_basebackup failed: $(cat "$IT_TMP/basebackup.log")"
+# A hot standby needs these at least as high as on the primary.
+same=$(q "SELECT string_agg(format('-c %s=%s', name, setting), ' ') FROM pg_settings WHERE name IN
+	('max_connections', 'max_worker_processes', 'max_wal_senders', 'max_prepared_transactions',
+	 'max_locks_per_transaction')")
 as_owner "$PGBIN/pg_ctl" -D "$SB/data" -l "$SB/standby.log" -w -t 60 \
-	-o "-c listen_addresses= -p $PGPORT -k $SB/sock -c cluster_name=ecplan_it_standby -c hot_standby=on" \
+	-o "-c listen_addresses= -p $PGPORT -k $SB/sock -c cluster_name=ecplan_it_standby -c hot_standby=on $same" \
 	start >"$IT_TMP/pg_ctl.log" 2>&1 || fail "the standby did not start: $(cat "$IT_TMP/pg_ctl.log" "$SB/standby.log")"
 sq() { psql -XAtq -v ON_ERROR_STOP=1 -h "$SB/sock" -p "$PGPORT" -d "$IT_DB" -c "$1"; }
 assert_eq t "$(sq "SELECT pg_is_in_recovery()")" "the standby is in recovery"
@@ -86,6 +91,9 @@ r1=$(q "SELECT rows_done FROM ecplan.plans WHERE name = '$NAME'")
 # Within one batch of the limit: the standby is at most the limit plus one
 # batch's WAL behind (a batch of 500 rows writes far less than 1 MiB more).
 lag=$(q "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint FROM pg_stat_replication WHERE application_name = 'ecplan_it_standby'")
+((lag > 1048576 && lag <= 2 * 1048576)) ||
+	fail "throttled with the standby $lag bytes behind: not within one batch past the 1 MiB limit"
+IT_ASSERTS=$((IT_ASSERTS + 1))
 for i in 1 2 3 4; do
 	sleep 0.5
 	assert_eq "$r1" "$(q "SELECT rows_done FROM ecplan.plans WHERE name = '$NAME'")" "poll $i: no batch while replay is paused"
