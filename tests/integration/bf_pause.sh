@@ -45,6 +45,14 @@ until_true() {
 	return 1
 }
 
+# Estimates honour pause_ms: 20 rows, then 20 ms of sleep, is at most 1000 rows/s.
+assert_exit 0 ecplan check "$P" --json
+assert_eq true "$(sm_json "$OUT" 'd["estimate"]["throttled"]')" "check --json: the estimate is throttled"
+assert_eq true "$(sm_json "$OUT" '0 < d["estimate"]["rows_per_second"] <= 1000')" "check --json: at most 1000 rows/s"
+assert_eq true "$(sm_json "$OUT" 'd["estimate"]["seconds"] >= 20')" "check --json: 20000 rows take 20 s or more"
+assert_exit 0 ecplan check "$P"
+assert_contains "$(cat "$OUT")" "rows/s (throttled by pause_ms" "check says the estimate is throttled"
+
 "$BIN" advance "$P" --to backfill >"$IT_TMP/bg.out" 2>"$IT_TMP/bg.err" &
 bg=$!
 until_true 60 "SELECT rows_done > 0 FROM ecplan.plans WHERE name = '$NAME'" ||
@@ -65,6 +73,8 @@ assert_eq true "$(sm_json "$OUT" 'd["paused"]')" "status --json: paused"
 assert_eq true "$(sm_json "$OUT" 'd["running"]')" "status --json: still running (waiting)"
 assert_eq null "$(sm_json "$OUT" 'd["throttled"]')" "status --json: a pause is not a throttle"
 backend=$(sm_json "$OUT" 'd["runner"]["backend_pid"]')
+assert_eq true "$(sm_json "$OUT" 'd["backfill"]["rate_limited"]')" "status --json: the rate honours pause_ms"
+assert_eq true "$(sm_json "$OUT" '0 < d["backfill"]["rows_per_second"] <= 1000')" "status --json: at most 1000 rows/s"
 for i in 1 2 3 4 5 6; do
 	sleep 0.5
 	assert_eq 0 "$(q "SELECT count(*) FROM pg_locks WHERE pid = $backend AND relation = 'public.users'::regclass")" \
