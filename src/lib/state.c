@@ -362,7 +362,10 @@ static void json_diff(json_t *out, const char *path, json_t *a, json_t *b)
 {
 	if (json_equal(a, b))
 		return;
-	if (a && b && json_is_object(a) && json_is_object(b)) {
+	/* Objects by key, also against an absent side: a section added or
+	 * removed is told leaf by leaf ("$.contract.min_soak_s", operational),
+	 * not as the whole section. */
+	if ((json_is_object(a) || !a) && (json_is_object(b) || !b)) {
 		const char *key;
 		json_t *v;
 		json_object_foreach(a, key, v) {
