@@ -44,6 +44,12 @@ int cmd_update(int argc, char **argv)
 		goto done;
 	}
 	int c = ecplan_state_compare(&changes, plan, row, &err);
+	bool started = row->running != ECPLAN_PHASE_NONE || row->rollback_attempts > 0;
+	for (int i = 0; i < ECPLAN_PHASE_COUNT; i++)
+		started |= row->attempts[i] > 0;
+	if (c < 0 && !started)
+		ecplan_error_hint(&err, "the plan has not started a phase: \"ecplan advance %s\" replaces it "
+					"with this file", plan->source);
 	if (c < 0) {
 		cli_print_error(&err);
 		rc = cli_exit_code(err.code);

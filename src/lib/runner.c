@@ -1169,14 +1169,17 @@ int ecplan_runner_advance(ecplan_runner *r, ecplan_phase to, ecplan_error *err)
 	int rc;
 	if ((rc = check_env(r, err)) < 0 || (rc = register_or_check(r, true, err)) < 0)
 		return rc;
-	if (r->row->paused) {
-		ecplan_error_set(err, ECPLAN_EPAUSED, "plan \"%s\" is paused", r->plan->name);
-		ecplan_error_detail(err, "\"ecplan pause %s\" paused it; nothing was run", r->plan->name);
-		ecplan_error_hint(err, "run \"ecplan resume %s\" first, then advance again", r->plan->name);
-		return ECPLAN_EPAUSED;
-	}
 	for (bool first = true;; first = false) {
 		ecplan_phase next = r->row->running;
+		/* Checked before every phase: a pause during --all stops it at
+		 * the next phase boundary. */
+		if (r->row->paused) {
+			ecplan_error_set(err, ECPLAN_EPAUSED, "plan \"%s\" is paused", r->plan->name);
+			ecplan_error_detail(err, "\"ecplan pause %s\" paused it; %s", r->plan->name,
+					    first ? "nothing was run" : "no further phase was started");
+			ecplan_error_hint(err, "run \"ecplan resume %s\" first, then advance again", r->plan->name);
+			return ECPLAN_EPAUSED;
+		}
 		if (next != ECPLAN_PHASE_NONE && r->row->rolling_back) {
 			ecplan_error_set(err, ECPLAN_EIMPOSSIBLE,
 					 "a rollback of phase %s was interrupted", ecplan_phase_name(next));

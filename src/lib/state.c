@@ -523,9 +523,10 @@ int ecplan_state_set_paused(bool *changed, PGconn *conn, const char *name, bool 
 		goto done;
 	}
 	bool was = !strcmp(PQgetvalue(res, 0, 1), "t");
-	if (paused && !was && ecplan_state_parse(PQgetvalue(res, 0, 0)) == ECPLAN_STATE_CONTRACTED) {
-		rc = ecplan_error_set(err, ECPLAN_EIMPOSSIBLE, "plan \"%s\" is contracted: there is nothing left "
-				      "to pause", name);
+	ecplan_state st = ecplan_state_parse(PQgetvalue(res, 0, 0));
+	if (paused && !was && ecplan_state_next(st) == ECPLAN_PHASE_NONE) {
+		rc = ecplan_error_set(err, ECPLAN_EIMPOSSIBLE, "plan \"%s\" is %s: it has no phase left to "
+				      "pause", name, ecplan_state_name(st));
 		goto done;
 	}
 	if (was != paused) {

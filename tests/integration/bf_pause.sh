@@ -157,4 +157,10 @@ assert_exit 0 ecplan advance "$P4" --to switch
 assert_eq switched "$(sm_state $NAME)" "advance registered the new settings and ran"
 assert_eq 1 "$(q "SELECT count(*) FROM ecplan.events WHERE plan = '$NAME' AND kind = 'settings' AND data -> 'changes' @> '[{\"path\": \"\$.safety.lock_retries\", \"registered\": 20, \"file\": 7}]'")" \
 	"advance recorded the settings change"
+assert_exit 0 ecplan advance "$P4"
+assert_eq contracted "$(sm_state $NAME)" "contracted"
+assert_exit 9 ecplan pause $NAME
+assert_contains "$(cat "$ERR")" "no phase left to pause" "a contracted plan cannot be paused"
+assert_exit 2 ecplan pause no-such-plan
+assert_contains "$(cat "$ERR")" "not registered" "an unknown plan is named"
 pass
