@@ -733,6 +733,7 @@ typedef struct backfill_wait {
 	double since;         /* when the current wait began */
 	double last_saved;    /* when throttled_seconds was last brought up to date */
 	long long rows_done;  /* of the whole backfill, for the events */
+	bool slow;            /* the last batch took over max_batch_ms_factor x target */
 } backfill_wait;
 
 /* Sleeps about ms in short steps, so that a signal handler's flag (or the
@@ -929,7 +930,7 @@ static int run_backfill(ecplan_runner *r, const ecplan_catalog *cat, int step_in
 	double seconds = r->row->backfill_seconds, run_start = now_s(), last_log = 0;
 	info(r, "backfill: %s (about %lld rows, batches of %ld)", a.cursor ? "resuming from the saved cursor" : "starting",
 	     total, a.size);
-	backfill_wait w = { false, false, 0, 0, done_rows };
+	backfill_wait w = { false, false, 0, 0, done_rows, false };
 	ecplan_state_set_throttled(r->conn, r->plan->name, NULL, 0, NULL);
 	for (;;) {
 		bool reset = false;
@@ -965,13 +966,25 @@ static int run_backfill(ecplan_runner *r, const ecplan_catalog *cat, int step_in
 								  r->plan->backfill.target_batch_ms,
 								  elapsed * 1000.0);
 		if (backoff > 0) {
-			log_event(r, "throttled", ECPLAN_PHASE_BACKFILL, NULL,
-				  "backfill throttled: a batch took %.0f ms, more than %ld x target_batch_ms (%ld); "
-				  "waiting %ld ms", elapsed * 1000.0, r->plan->backfill.throttle.max_batch_ms_factor,
-				  r->plan->backfill.target_batch_ms, backoff);
-			ecplan_state_set_throttled(r->conn, r->plan->name, NULL, (double)backoff / 1000.0, NULL);
+			char why[200];
+			snprintf(why, sizeof(why), "a batch took %.0f ms, more than %ld x target_batch_ms (%ld)",
+				 elapsed * 1000.0, r->plan->backfill.throttle.max_batch_ms_factor,
+				 r->plan->backfill.target_batch_ms);
+			if (!w.slow) {
+				/* One event per run of slow batches. */
+				json_t *d = json_pack("{s:s}", "reason", why);
+				char *data = json_dumps(d, JSON_COMPACT);
+				log_event(r, "throttled", ECPLAN_PHASE_BACKFILL, data, "backfill throttled: %s; "
+					  "waiting as long after each such batch", why);
+				free(data);
+				json_decref(d);
+				info(r, "backfill: throttled: %s", why);
+			}
+			ecplan_state_set_throttled(r->conn, r->plan->name, why, 0, NULL);
 			short_sleeps(r, backoff);
+			ecplan_state_set_throttled(r->conn, r->plan->name, NULL, (double)backoff / 1000.0, NULL);
 		}
+		w.slow = backoff > 0;
 		short_sleeps(r, ecplan_backfill_throttle_ms(run_rows, now_s() - run_start,
 							    r->plan->backfill.max_rows_per_second,
 							    r->plan->backfill.pause_ms));
@@ -1171,15 +1184,6 @@ int ecplan_runner_advance(ecplan_runner *r, ecplan_phase to, ecplan_error *err)
 		return rc;
 	for (bool first = true;; first = false) {
 		ecplan_phase next = r->row->running;
-		/* Checked before every phase: a pause during --all stops it at
-		 * the next phase boundary. */
-		if (r->row->paused) {
-			ecplan_error_set(err, ECPLAN_EPAUSED, "plan \"%s\" is paused", r->plan->name);
-			ecplan_error_detail(err, "\"ecplan pause %s\" paused it; %s", r->plan->name,
-					    first ? "nothing was run" : "no further phase was started");
-			ecplan_error_hint(err, "run \"ecplan resume %s\" first, then advance again", r->plan->name);
-			return ECPLAN_EPAUSED;
-		}
 		if (next != ECPLAN_PHASE_NONE && r->row->rolling_back) {
 			ecplan_error_set(err, ECPLAN_EIMPOSSIBLE,
 					 "a rollback of phase %s was interrupted", ecplan_phase_name(next));
@@ -1198,6 +1202,16 @@ int ecplan_runner_advance(ecplan_runner *r, ecplan_phase to, ecplan_error *err)
 				info(r, "plan \"%s\" is already %s", r->plan->name,
 				     ecplan_state_name(r->row->state));
 			return 0;
+		}
+		/* Checked before every phase that would run (a plan already at
+		 * --to is left alone and exits 0): a pause during --all stops it
+		 * at the next phase boundary. */
+		if (r->row->paused) {
+			ecplan_error_set(err, ECPLAN_EPAUSED, "plan \"%s\" is paused", r->plan->name);
+			ecplan_error_detail(err, "\"ecplan pause %s\" paused it; %s", r->plan->name,
+					    first ? "nothing was run" : "no further phase was started");
+			ecplan_error_hint(err, "run \"ecplan resume %s\" first, then advance again", r->plan->name);
+			return ECPLAN_EPAUSED;
 		}
 		if ((rc = run_phase(r, next, err)) < 0)
 			return rc;

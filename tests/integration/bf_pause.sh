@@ -135,6 +135,8 @@ assert_exit 12 ecplan advance "$P2" --json
 assert_eq paused "$(sm_json "$ERR" 'd["code"]')" "JSON error code paused"
 assert_eq 12 "$(sm_json "$ERR" 'd["exit_code"]')" "JSON exit_code 12"
 assert_eq backfilled "$(sm_state $NAME)" "nothing ran while paused"
+assert_exit 0 ecplan advance "$P2" --to backfill
+assert_contains "$(cat "$OUT" "$ERR")" "already backfilled" "advance --to a phase already done stays idempotent while paused"
 assert_exit 0 ecplan status $NAME
 assert_contains "$(cat "$OUT")" "paused:   yes" "status says paused"
 assert_exit 0 ecplan resume "$P2"

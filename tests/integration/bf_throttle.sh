@@ -88,4 +88,28 @@ assert_contains "$(q "SELECT data ->> 'reason' FROM ecplan.events WHERE plan = '
 assert_eq 0 "$(q "SELECT count(*) FROM public.users WHERE email = 'w@x'")" "it wrote nothing"
 kill $bg
 wait $bg || true
+
+# Batch latency: every row of public.slow sleeps 30 ms in a trigger, so every
+# batch takes far over 2 x target_batch_ms (10): one throttled event for the
+# whole run of slow batches, and the backfill still completes.
+q "CREATE TABLE public.slow (id int PRIMARY KEY, v text);
+   INSERT INTO public.slow SELECT g, 'v' || g FROM generate_series(1, 24) g;
+   CREATE FUNCTION public.slow_down() RETURNS trigger LANGUAGE plpgsql AS
+   \$\$BEGIN PERFORM pg_sleep(0.03); RETURN NEW; END\$\$;
+   CREATE TRIGGER slow_down BEFORE UPDATE ON public.slow FOR EACH ROW EXECUTE FUNCTION public.slow_down()"
+PS=$IT_TMP/slow.json
+cat >"$PS" <<'JSON'
+{"format": "ecplan/v1", "name": "slow-v", "table": "public.slow",
+ "change": {"column": "v", "new_column": "v2"},
+ "backfill": {"batch_size": 4, "target_batch_ms": 10,
+              "throttle": {"max_batch_ms_factor": 2, "max_replica_lag_ms": 0}}}
+JSON
+assert_exit 0 ecplan advance "$PS" --to backfill
+assert_eq 1 "$(q "SELECT count(*) FROM ecplan.events WHERE plan = 'slow-v' AND kind = 'throttled'")" \
+	"one throttled event for the run of slow batches"
+assert_contains "$(q "SELECT data ->> 'reason' FROM ecplan.events WHERE plan = 'slow-v' AND kind = 'throttled'")" \
+	"more than 2 x target_batch_ms (10)" "the reason names the latency limit"
+assert_eq 0 "$(q "SELECT count(*) FROM public.slow WHERE v2 IS DISTINCT FROM v")" "0 unfilled rows"
+assert_exit 0 ecplan status slow-v --json
+assert_eq true "$(sm_json "$OUT" 'd["throttled_seconds"] > 0 and d["throttled"] is None')" "status --json after the run"
 pass
