@@ -99,7 +99,7 @@ json_t *cli_status_json(PGconn *conn, const ecplan_plan_row *row)
 	json_object_set_new(o, "phase_work_done", json_boolean(after_pending));
 	json_object_set_new(o, "paused", json_boolean(row->paused));
 	json_object_set_new(o, "throttled", held && row->throttled ? json_string(row->throttled) : json_null());
-	json_object_set_new(o, "throttled_seconds", json_integer((json_int_t)row->throttled_seconds));
+	json_object_set_new(o, "throttled_seconds", json_real((double)(long long)(row->throttled_seconds * 10.0) / 10.0));
 	json_object_set_new(bf, "rate_limited", json_boolean(limited));
 	free(gates);
 	ecplan_runner_info_release(&who);
@@ -146,9 +146,9 @@ static void print_human(json_t *o)
 		       json_string_value(json_object_get(o, "name")));
 	if (json_string_value(json_object_get(o, "throttled")))
 		printf("\n  throttled: %s", json_string_value(json_object_get(o, "throttled")));
-	if (json_integer_value(json_object_get(o, "throttled_seconds")) > 0)
-		printf("\n  throttled for %lld s in all",
-		       (long long)json_integer_value(json_object_get(o, "throttled_seconds")));
+	if (json_number_value(json_object_get(o, "throttled_seconds")) > 0)
+		printf("\n  throttled for %.1f s in all",
+		       json_number_value(json_object_get(o, "throttled_seconds")));
 	printf("\n  webhooks: %lld pending\n", (long long)json_integer_value(json_object_get(o, "pending_webhooks")));
 	if (json_is_true(json_object_get(o, "phase_work_done")))
 		printf("  pending:  the database work of %s is done; the %s.after gate webhook (e.g. the feature\n"

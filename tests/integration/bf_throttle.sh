@@ -86,8 +86,15 @@ until_true 60 "SELECT count(*) = 2 FROM ecplan.events WHERE plan = '$NAME' AND k
 assert_contains "$(q "SELECT data ->> 'reason' FROM ecplan.events WHERE plan = '$NAME' AND kind = 'throttled' ORDER BY id DESC LIMIT 1")" \
 	"read-only transaction" "a writing throttle query fails read-only"
 assert_eq 0 "$(q "SELECT count(*) FROM public.users WHERE email = 'w@x'")" "it wrote nothing"
-kill $bg
-wait $bg || true
+# SIGTERM (a cancelled CI job) ends a throttled backfill: its waits are short sleeps.
+kill -TERM $bg
+rc=0
+wait $bg || rc=$?
+assert_eq 143 "$rc" "SIGTERM ends the throttled runner"
+sm_wait_no_runner 10 || fail "the runner's lock is still held after SIGTERM"
+assert_exit 0 ecplan status $NAME --json
+assert_eq false "$(sm_json "$OUT" 'd["running"]')" "status: not running after SIGTERM"
+assert_eq null "$(sm_json "$OUT" 'd["throttled"]')" "status: a throttle reason is shown only while a runner waits"
 
 # Batch latency: every row of public.slow sleeps 30 ms in a trigger, so every
 # batch takes far over 2 x target_batch_ms (10): one throttled event for the
