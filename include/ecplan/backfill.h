@@ -1,5 +1,7 @@
 #ifndef ECPLAN_BACKFILL_H
 #define ECPLAN_BACKFILL_H
+
+#include <stdbool.h>
 /*
  * The pure arithmetic of the backfill: batch size adaptation and throttling.
  * The batch loop itself lives in runner.c.
@@ -19,6 +21,15 @@ long ecplan_backfill_next_size(long current, double elapsed_ms, long target_ms, 
  */
 long ecplan_backfill_throttle_ms(long long rows_done, double elapsed_s, long max_rps,
 				 long pause_ms);
+
+/*
+ * The rows per second a backfill reaches when its batches run at rate rows/s
+ * (time inside batches only), with pause_ms after every batch of batch_size
+ * rows and at most max_rps rows/s (0: no limit). *limited (may be NULL) is
+ * set when pause_ms or max_rps lower it. Returns rate when it is <= 0.
+ */
+double ecplan_backfill_effective_rate(double rate, long batch_size, long pause_ms, long max_rps,
+				      bool *limited);
 
 /* Rows per second and seconds left; -1 when unknown. */
 double ecplan_backfill_rate(long long rows_done, double seconds);

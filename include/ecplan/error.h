@@ -24,7 +24,8 @@ typedef enum ecplan_code {
 	ECPLAN_EDRIFT = -8,       /* plan file differs from the registered plan */
 	ECPLAN_EIMPOSSIBLE = -9,  /* the requested move is not possible */
 	ECPLAN_ENOTFOUND = -10,   /* no such plan registered */
-	ECPLAN_EINTERRUPTED = -11 /* stopped by a signal (ecplan_db_interrupt) */
+	ECPLAN_EINTERRUPTED = -11, /* stopped by a signal (ecplan_db_interrupt) */
+	ECPLAN_EPAUSED = -12      /* the plan is paused (ecplan pause) */
 } ecplan_code;
 
 typedef struct ecplan_error {

@@ -50,6 +50,25 @@ typedef struct ecplan_check {
 	char *sql;         /* a query returning one boolean: true passes */
 } ecplan_check;
 
+/* backfill.throttle.pause_during_autovacuum */
+typedef enum ecplan_autovacuum_mode {
+	ECPLAN_AUTOVACUUM_NEVER = 0,   /* "never" */
+	ECPLAN_AUTOVACUUM_WRAPAROUND,  /* "wraparound" (default): anti-wraparound only */
+	ECPLAN_AUTOVACUUM_ALWAYS       /* "always": any autovacuum of the table */
+} ecplan_autovacuum_mode;
+
+/* backfill.throttle: health signals checked before every batch (throttle.h).
+ * A limit of 0 disables its signal. */
+typedef struct ecplan_throttle_settings {
+	long max_replica_lag_ms;    /* default 10000: replay_lag of any standby */
+	long max_replica_lag_bytes; /* default 256 MiB: WAL bytes a standby has not replayed */
+	long max_slot_lag_bytes;    /* default 1 GiB: WAL bytes a logical slot has not confirmed */
+	ecplan_autovacuum_mode pause_during_autovacuum;
+	char *query;                /* NULL: none; true pauses */
+	long query_timeout_ms;      /* default 2000 */
+	long max_batch_ms_factor;   /* default 10: a batch over factor x target_batch_ms backs off; 0 off */
+} ecplan_throttle_settings;
+
 typedef struct ecplan_plan {
 	char *source;      /* file name the plan was read from, or "<string>" */
 	char *name;
@@ -78,6 +97,7 @@ typedef struct ecplan_plan {
 		long max_rows_per_second; /* default 0: unlimited */
 		bool disable_triggers;    /* default false: batches run with
 					   * session_replication_role = replica */
+		ecplan_throttle_settings throttle;
 	} backfill;
 	struct {
 		long lock_timeout_ms;       /* default 1000 */
@@ -121,6 +141,17 @@ int ecplan_plan_parse(ecplan_plan **out, const char *text, size_t len,
 int ecplan_plan_load_file(ecplan_plan **out, const char *path, ecplan_diags *diags);
 
 void ecplan_plan_free(ecplan_plan *plan);
+
+/* The name of a pause_during_autovacuum mode ("never", "wraparound", "always"). */
+const char *ecplan_autovacuum_mode_name(ecplan_autovacuum_mode m);
+
+/*
+ * True when the JSON path (as in drift details: "$.backfill.pause_ms") is an
+ * operational setting, which may change after the plan started: backfill.*,
+ * safety.*, webhooks, checks, contract.min_soak_s, description. Every other
+ * field defines what the change is, and a change to it is drift.
+ */
+bool ecplan_plan_path_is_operational(const char *path);
 
 /* True when name is 1-63 chars of [a-z0-9_-]. */
 bool ecplan_plan_name_valid(const char *name);

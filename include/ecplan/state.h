@@ -20,7 +20,7 @@
 #include "ecplan/phase.h"
 #include "ecplan/plan.h"
 
-#define ECPLAN_STATE_SCHEMA_VERSION 2
+#define ECPLAN_STATE_SCHEMA_VERSION 3
 
 typedef struct ecplan_plan_row {
 	char *name;
@@ -42,6 +42,9 @@ typedef struct ecplan_plan_row {
 	double seconds_since_switch; /* -1 when not switched */
 	char *last_error;     /* or NULL */
 	char *updated_at;     /* ISO 8601 UTC */
+	bool paused;          /* ecplan pause: a backfill waits between batches */
+	char *throttled;      /* why the running backfill waits now, or NULL */
+	double throttled_seconds; /* time the backfill spent throttled */
 	char *table_name;     /* "schema.table" as in the plan */
 	char *column;
 	char *new_column;
@@ -79,12 +82,50 @@ void ecplan_plan_rows_free(ecplan_plan_row **rows, size_t count);
 int ecplan_state_register(PGconn *conn, const ecplan_plan *plan, ecplan_error *err);
 
 /*
- * Compares plan with the registered one. When they differ returns
- * ECPLAN_EDRIFT with err->detail listing the JSON paths that differ
- * (registered value -> file value).
+ * Compares plan with the registered one. Returns 0 when they are the same;
+ * ECPLAN_EDRIFT when a field that defines the change differs (err->detail
+ * lists those JSON paths, registered value -> file value); 1 when only
+ * operational settings differ (ecplan_plan_path_is_operational), with
+ * *changes (when changes is not NULL; caller frees) a JSON array text of
+ * {path, registered, file, operational}, header values "(hidden)".
  */
+int ecplan_state_compare(char **changes, const ecplan_plan *plan, const ecplan_plan_row *row,
+			 ecplan_error *err);
+/* ecplan_state_compare without the changes: 0 or ECPLAN_EDRIFT. */
 int ecplan_state_check_drift(const ecplan_plan *plan, const ecplan_plan_row *row,
 			     ecplan_error *err);
+/* "\n  path: registered a, file b" lines of a changes array; caller frees. */
+char *ecplan_state_describe_changes(const char *changes);
+/*
+ * Registers plan (only operational settings differ: see ecplan_state_compare)
+ * and records a "settings" event with the changes, in one transaction. A
+ * running backfill picks the new settings up at its next batch.
+ */
+int ecplan_state_register_settings(PGconn *conn, const ecplan_plan *plan, const char *changes,
+				   ecplan_error *err);
+
+/*
+ * ecplan pause / resume: sets the plan's paused flag and records a "pause"
+ * or "resume" event (message names `who`) in one transaction. *changed is
+ * false when the flag already had that value (nothing recorded).
+ * ECPLAN_ENOTFOUND when not registered; pausing a contracted plan is
+ * ECPLAN_EIMPOSSIBLE.
+ */
+int ecplan_state_set_paused(bool *changed, PGconn *conn, const char *name, bool paused,
+			    const char *who, ecplan_error *err);
+
+/* What a running backfill reads between batches. */
+typedef struct ecplan_state_live {
+	bool paused;
+	char *plan_json; /* the registered plan when its sha256 differs from the one given, else NULL */
+} ecplan_state_live;
+/* One small read of the plan's row; the caller frees out->plan_json. */
+int ecplan_state_poll(ecplan_state_live *out, PGconn *conn, const char *name, const char *have_sha256,
+		      ecplan_error *err);
+/* Records why the backfill waits (NULL: it does not) and adds add_seconds
+ * to the time spent throttled. */
+int ecplan_state_set_throttled(PGconn *conn, const char *name, const char *reason, double add_seconds,
+			       ecplan_error *err);
 
 /* Marks `phase` as started (running, step 0, its attempt count + 1, last
  * error cleared) or, for rollback, as being undone (attempts unchanged). */

@@ -25,7 +25,8 @@ enum {
 	EXIT_DRIFT = 8,
 	EXIT_IMPOSSIBLE = 9,
 	EXIT_WAIT_ROLLED_BACK = 10,   /* wait: the plan is rolled_back */
-	EXIT_WAIT_ROLLED_BELOW = 11   /* wait: rolled back below the awaited phase */
+	EXIT_WAIT_ROLLED_BELOW = 11,  /* wait: rolled back below the awaited phase */
+	EXIT_PAUSED = 12              /* advance: the plan is paused (ecplan resume NAME) */
 };
 
 /* True when the command line has --json: errors go to stderr as one JSON
@@ -135,5 +136,8 @@ int cmd_webhook(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_forget(int argc, char **argv);
 int cmd_init(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_update(int argc, char **argv);
 
 #endif

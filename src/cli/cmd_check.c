@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "ecplan/backfill.h"
 #include "ecplan/catalog.h"
 #include "ecplan/depend.h"
 #include "ecplan/db.h"
@@ -40,6 +41,8 @@ typedef struct estimate_out {
 	double sample_ms;
 	double seconds;
 	bool lower_bound;   /* before expand: computing up only */
+	double rows_per_second; /* with pause_ms and max_rows_per_second */
+	bool throttled;     /* they lower the rate */
 } estimate_out;
 
 static void estimate(estimate_out *out, PGconn *conn, const ecplan_plan *plan, const ecplan_catalog *cat)
@@ -109,7 +112,13 @@ static void estimate(estimate_out *out, PGconn *conn, const ecplan_plan *plan, c
 	} else {
 		out->sample_rows = sample < rows ? sample : rows;
 		out->sample_ms = ms;
-		out->seconds = ms / (double)out->sample_rows * (double)rows / 1000.0;
+		double rate = ms > 0 ? (double)out->sample_rows / (ms / 1000.0) : 0;
+		out->rows_per_second = ecplan_backfill_effective_rate(rate, plan->backfill.batch_size,
+								      plan->backfill.pause_ms,
+								      plan->backfill.max_rows_per_second,
+								      &out->throttled);
+		out->seconds = out->rows_per_second > 0 ? (double)rows / out->rows_per_second
+							: ms / (double)out->sample_rows * (double)rows / 1000.0;
 	}
 	PQclear(b);
 	PQclear(u);
@@ -127,8 +136,14 @@ static void print_estimate(const estimate_out *e)
 	}
 	printf("  sample of %lld rows took %.0f ms (%s, rolled back)\n", e->sample_rows, e->sample_ms,
 	       e->lower_bound ? "computing up only: a lower bound" : "the real batch UPDATE");
-	printf("  estimated backfill time: %.0f s%s, plus index builds and NOT NULL validation\n", e->seconds,
-	       e->lower_bound ? " or more" : "");
+	if (e->throttled)
+		printf("  estimated backfill time: %.0f s%s at most %.0f rows/s (throttled by pause_ms / "
+		       "max_rows_per_second), plus index builds and NOT NULL validation\n", e->seconds,
+		       e->lower_bound ? " or more" : "", e->rows_per_second);
+	else
+		printf("  estimated backfill time: %.0f s%s, plus index builds and NOT NULL validation\n",
+		       e->seconds, e->lower_bound ? " or more" : "");
+	printf("  (time waiting on backfill.throttle signals, pauses and lock retries comes on top)\n");
 }
 
 static json_t *estimate_json(const estimate_out *e)
@@ -141,6 +156,9 @@ static json_t *estimate_json(const estimate_out *e)
 	json_object_set_new(o, "seconds", e->sampled && !e->sample_failed ? json_integer((json_int_t)e->seconds) : json_null());
 	json_object_set_new(o, "lower_bound", json_boolean(e->lower_bound));
 	json_object_set_new(o, "sample_error", e->sample_failed ? json_string(e->sample_error) : json_null());
+	json_object_set_new(o, "rows_per_second", e->sampled && !e->sample_failed
+				? json_real((double)(long long)e->rows_per_second) : json_null());
+	json_object_set_new(o, "throttled", json_boolean(e->throttled));
 	return o;
 }
 

@@ -47,6 +47,24 @@ json_t *cli_status_json(PGconn *conn, const ecplan_plan_row *row)
 		percent = filled ? 100.0 : 99.9;
 	double rate = ecplan_backfill_rate(row->rows_done, row->backfill_seconds);
 	double eta = filled ? 0 : ecplan_backfill_eta(row->rows_done, row->rows_total, row->backfill_seconds);
+	/* backfill_seconds is time inside batches: the plan's pause_ms and
+	 * max_rows_per_second (the registered ones) slow the real pace. */
+	bool limited = false;
+	{
+		ecplan_diags d = ECPLAN_DIAGS_INIT;
+		ecplan_plan *p = NULL;
+		if (row->plan_json &&
+		    ecplan_plan_parse(&p, row->plan_json, strlen(row->plan_json), "<registered>", &d) == 0 &&
+		    rate > 0) {
+			rate = ecplan_backfill_effective_rate(rate, p->backfill.batch_size, p->backfill.pause_ms,
+							      p->backfill.max_rows_per_second, &limited);
+			if (!filled && row->rows_total >= 0)
+				eta = row->rows_done >= row->rows_total ? 0
+					: (double)(row->rows_total - row->rows_done) / rate;
+		}
+		ecplan_plan_free(p);
+		ecplan_diags_release(&d);
+	}
 	json_t *bf = json_pack("{s:I, s:o, s:f, s:o, s:o}", "rows_done", (json_int_t)row->rows_done,
 			       "rows_total", row->rows_total >= 0 ? json_integer(row->rows_total) : json_null(),
 			       "percent", (double)((long long)(percent * 10)) / 10.0,
@@ -79,6 +97,10 @@ json_t *cli_status_json(PGconn *conn, const ecplan_plan_row *row)
 	}
 	json_object_set_new(o, "pending_gates", pg);
 	json_object_set_new(o, "phase_work_done", json_boolean(after_pending));
+	json_object_set_new(o, "paused", json_boolean(row->paused));
+	json_object_set_new(o, "throttled", held && row->throttled ? json_string(row->throttled) : json_null());
+	json_object_set_new(o, "throttled_seconds", json_real((double)(long long)(row->throttled_seconds * 10.0) / 10.0));
+	json_object_set_new(bf, "rate_limited", json_boolean(limited));
 	free(gates);
 	ecplan_runner_info_release(&who);
 	return o;
@@ -114,9 +136,19 @@ static void print_human(json_t *o)
 		printf("/%lld rows", (long long)json_integer_value(json_object_get(bf, "rows_total")));
 	printf(" (%.1f%%)", json_real_value(json_object_get(bf, "percent")));
 	if (json_is_number(json_object_get(bf, "rows_per_second")))
-		printf(", %.0f rows/s", json_number_value(json_object_get(bf, "rows_per_second")));
+		printf(json_is_true(json_object_get(bf, "rate_limited")) ? ", at most %.0f rows/s (throttled)"
+									    : ", %.0f rows/s",
+		       json_number_value(json_object_get(bf, "rows_per_second")));
 	if (json_is_integer(json_object_get(bf, "eta_seconds")))
 		printf(", ETA %lld s", (long long)json_integer_value(json_object_get(bf, "eta_seconds")));
+	if (json_is_true(json_object_get(o, "paused")))
+		printf("\n  paused:   yes (\"ecplan resume %s\" resumes it; advance exits 12 meanwhile)",
+		       json_string_value(json_object_get(o, "name")));
+	if (json_string_value(json_object_get(o, "throttled")))
+		printf("\n  throttled: %s", json_string_value(json_object_get(o, "throttled")));
+	if (json_number_value(json_object_get(o, "throttled_seconds")) > 0)
+		printf("\n  throttled for %.1f s in all",
+		       json_number_value(json_object_get(o, "throttled_seconds")));
 	printf("\n  webhooks: %lld pending\n", (long long)json_integer_value(json_object_get(o, "pending_webhooks")));
 	if (json_is_true(json_object_get(o, "phase_work_done")))
 		printf("  pending:  the database work of %s is done; the %s.after gate webhook (e.g. the feature\n"

@@ -55,6 +55,10 @@ static void describe(ecplan_strbuf *sb, json_t *st)
 		if (json_is_integer(json_object_get(bf, "eta_seconds")))
 			ecplan_strbuf_addf(sb, ", ETA %lld s", (long long)json_integer_value(json_object_get(bf, "eta_seconds")));
 	}
+	if (json_is_true(json_object_get(st, "paused")))
+		ecplan_strbuf_adds(sb, "; paused (\"ecplan resume\" resumes it)");
+	if (json_string_value(json_object_get(st, "throttled")))
+		ecplan_strbuf_addf(sb, "; throttled: %s", json_string_value(json_object_get(st, "throttled")));
 }
 
 static void print_json(json_t *st)

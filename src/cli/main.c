@@ -32,8 +32,10 @@ const cli_command cli_commands[] = {
 	  "Nothing is changed in the database.\n" },
 	{ "advance", cmd_advance, "PLAN.json [--to PHASE | --all] [--db CONNINFO] [--quiet] [--json]",
 	  "run the next phase (or up to PHASE, or all), then exit",
-	  "Registers the plan on first use (once a phase has started, a different file\n"
-	  "with the same name exits 8), takes the plan's runner lock (a second runner\n"
+	  "Registers the plan on first use (once a phase has started, a file with the\n"
+	  "same name that changes a field defining the change exits 8; changed\n"
+	  "operational settings are registered: see \"ecplan help update\"), refuses a\n"
+	  "paused plan (exit 12), takes the plan's runner lock (a second runner\n"
 	  "exits 4), checks that every ${env.X} a webhook uses is set (exit 2),\n"
 	  "checks the preconditions of the phase (exit 3), fires the phase's webhooks\n"
 	  "(a failed gate exits 5) and runs its steps. An interrupted phase resumes\n"
@@ -74,7 +76,10 @@ const cli_command cli_commands[] = {
 	  "or {pid, host, backend_pid, started_at, application_name, client_addr} of\n"
 	  "the ecplan process holding the plan; pending_gates lists failed gate events\n"
 	  "awaiting re-delivery; phase_work_done is true when only the running phase's\n"
-	  "<phase>.after gate is left.\n" },
+	  "<phase>.after gate is left; paused is true after \"ecplan pause\";\n"
+	  "throttled is null or why the running backfill waits (backfill.throttle),\n"
+	  "throttled_seconds the time it waited. rows_per_second and eta_seconds\n"
+	  "honour pause_ms and max_rows_per_second (backfill.rate_limited).\n" },
 	{ "wait", cmd_wait, "NAME --until PHASE [--timeout S] [--interval S] [--quiet] [--json] [--db CONNINFO]",
 	  "wait until a plan reaches a phase (for CI pipelines)",
 	  "Polls the plan's state every --interval seconds (default 2) until it has\n"
@@ -132,6 +137,30 @@ const cli_command cli_commands[] = {
 	  "superuser; \"advance\" checks every privilege a plan needs before its first\n"
 	  "change (exit 3, naming each missing one and the GRANT that fixes it).\n"
 	  "--print-sql prints that SQL (and the GRANTs) instead of running it.\n" },
+	{ "pause", cmd_pause, "NAME | PLAN.json [--json] [--db CONNINFO]",
+	  "pause a plan: a running backfill waits between batches",
+	  "Sets the plan's paused flag in the state table. A running backfill stops\n"
+	  "after its current batch, records a \"paused\" event and waits, polling the\n"
+	  "flag every second, with no transaction open and no lock on the table.\n"
+	  "\"ecplan advance\" on a paused plan runs nothing and exits 12. Pausing a\n"
+	  "paused plan changes nothing; a contracted plan exits 9, an unknown one 2.\n"
+	  "--json prints {plan, paused, changed, running}.\n" },
+	{ "resume", cmd_resume, "NAME | PLAN.json [--json] [--db CONNINFO]",
+	  "resume a paused plan",
+	  "Clears the plan's paused flag: a waiting backfill records a \"resumed\"\n"
+	  "event and goes on within a second; advance runs the plan again.\n"
+	  "--json prints {plan, paused, changed, running}.\n" },
+	{ "update", cmd_update, "PLAN.json [--json] [--db CONNINFO]",
+	  "register changed operational settings of a started plan",
+	  "Registers the plan file when only operational settings differ from the\n"
+	  "registered plan: backfill.* (throttle included), safety.*, webhooks, checks,\n"
+	  "contract.min_soak_s, description. The change is recorded in the history with\n"
+	  "the old and new value of every JSON path (header values hidden). It needs no\n"
+	  "runner lock: a running backfill takes the new backfill settings at its next\n"
+	  "batch; the others apply from the next command (\"advance\" registers them\n"
+	  "too). A change to a field that defines the change (table, change.*,\n"
+	  "contract.archive, format, name) is drift: exit 8, nothing registered.\n"
+	  "--json prints {plan, changed, running, changes: [{path, registered, file}]}.\n" },
 	{ "help", cmd_help, "[COMMAND]", "show help for ecplan or one command",
 	  "Without COMMAND prints the list of commands; with one prints its usage,\n"
 	  "what it does and its options (the same text as \"ecplan COMMAND --help\").\n" },

@@ -28,10 +28,12 @@ const char cli_exit_codes_text[] =
 	"  5  a gate webhook failed\n"
 	"  6  lock retries exhausted\n"
 	"  7  wait timed out\n"
-	"  8  the plan file differs from the plan registered in the database (drift)\n"
+	"  8  a field that defines the change differs from the plan registered in the\n"
+	"     database (drift; operational settings may change: see \"ecplan help update\")\n"
 	"  9  the requested move is not possible (e.g. rollback after contract)\n"
 	" 10  wait: the plan was rolled back (state rolled_back)\n"
 	" 11  wait: the plan was rolled back below the awaited phase\n"
+	" 12  advance: the plan is paused (\"ecplan resume NAME\")\n"
 	" 130, 143  advance, rollback, wait: interrupted by SIGINT or SIGTERM (resumable)\n";
 
 int cli_exit_code(int code)
@@ -48,6 +50,7 @@ int cli_exit_code(int code)
 	case ECPLAN_EIMPOSSIBLE: return EXIT_IMPOSSIBLE;
 	case ECPLAN_ENOTFOUND: return EXIT_USAGE;
 	case ECPLAN_EINTERRUPTED: return cli_signal_exit_code();
+	case ECPLAN_EPAUSED: return EXIT_PAUSED;
 	default: return EXIT_RUNTIME;
 	}
 }
@@ -66,6 +69,7 @@ const char *cli_code_name(int code)
 	case ECPLAN_EIMPOSSIBLE: return "impossible";
 	case ECPLAN_ENOTFOUND: return "not_found";
 	case ECPLAN_EINTERRUPTED: return "interrupted";
+	case ECPLAN_EPAUSED: return "paused";
 	default: return "error";
 	}
 }

@@ -50,3 +50,20 @@ double ecplan_backfill_eta(long long rows_done, long long rows_total, double sec
 		return 0;
 	return (double)(rows_total - rows_done) / rate;
 }
+
+double ecplan_backfill_effective_rate(double rate, long batch_size, long pause_ms, long max_rps,
+				      bool *limited)
+{
+	double eff = rate;
+	if (limited)
+		*limited = false;
+	if (rate <= 0)
+		return rate;
+	if (pause_ms > 0 && batch_size > 0)
+		eff = (double)batch_size / ((double)batch_size / rate + (double)pause_ms / 1000.0);
+	if (max_rps > 0 && eff > (double)max_rps)
+		eff = (double)max_rps;
+	if (limited)
+		*limited = eff < rate;
+	return eff;
+}

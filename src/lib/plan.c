@@ -562,10 +562,71 @@ static void parse_change(vctx *v, const json_t *root, ecplan_plan *plan)
 	get_function_list(v, c, "functions_ignored", &plan->functions_ignored, &plan->nfunctions_ignored);
 }
 
+static const char *const autovacuum_modes[] = { "never", "wraparound", "always", NULL };
+
+const char *ecplan_autovacuum_mode_name(ecplan_autovacuum_mode m)
+{
+	return (unsigned)m < 3 ? autovacuum_modes[m] : "?";
+}
+
+static void parse_throttle(vctx *v, const json_t *t, ecplan_throttle_settings *s)
+{
+	static const char *const tkeys[] = { "max_replica_lag_ms", "max_replica_lag_bytes",
+					     "max_slot_lag_bytes", "pause_during_autovacuum", "query",
+					     "query_timeout_ms", "max_batch_ms_factor", NULL };
+	const char *path = "$.backfill.throttle";
+	char *mode = NULL;
+	check_keys(v, t, path, tkeys, "\"throttle\"");
+	get_long(v, t, path, "max_replica_lag_ms", 0, 86400000L, &s->max_replica_lag_ms);
+	get_long(v, t, path, "max_replica_lag_bytes", 0, 1L << 50, &s->max_replica_lag_bytes);
+	get_long(v, t, path, "max_slot_lag_bytes", 0, 1L << 50, &s->max_slot_lag_bytes);
+	get_long(v, t, path, "query_timeout_ms", 1, 600000, &s->query_timeout_ms);
+	get_long(v, t, path, "max_batch_ms_factor", 0, 1000, &s->max_batch_ms_factor);
+	if (get_string(v, t, path, "pause_during_autovacuum", false, false, &mode,
+		       "use \"never\", \"wraparound\" or \"always\"")) {
+		int found = -1;
+		for (int i = 0; autovacuum_modes[i]; i++)
+			if (!strcmp(mode, autovacuum_modes[i]))
+				found = i;
+		if (found < 0) {
+			const char *near = ecplan_suggest(mode, autovacuum_modes);
+			char *hint = ecplan_xstrfmt("%s%s%suse \"never\", \"wraparound\" or \"always\"",
+						    near ? "did you mean \"" : "", near ? near : "",
+						    near ? "\"? " : "");
+			report(v, "$.backfill.throttle.pause_during_autovacuum", AT_VALUE, hint,
+			       "unknown mode \"%s\"", mode);
+			free(hint);
+		} else {
+			s->pause_during_autovacuum = (ecplan_autovacuum_mode)found;
+		}
+	}
+	free(mode);
+	if (get_string(v, t, path, "query", false, true, &s->query,
+		       "give a query that returns true while the backfill should wait") &&
+	    !s->query[0])
+		report(v, "$.backfill.throttle.query", AT_VALUE,
+		       "give a query that returns true while the backfill should wait, or remove the key",
+		       "must not be empty");
+}
+
+bool ecplan_plan_path_is_operational(const char *path)
+{
+	static const char *const prefixes[] = { "$.backfill", "$.safety", "$.webhooks", "$.checks",
+						"$.contract.min_soak_s", "$.description",
+						/* a false match of the function scan, found late */
+						"$.change.functions_ignored", NULL };
+	for (size_t i = 0; prefixes[i]; i++) {
+		size_t n = strlen(prefixes[i]);
+		if (!strncmp(path, prefixes[i], n) && (path[n] == '\0' || path[n] == '.' || path[n] == '['))
+			return true;
+	}
+	return false;
+}
+
 static void parse_sections(vctx *v, const json_t *root, ecplan_plan *plan)
 {
 	static const char *const bkeys[] = { "batch_size", "target_batch_ms", "pause_ms",
-					     "max_rows_per_second", "disable_triggers", NULL };
+					     "max_rows_per_second", "disable_triggers", "throttle", NULL };
 	static const char *const skeys[] = { "lock_timeout_ms", "statement_timeout_ms",
 					     "lock_retries", "max_transaction_age_s", "checks_role",
 					     "max_index_wait_s", NULL };
@@ -580,6 +641,9 @@ static void parse_sections(vctx *v, const json_t *root, ecplan_plan *plan)
 		get_long(v, o, "$.backfill", "max_rows_per_second", 0, 100000000,
 			 &plan->backfill.max_rows_per_second);
 		get_bool(v, o, "$.backfill", "disable_triggers", &plan->backfill.disable_triggers);
+		json_t *t = get_object(v, o, "$.backfill", "throttle", false);
+		if (t)
+			parse_throttle(v, t, &plan->backfill.throttle);
 	}
 	if ((o = get_object(v, root, "$", "safety", false))) {
 		check_keys(v, o, "$.safety", skeys, "\"safety\"");
@@ -867,6 +931,12 @@ static void set_defaults(ecplan_plan *plan)
 {
 	plan->backfill.batch_size = 5000;
 	plan->backfill.target_batch_ms = 200;
+	plan->backfill.throttle.max_replica_lag_ms = 10000;
+	plan->backfill.throttle.max_replica_lag_bytes = 256L * 1024 * 1024;
+	plan->backfill.throttle.max_slot_lag_bytes = 1024L * 1024 * 1024;
+	plan->backfill.throttle.pause_during_autovacuum = ECPLAN_AUTOVACUUM_WRAPAROUND;
+	plan->backfill.throttle.query_timeout_ms = 2000;
+	plan->backfill.throttle.max_batch_ms_factor = 10;
 	plan->safety.lock_timeout_ms = 1000;
 	plan->safety.statement_timeout_ms = 300000;
 	plan->safety.lock_retries = 10;
@@ -1092,6 +1162,7 @@ void ecplan_plan_free(ecplan_plan *plan)
 	free(plan->up);
 	free(plan->down);
 	free(plan->default_expr);
+	free(plan->backfill.throttle.query);
 	for (size_t i = 0; i < plan->nfunctions; i++)
 		free(plan->functions[i]);
 	free(plan->functions);

@@ -28,6 +28,7 @@
 #include "ecplan/state.h"
 #include "ecplan/strbuf.h"
 #include "ecplan/template.h"
+#include "ecplan/throttle.h"
 #include "ecplan/watch.h"
 #include "ecplan/webhook.h"
 
@@ -42,6 +43,9 @@ struct ecplan_runner {
 	bool undoing;        /* the command is a rollback (for messages) */
 	char doing[256];     /* the step in flight, for an interruption's message */
 	long long rows_done; /* backfill rows done so far, for the same */
+	/* The registered plan re-read mid-run when its operational settings
+	 * changed (ecplan update); plan then points here. */
+	ecplan_plan *live_plan;
 };
 
 static void info(ecplan_runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -259,6 +263,7 @@ void ecplan_runner_close(ecplan_runner *r)
 		return;
 	ecplan_db_close(r->conn);
 	ecplan_plan_row_free(r->row);
+	ecplan_plan_free(r->live_plan);
 	free(r->lock_key);
 	free(r->conninfo);
 	free(r);
@@ -342,7 +347,17 @@ static int register_or_check(ecplan_runner *r, bool may_register, ecplan_error *
 			return rc2;
 		return reload(r, err);
 	}
-	return ecplan_state_check_drift(r->plan, r->row, err);
+	char *changes = NULL;
+	if ((rc = ecplan_state_compare(&changes, r->plan, r->row, err)) <= 0)
+		return rc;
+	/* Only operational settings changed: the file is registered. */
+	char *lines = ecplan_state_describe_changes(changes);
+	rc = ecplan_state_register_settings(r->conn, r->plan, changes, err);
+	if (rc == 0)
+		info(r, "plan \"%s\": operational settings changed; registered:%s", r->plan->name, lines);
+	free(lines);
+	free(changes);
+	return rc < 0 ? rc : reload(r, err);
 }
 
 /* ---- webhooks -------------------------------------------------------- */
@@ -880,6 +895,173 @@ static bool key_text_is_stable(const ecplan_catalog *cat)
 	return true;
 }
 
+/* What the batch loop keeps between batches about pausing and throttling. */
+typedef struct backfill_wait {
+	bool paused;          /* a paused event was recorded, no resumed yet */
+	bool throttled;       /* in a throttle episode (its event recorded) */
+	double since;         /* when the current wait began */
+	double last_saved;    /* when throttled_seconds was last brought up to date */
+	long long rows_done;  /* of the whole backfill, for the events */
+	bool slow;            /* the last batch took over max_batch_ms_factor x target */
+} backfill_wait;
+
+/* Sleeps about ms in short steps, so that a signal handler's flag (or the
+ * process's end) is never far away. */
+static void short_sleeps(ecplan_runner *r, long ms)
+{
+	while (ms > 0 && !ecplan_db_interrupted()) {
+		long step = ms > 200 ? 200 : ms;
+		sleep_ms(r, step);
+		ms -= step;
+	}
+}
+
+/*
+ * Swaps in the registered plan when `ecplan update` (or an advance) changed
+ * its operational settings since this batch loop last looked. A plan whose
+ * defining fields differ from the running one (only possible by editing
+ * ecplan.plans by hand) stops the backfill as drift.
+ */
+static int take_new_settings(ecplan_runner *r, const char *json, batch_arg *a, long long rows_done,
+			     ecplan_error *err)
+{
+	ecplan_diags d = ECPLAN_DIAGS_INIT;
+	ecplan_plan *np = NULL;
+	ecplan_plan_row cmp;
+	int rc;
+	if (ecplan_plan_parse(&np, json, strlen(json), r->plan->source, &d) < 0) {
+		ecplan_diags_release(&d);
+		ecplan_error_set(err, ECPLAN_ERR, "the plan registered for \"%s\" cannot be read", r->plan->name);
+		ecplan_error_hint(err, "register a valid plan file with \"ecplan update PLAN.json\"");
+		return ECPLAN_ERR;
+	}
+	ecplan_diags_release(&d);
+	memset(&cmp, 0, sizeof(cmp));
+	cmp.plan_json = r->plan->canonical;
+	char *changes = NULL;
+	if ((rc = ecplan_state_compare(&changes, np, &cmp, err)) < 0) {
+		ecplan_plan_free(np);
+		return rc;
+	}
+	char *lines = ecplan_state_describe_changes(changes);
+	long old_size = r->plan->backfill.batch_size;
+	ecplan_plan_free(r->live_plan);
+	r->live_plan = np;
+	r->plan = np;
+	if (np->backfill.batch_size != old_size || np->backfill.target_batch_ms <= 0)
+		a->size = np->backfill.batch_size;
+	json_t *d2 = json_pack("{s:s, s:I, s:I, s:I, s:I}", "sha256", np->sha256, "batch_size",
+			       (json_int_t)a->size, "pause_ms", (json_int_t)np->backfill.pause_ms,
+			       "max_rows_per_second", (json_int_t)np->backfill.max_rows_per_second,
+			       "rows_done", (json_int_t)rows_done);
+	char *data = json_dumps(d2, JSON_COMPACT);
+	rc = 0;
+	if (log_event(r, "settings", ECPLAN_PHASE_BACKFILL, data,
+		      "the running backfill took the new settings (sha256 %.12s), batch size now %ld:%s",
+		      np->sha256, a->size, lines) < 0)
+		rc = ecplan_error_set(err, ECPLAN_ERR, "the settings event could not be recorded");
+	info(r, "backfill: new settings registered; taken at this batch (batch size %ld)%s", a->size, lines);
+	free(data);
+	json_decref(d2);
+	free(lines);
+	free(changes);
+	return rc;
+}
+
+/*
+ * Between batches (no transaction open, no lock on the table): picks up new
+ * settings, waits while the plan is paused or a health signal is over its
+ * limit. Returns 0 when the next batch may run, and sets *reset when it
+ * waited or the settings changed (the rows-per-second limiter starts over).
+ */
+static int before_batch(ecplan_runner *r, batch_arg *a, backfill_wait *w, bool *reset,
+			ecplan_error *err)
+{
+	int rc;
+	*reset = false;
+	for (;;) {
+		ecplan_state_live live;
+		/* Ctrl-C / SIGTERM while paused or throttled ends the wait. */
+		if (ecplan_db_interrupted())
+			return interrupted(r, ECPLAN_ERR, err);
+		if ((rc = ecplan_state_poll(&live, r->conn, r->plan->name, r->plan->sha256, err)) < 0)
+			return rc;
+		if (live.plan_json) {
+			rc = take_new_settings(r, live.plan_json, a, w->rows_done, err);
+			free(live.plan_json);
+			if (rc < 0)
+				return rc;
+			*reset = true;
+		}
+		double now = now_s();
+		char reason[600] = "";
+		if (!live.paused) {
+			ecplan_throttle_readings rd;
+			const ecplan_throttle_settings *ts = &r->plan->backfill.throttle;
+			if (ecplan_throttle_enabled(ts)) {
+				if ((rc = ecplan_throttle_read(&rd, r->conn, ts, r->plan->schema, r->plan->table,
+							       err)) < 0)
+					return rc;
+				ecplan_throttle_decide(reason, sizeof(reason), ts, &rd);
+			}
+		}
+		/* A throttle episode ends when the signals clear or a pause
+		 * takes over: its time is added up. */
+		if (w->throttled && (live.paused || !reason[0])) {
+			w->throttled = false;
+			if ((rc = ecplan_state_set_throttled(r->conn, r->plan->name, NULL, now - w->last_saved,
+							     err)) < 0)
+				return rc;
+			log_event(r, "unthrottled", ECPLAN_PHASE_BACKFILL, NULL,
+				  "throttling ended after %.1f s", now - w->since);
+			info(r, "backfill: throttling ended after %.1f s", now - w->since);
+		}
+		if (live.paused) {
+			if (!w->paused) {
+				w->paused = true;
+				w->since = now;
+				if ((rc = log_event_or_fail(r, err, "paused", ECPLAN_PHASE_BACKFILL,
+							    "backfill paused between batches (%lld rows done); "
+							    "waiting for \"ecplan resume %s\"", w->rows_done,
+							    r->plan->name)) < 0)
+					return rc;
+				info(r, "backfill: paused; waiting for \"ecplan resume %s\"", r->plan->name);
+			}
+			short_sleeps(r, 1000);
+			*reset = true;
+			continue;
+		}
+		if (w->paused) {
+			w->paused = false;
+			if ((rc = log_event_or_fail(r, err, "resumed", ECPLAN_PHASE_BACKFILL,
+						    "backfill resumed after %.1f s paused", now - w->since)) < 0)
+				return rc;
+			info(r, "backfill: resumed after %.1f s", now - w->since);
+		}
+		if (!reason[0])
+			return 0;
+		if (!w->throttled) {
+			w->throttled = true;
+			w->since = w->last_saved = now;
+			json_t *d = json_pack("{s:s}", "reason", reason);
+			char *data = json_dumps(d, JSON_COMPACT);
+			int lrc = log_event(r, "throttled", ECPLAN_PHASE_BACKFILL, data, "backfill throttled: %s",
+					    reason);
+			free(data);
+			json_decref(d);
+			if (lrc < 0)
+				return ecplan_error_set(err, ECPLAN_ERR, "the throttled event could not be recorded");
+			info(r, "backfill: throttled: %s", reason);
+		}
+		if ((rc = ecplan_state_set_throttled(r->conn, r->plan->name, reason, now - w->last_saved,
+						     err)) < 0)
+			return rc;
+		w->last_saved = now;
+		short_sleeps(r, 1000);
+		*reset = true;
+	}
+}
+
 static int run_backfill(ecplan_runner *r, const ecplan_catalog *cat, int step_index,
 			ecplan_error *err)
 {
@@ -921,7 +1103,16 @@ static int run_backfill(ecplan_runner *r, const ecplan_catalog *cat, int step_in
 	double seconds = r->row->backfill_seconds, run_start = now_s(), last_log = 0;
 	info(r, "backfill: %s (about %lld rows, batches of %ld)", a.cursor ? "resuming from the saved cursor" : "starting",
 	     total, a.size);
+	backfill_wait w = { false, false, 0, 0, done_rows, false };
+	ecplan_state_set_throttled(r->conn, r->plan->name, NULL, 0, NULL);
 	for (;;) {
+		bool reset = false;
+		if ((rc = before_batch(r, &a, &w, &reset, err)) < 0)
+			goto done;
+		if (reset) {
+			run_rows = 0;
+			run_start = now_s();
+		}
 		rc = with_lock_retries(r, ECPLAN_PHASE_BACKFILL, "backfill batch", try_batch, &a, err);
 		if (rc < 0)
 			goto done;
@@ -929,6 +1120,7 @@ static int run_backfill(ecplan_runner *r, const ecplan_catalog *cat, int step_in
 		done_rows += a.rows;
 		run_rows += a.rows;
 		r->rows_done = done_rows;
+		w.rows_done = done_rows;
 		seconds += elapsed;
 		if (r->opts.progress) {
 			ecplan_progress p = { done_rows, total, ecplan_backfill_rate(done_rows, seconds),
@@ -944,9 +1136,32 @@ static int run_backfill(ecplan_runner *r, const ecplan_catalog *cat, int step_in
 			break;
 		a.size = ecplan_backfill_next_size(a.size, elapsed * 1000.0, r->plan->backfill.target_batch_ms,
 						   r->plan->backfill.batch_size);
-		sleep_ms(r, ecplan_backfill_throttle_ms(run_rows, now_s() - run_start,
-							r->plan->backfill.max_rows_per_second,
-							r->plan->backfill.pause_ms));
+		long backoff = ecplan_throttle_latency_backoff_ms(&r->plan->backfill.throttle,
+								  r->plan->backfill.target_batch_ms,
+								  elapsed * 1000.0);
+		if (backoff > 0) {
+			char why[200];
+			snprintf(why, sizeof(why), "a batch took %.0f ms, more than %ld x target_batch_ms (%ld)",
+				 elapsed * 1000.0, r->plan->backfill.throttle.max_batch_ms_factor,
+				 r->plan->backfill.target_batch_ms);
+			if (!w.slow) {
+				/* One event per run of slow batches. */
+				json_t *d = json_pack("{s:s}", "reason", why);
+				char *data = json_dumps(d, JSON_COMPACT);
+				log_event(r, "throttled", ECPLAN_PHASE_BACKFILL, data, "backfill throttled: %s; "
+					  "waiting as long after each such batch", why);
+				free(data);
+				json_decref(d);
+				info(r, "backfill: throttled: %s", why);
+			}
+			ecplan_state_set_throttled(r->conn, r->plan->name, why, 0, NULL);
+			short_sleeps(r, backoff);
+			ecplan_state_set_throttled(r->conn, r->plan->name, NULL, (double)backoff / 1000.0, NULL);
+		}
+		w.slow = backoff > 0;
+		short_sleeps(r, ecplan_backfill_throttle_ms(run_rows, now_s() - run_start,
+							    r->plan->backfill.max_rows_per_second,
+							    r->plan->backfill.pause_ms));
 		if (ecplan_db_interrupted()) {
 			rc = interrupted(r, ECPLAN_ERR, err);
 			goto done;
@@ -1186,6 +1401,16 @@ int ecplan_runner_advance(ecplan_runner *r, ecplan_phase to, ecplan_error *err)
 		}
 		if (!first && ecplan_db_interrupted())
 			return interrupted(r, ECPLAN_ERR, err);
+		/* Checked before every phase that would run (a plan already at
+		 * --to is left alone and exits 0): a pause during --all stops it
+		 * at the next phase boundary. */
+		if (r->row->paused) {
+			ecplan_error_set(err, ECPLAN_EPAUSED, "plan \"%s\" is paused", r->plan->name);
+			ecplan_error_detail(err, "\"ecplan pause %s\" paused it; %s", r->plan->name,
+					    first ? "nothing was run" : "no further phase was started");
+			ecplan_error_hint(err, "run \"ecplan resume %s\" first, then advance again", r->plan->name);
+			return ECPLAN_EPAUSED;
+		}
 		if ((rc = run_phase(r, next, err)) < 0)
 			return rc;
 		if (to == ECPLAN_PHASE_NONE)

@@ -62,7 +62,11 @@ static const char *const migrations[] = {
 	"  UNIQUE (plan, event, webhook, phase_attempt));",
 	/* 2: the value settings (DateStyle, ...) the cursor's text was written
 	 * under; NULL for a cursor saved by a release before 2 */
-	"ALTER TABLE ecplan.plans ADD COLUMN cursor_settings text;"
+	"ALTER TABLE ecplan.plans ADD COLUMN cursor_settings text;",
+	/* 3: pause/resume and throttling (ecplan pause, backfill.throttle) */
+	"ALTER TABLE ecplan.plans ADD COLUMN paused boolean NOT NULL DEFAULT false,"
+	" ADD COLUMN throttled text,"
+	" ADD COLUMN throttled_seconds double precision NOT NULL DEFAULT 0;"
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -210,7 +214,11 @@ char *ecplan_state_init_sql(void)
 	" cursor::text, rows_done, rows_total, backfill_seconds," \
 	" to_char(switched_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')," \
 	" coalesce(extract(epoch FROM now() - switched_at), -1)::float8, last_error," \
-	" to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), rollback_attempts, failures"
+	" to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), rollback_attempts, failures," \
+	/* schema 3's columns, read so that a database still at 2 (not migrated \
+	 * yet: read-only commands do not migrate) reads as not paused */ \
+	" coalesce((to_jsonb(plans) ->> 'paused')::boolean, false), to_jsonb(plans) ->> 'throttled'," \
+	" coalesce((to_jsonb(plans) ->> 'throttled_seconds')::float8, 0)"
 
 static char *dupval(const PGresult *res, int row, int col)
 {
@@ -249,6 +257,9 @@ static ecplan_plan_row *row_from(const PGresult *res, int r)
 	row->seconds_since_switch = atof(PQgetvalue(res, r, 13));
 	row->last_error = dupval(res, r, 14);
 	row->updated_at = dupval(res, r, 15);
+	row->paused = !strcmp(PQgetvalue(res, r, 18), "t");
+	row->throttled = dupval(res, r, 19);
+	row->throttled_seconds = atof(PQgetvalue(res, r, 20));
 	/* What status shows comes from the registered plan, not from a file. */
 	json_t *j = json_loads(row->plan_json ? row->plan_json : "{}", 0, NULL);
 	json_t *change = json_object_get(j, "change");
@@ -300,6 +311,7 @@ void ecplan_plan_row_free(ecplan_plan_row *row)
 	free(row->switched_at);
 	free(row->last_error);
 	free(row->updated_at);
+	free(row->throttled);
 	free(row->table_name);
 	free(row->column);
 	free(row->new_column);
@@ -322,64 +334,248 @@ int ecplan_state_register(PGconn *conn, const ecplan_plan *plan, ecplan_error *e
 		2, params, err);
 }
 
-/* Appends "path: a -> b" lines for every leaf that differs. */
-static void json_diff(ecplan_strbuf *out, const char *path, json_t *a, json_t *b, int *n)
+static int update_plan(PGconn *conn, const char *sql, int n, const char *const *params,
+		       ecplan_error *err);
+
+/* True when v holds webhook headers anywhere (their values may be secrets). */
+static bool has_headers(json_t *v)
+{
+	const char *key;
+	json_t *m;
+	size_t i;
+	if (json_is_object(v)) {
+		json_object_foreach(v, key, m)
+			if (!strcmp(key, "headers") || has_headers(m))
+				return true;
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, m)
+			if (has_headers(m))
+				return true;
+	}
+	return false;
+}
+
+/* Appends {path, registered, file} to out for every leaf that differs
+ * (objects by key, arrays of equal length by index). Values that are or hold
+ * header values are "(hidden)". */
+static void json_diff(json_t *out, const char *path, json_t *a, json_t *b)
 {
 	if (json_equal(a, b))
 		return;
-	if (a && b && json_is_object(a) && json_is_object(b)) {
+	/* Objects by key, also against an absent side: a section added or
+	 * removed is told leaf by leaf ("$.contract.min_soak_s", operational),
+	 * not as the whole section. */
+	if ((json_is_object(a) || !a) && (json_is_object(b) || !b)) {
 		const char *key;
 		json_t *v;
 		json_object_foreach(a, key, v) {
 			char *p = ecplan_xstrfmt("%s.%s", path, key);
-			json_diff(out, p, v, json_object_get(b, key), n);
+			json_diff(out, p, v, json_object_get(b, key));
 			free(p);
 		}
 		json_object_foreach(b, key, v) {
 			if (json_object_get(a, key))
 				continue;
 			char *p = ecplan_xstrfmt("%s.%s", path, key);
-			json_diff(out, p, NULL, v, n);
+			json_diff(out, p, NULL, v);
 			free(p);
 		}
 		return;
 	}
-	if (++*n > 20)
+	if (a && b && json_is_array(a) && json_is_array(b) && json_array_size(a) == json_array_size(b)) {
+		for (size_t i = 0; i < json_array_size(a); i++) {
+			char *p = ecplan_xstrfmt("%s[%zu]", path, i);
+			json_diff(out, p, json_array_get(a, i), json_array_get(b, i));
+			free(p);
+		}
 		return;
-	char *sa = a ? json_dumps(a, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-	char *sb = b ? json_dumps(b, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-	/* Header values may hold secrets: name the path only. */
-	bool secret = strstr(path, ".headers") != NULL;
-	ecplan_strbuf_addf(out, "\n  %s: registered %.120s, file %.120s", path,
-			   secret ? "(hidden)" : (sa ? sa : "(absent)"),
-			   secret ? "(hidden)" : (sb ? sb : "(absent)"));
-	free(sa);
-	free(sb);
+	}
+	bool secret = strstr(path, ".headers") != NULL || has_headers(a) || has_headers(b);
+	json_t *e = json_object();
+	json_object_set_new(e, "path", json_string(path));
+	json_object_set_new(e, "registered", secret && a ? json_string("(hidden)") : a ? json_incref(a) : json_null());
+	json_object_set_new(e, "file", secret && b ? json_string("(hidden)") : b ? json_incref(b) : json_null());
+	json_object_set_new(e, "operational", json_boolean(ecplan_plan_path_is_operational(path)));
+	json_array_append_new(out, e);
+}
+
+/* "path: registered a, file b" lines for the entries whose operational flag is
+ * `operational`; returns how many. */
+static int diff_lines(ecplan_strbuf *sb, json_t *diffs, bool operational, int max)
+{
+	size_t i;
+	json_t *e;
+	int n = 0;
+	json_array_foreach(diffs, i, e) {
+		if (json_is_true(json_object_get(e, "operational")) != operational)
+			continue;
+		if (++n > max)
+			continue;
+		json_t *a = json_object_get(e, "registered"), *b = json_object_get(e, "file");
+		char *sa = json_is_null(a) ? NULL : json_dumps(a, JSON_ENCODE_ANY | JSON_COMPACT);
+		char *sb2 = json_is_null(b) ? NULL : json_dumps(b, JSON_ENCODE_ANY | JSON_COMPACT);
+		ecplan_strbuf_addf(sb, "\n  %s: registered %.120s, file %.120s",
+				   json_string_value(json_object_get(e, "path")), sa ? sa : "(absent)",
+				   sb2 ? sb2 : "(absent)");
+		free(sa);
+		free(sb2);
+	}
+	if (n > max)
+		ecplan_strbuf_addf(sb, "\n  ... and %d more", n - max);
+	return n;
+}
+
+int ecplan_state_compare(char **changes, const ecplan_plan *plan, const ecplan_plan_row *row,
+			 ecplan_error *err)
+{
+	if (changes)
+		*changes = NULL;
+	if (row->plan_json && !strcmp(row->plan_json, plan->canonical))
+		return 0;
+	json_t *a = json_loads(row->plan_json ? row->plan_json : "{}", 0, NULL);
+	json_t *b = json_loads(plan->canonical, 0, NULL);
+	json_t *diffs = json_array();
+	json_diff(diffs, "$", a, b);
+	json_decref(a);
+	json_decref(b);
+	ecplan_strbuf d = ECPLAN_STRBUF_INIT;
+	ecplan_strbuf_adds(&d, "what differs:");
+	int defining = diff_lines(&d, diffs, false, 20);
+	int rc = 1;
+	if (defining > 0) {
+		ecplan_error_set(err, ECPLAN_EDRIFT,
+			"plan file %s differs from plan \"%s\" registered in the database", plan->source,
+			plan->name);
+		ecplan_error_detail(err, "%s", d.buf);
+		ecplan_error_hint(err, "these fields define the change and cannot change once a phase has "
+				       "started: run the plan file that was registered, or give the changed plan "
+				       "a new name (and roll the old one back first)");
+		rc = ECPLAN_EDRIFT;
+	} else if (json_array_size(diffs) == 0) {
+		rc = 0; /* the same JSON, written differently */
+	} else if (changes) {
+		*changes = json_dumps(diffs, JSON_COMPACT);
+	}
+	ecplan_strbuf_release(&d);
+	json_decref(diffs);
+	return rc;
 }
 
 int ecplan_state_check_drift(const ecplan_plan *plan, const ecplan_plan_row *row,
 			     ecplan_error *err)
 {
-	if (row->plan_json && !strcmp(row->plan_json, plan->canonical))
-		return 0;
-	json_t *a = json_loads(row->plan_json ? row->plan_json : "{}", 0, NULL);
-	json_t *b = json_loads(plan->canonical, 0, NULL);
-	ecplan_strbuf d = ECPLAN_STRBUF_INIT;
-	int n = 0;
-	ecplan_strbuf_adds(&d, "what differs:");
-	json_diff(&d, "$", a, b, &n);
-	if (n > 20)
-		ecplan_strbuf_addf(&d, "\n  ... and %d more", n - 20);
-	json_decref(a);
-	json_decref(b);
-	ecplan_error_set(err, ECPLAN_EDRIFT,
-		"plan file %s differs from plan \"%s\" registered in the database", plan->source,
-		plan->name);
-	ecplan_error_detail(err, "%s", d.buf);
-	ecplan_error_hint(err, "run the plan file that was registered, or give the changed plan a "
-			       "new name (and roll the old one back first)");
-	ecplan_strbuf_release(&d);
-	return ECPLAN_EDRIFT;
+	int rc = ecplan_state_compare(NULL, plan, row, err);
+	return rc < 0 ? rc : 0;
+}
+
+char *ecplan_state_describe_changes(const char *changes)
+{
+	json_t *diffs = json_loads(changes ? changes : "[]", 0, NULL);
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	diff_lines(&sb, diffs, true, 20);
+	json_decref(diffs);
+	return ecplan_strbuf_detach(&sb);
+}
+
+int ecplan_state_register_settings(PGconn *conn, const ecplan_plan *plan, const char *changes,
+				   ecplan_error *err)
+{
+	int rc;
+	char *lines = ecplan_state_describe_changes(changes);
+	char *msg = ecplan_xstrfmt("operational settings changed from %s (sha256 %s):%s", plan->source,
+				   plan->sha256, lines);
+	json_t *src = json_string(plan->source);
+	char *srcj = json_dumps(src, JSON_ENCODE_ANY);
+	char *data = ecplan_xstrfmt("{\"source\": %s, \"sha256\": \"%s\", \"changes\": %s}", srcj, plan->sha256,
+			      changes ? changes : "[]");
+	free(srcj);
+	json_decref(src);
+	if ((rc = ecplan_db_begin(conn, err)) < 0)
+		goto done;
+	if ((rc = ecplan_state_reregister(conn, plan, err)) < 0 ||
+	    (rc = ecplan_state_log(conn, plan->name, "settings", NULL, msg, data, err)) < 0)
+		goto done;
+	rc = ecplan_db_commit(conn, err);
+done:
+	if (rc < 0 && ecplan_db_in_transaction(conn))
+		ecplan_db_rollback(conn, NULL);
+	free(lines);
+	free(msg);
+	free(data);
+	return rc;
+}
+
+int ecplan_state_set_paused(bool *changed, PGconn *conn, const char *name, bool paused,
+			    const char *who, ecplan_error *err)
+{
+	PGresult *res = NULL;
+	const char *params[2] = { name, paused ? "true" : "false" };
+	int rc;
+	*changed = false;
+	if ((rc = ecplan_db_begin(conn, err)) < 0)
+		return rc;
+	if ((rc = ecplan_db_query(&res, conn,
+		"SELECT state, paused FROM ecplan.plans WHERE name = $1 FOR UPDATE", 1, params, err)) < 0)
+		goto done;
+	if (PQntuples(res) != 1) {
+		rc = ecplan_error_set(err, ECPLAN_ENOTFOUND, "plan \"%s\" is not registered in this database", name);
+		ecplan_error_hint(err, "\"ecplan status\" lists the registered plans; check --db");
+		goto done;
+	}
+	bool was = !strcmp(PQgetvalue(res, 0, 1), "t");
+	ecplan_state st = ecplan_state_parse(PQgetvalue(res, 0, 0));
+	if (paused && !was && ecplan_state_next(st) == ECPLAN_PHASE_NONE) {
+		rc = ecplan_error_set(err, ECPLAN_EIMPOSSIBLE, "plan \"%s\" is %s: it has no phase left to "
+				      "pause", name, ecplan_state_name(st));
+		goto done;
+	}
+	if (was != paused) {
+		char *msg = ecplan_xstrfmt("%s requested by %s", paused ? "pause" : "resume", who ? who : "ecplan");
+		if ((rc = ecplan_db_query(NULL, conn,
+			"UPDATE ecplan.plans SET paused = $2::boolean, updated_at = now() WHERE name = $1", 2,
+			params, err)) == 0)
+			rc = ecplan_state_log(conn, name, paused ? "pause" : "resume", NULL, msg, NULL, err);
+		free(msg);
+		if (rc < 0)
+			goto done;
+		*changed = true;
+	}
+	rc = ecplan_db_commit(conn, err);
+done:
+	PQclear(res);
+	if (rc < 0 && ecplan_db_in_transaction(conn))
+		ecplan_db_rollback(conn, NULL);
+	return rc;
+}
+
+int ecplan_state_poll(ecplan_state_live *out, PGconn *conn, const char *name, const char *have_sha256,
+		      ecplan_error *err)
+{
+	PGresult *res = NULL;
+	const char *params[2] = { name, have_sha256 };
+	memset(out, 0, sizeof(*out));
+	int rc = ecplan_db_query(&res, conn,
+		"SELECT paused, sha256, CASE WHEN sha256 IS DISTINCT FROM $2 THEN plan_json END"
+		" FROM ecplan.plans WHERE name = $1", 2, params, err);
+	if (rc == 0 && PQntuples(res) != 1)
+		rc = ecplan_error_set(err, ECPLAN_ERR, "plan \"%s\" is not registered", name);
+	if (rc == 0) {
+		out->paused = !strcmp(PQgetvalue(res, 0, 0), "t");
+		out->plan_json = dupval(res, 0, 2);
+	}
+	PQclear(res);
+	return rc;
+}
+
+int ecplan_state_set_throttled(PGconn *conn, const char *name, const char *reason, double add_seconds,
+			       ecplan_error *err)
+{
+	char s[32];
+	snprintf(s, sizeof(s), "%.3f", add_seconds > 0 ? add_seconds : 0.0);
+	const char *params[3] = { name, reason, s };
+	return update_plan(conn,
+		"UPDATE ecplan.plans SET throttled = $2, throttled_seconds = throttled_seconds + $3::float8"
+		" WHERE name = $1", 3, params, err);
 }
 
 static int update_plan(PGconn *conn, const char *sql, int n, const char *const *params,

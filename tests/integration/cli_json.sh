@@ -111,11 +111,11 @@ assert_contains "$(js "$ERR" 'o["detail"]')" "release approved" "check error nam
 
 # Drift: the error object carries the JSON paths in detail.
 PD=$IT_TMP/drift.json
-sm_plan "$P" "$PD" backfill.batch_size=999
+sm_plan "$P" "$PD" change.up='"upper(email)"'
 assert_exit 8 ecplan advance "$PD" --json
 one_error_object "drift"
 assert_eq "drift 8" "$(js "$ERR" 'o["code"]' 'o["exit_code"]')" "drift code"
-assert_contains "$(js "$ERR" 'o["detail"]')" "\$.backfill.batch_size" "drift detail has the path"
+assert_contains "$(js "$ERR" 'o["detail"]')" "\$.change.up" "drift detail has the path"
 
 # Usage errors too.
 assert_exit 2 ecplan advance "$P" --to nowhere --json

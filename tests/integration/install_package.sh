@@ -108,7 +108,8 @@ complete_bash() { # WORDS...: what bash completes for the last word
 		_ "$prefix/share/bash-completion/completions/ecplan" "$@"
 }
 assert_eq "render
-rollback" "$(complete_bash ecplan r)" "bash completes commands"
+rollback
+resume" "$(complete_bash ecplan r)" "bash completes commands"
 assert_eq "--phase" "$(complete_bash ecplan render --ph)" "bash completes a command's options"
 assert_contains "$(complete_bash ecplan advance x.json --to "")" "switch" "bash completes phases after --to"
 assert_contains "$(complete_bash ecplan webhook test x.json --event sw)" "switch.after" "bash completes events"

@@ -936,6 +936,85 @@ static void test_load_file_limits(void **state)
 	free(fifo);
 }
 
+
+/* ---- backfill.throttle and operational paths ----------------------------- */
+
+static void test_throttle_defaults(void **state)
+{
+	(void)state;
+	ecplan_plan *p = parse_ok(MINIMAL_PLAN);
+	assert_int_equal(p->backfill.throttle.max_replica_lag_ms, 10000);
+	assert_int_equal(p->backfill.throttle.max_replica_lag_bytes, 256L * 1024 * 1024);
+	assert_int_equal(p->backfill.throttle.max_slot_lag_bytes, 1024L * 1024 * 1024);
+	assert_int_equal(p->backfill.throttle.pause_during_autovacuum, ECPLAN_AUTOVACUUM_WRAPAROUND);
+	assert_null(p->backfill.throttle.query);
+	assert_int_equal(p->backfill.throttle.query_timeout_ms, 2000);
+	assert_int_equal(p->backfill.throttle.max_batch_ms_factor, 10);
+	ecplan_plan_free(p);
+}
+
+static void test_throttle_settings(void **state)
+{
+	(void)state;
+	ecplan_plan *p = parse_ok(
+		"{\"format\": \"ecplan/v1\", \"name\": \"p\", \"table\": \"users\","
+		" \"change\": {\"column\": \"a\", \"new_column\": \"b\"},"
+		" \"backfill\": {\"throttle\": {\"max_replica_lag_ms\": 0, \"max_replica_lag_bytes\": 1048576,"
+		" \"max_slot_lag_bytes\": 0, \"pause_during_autovacuum\": \"always\","
+		" \"query\": \"SELECT hold FROM ops.flag\", \"query_timeout_ms\": 500,"
+		" \"max_batch_ms_factor\": 0}}}");
+	assert_int_equal(p->backfill.throttle.max_replica_lag_ms, 0);
+	assert_int_equal(p->backfill.throttle.max_replica_lag_bytes, 1048576);
+	assert_int_equal(p->backfill.throttle.max_slot_lag_bytes, 0);
+	assert_int_equal(p->backfill.throttle.pause_during_autovacuum, ECPLAN_AUTOVACUUM_ALWAYS);
+	assert_string_equal(p->backfill.throttle.query, "SELECT hold FROM ops.flag");
+	assert_int_equal(p->backfill.throttle.query_timeout_ms, 500);
+	assert_int_equal(p->backfill.throttle.max_batch_ms_factor, 0);
+	assert_string_equal(ecplan_autovacuum_mode_name(ECPLAN_AUTOVACUUM_NEVER), "never");
+	ecplan_plan_free(p);
+}
+
+static void test_throttle_errors(void **state)
+{
+	(void)state;
+	static const char *const bad[][2] = {
+		{ "{\"pause_during_autovacuum\": \"wraparond\"}", "$.backfill.throttle.pause_during_autovacuum" },
+		{ "{\"pause_during_autovacuum\": true}", "$.backfill.throttle.pause_during_autovacuum" },
+		{ "{\"max_replica_lag_ms\": -1}", "$.backfill.throttle.max_replica_lag_ms" },
+		{ "{\"query\": \"\"}", "$.backfill.throttle.query" },
+		{ "{\"query_timeout_ms\": 0}", "$.backfill.throttle.query_timeout_ms" },
+		{ "{\"max_lag\": 1}", "$.backfill.throttle.max_lag" },
+		{ "[]", "$.backfill.throttle" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *text = ecplan_xstrfmt(
+			"{\"format\": \"ecplan/v1\", \"name\": \"p\", \"table\": \"users\","
+			" \"change\": {\"column\": \"a\", \"new_column\": \"b\"},"
+			" \"backfill\": {\"throttle\": %s}}", bad[i][0]);
+		ecplan_diags d = parse_bad(text);
+		assert_int_equal(d.count, 1);
+		assert_string_equal(d.items[0].path, bad[i][1]);
+		ecplan_diags_release(&d);
+		free(text);
+	}
+}
+
+static void test_operational_paths(void **state)
+{
+	(void)state;
+	static const char *const op[] = { "$.backfill", "$.backfill.batch_size",
+					  "$.backfill.throttle.query", "$.safety.lock_retries", "$.webhooks",
+					  "$.webhooks[0].url", "$.checks[1].sql", "$.contract.min_soak_s",
+					  "$.description", NULL };
+	static const char *const defining[] = { "$.table", "$.change.up", "$.change.type", "$.change",
+						"$.name", "$.format", "$.contract.archive", "$.contract",
+						"$.backfillx", "$.descriptions", "$", NULL };
+	for (size_t i = 0; op[i]; i++)
+		assert_true(ecplan_plan_path_is_operational(op[i]));
+	for (size_t i = 0; defining[i]; i++)
+		assert_false(ecplan_plan_path_is_operational(defining[i]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -956,6 +1035,10 @@ int main(void)
 		cmocka_unit_test(test_name_valid),
 		cmocka_unit_test(test_webhooks_for),
 		cmocka_unit_test(test_load_file_limits),
+		cmocka_unit_test(test_throttle_defaults),
+		cmocka_unit_test(test_throttle_settings),
+		cmocka_unit_test(test_throttle_errors),
+		cmocka_unit_test(test_operational_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
