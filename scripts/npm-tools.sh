@@ -42,7 +42,17 @@ mkdir -p "$dir"
 [[ -f "$dir/package.json" ]] || echo '{"name":"ecplan-npm-tools","private":true}' >"$dir/package.json"
 echo "$me: installing ${pins[*]} into $dir"
 # Bounded: a registry that cannot be reached fails in about a minute, not ten.
-npm install --prefix "$dir" --no-audit --no-fund --loglevel=error --save-exact \
-	--fetch-retries=2 --fetch-retry-maxtimeout=20000 --fetch-timeout=60000 "${pins[@]}"
+npm_install() {
+	npm install --prefix "$dir" --no-audit --no-fund --loglevel=error --save-exact \
+		--fetch-retries=2 --fetch-retry-maxtimeout=20000 --fetch-timeout=60000 "$@" "${pins[@]}"
+}
+# Node trusts its own CA list, not the system's: behind a proxy whose CA is only
+# in the system store (update-ca-certificates), try again with that store.
+if ! npm_install; then
+	ca=/etc/ssl/certs/ca-certificates.crt
+	[[ -r "$ca" ]] || exit 1
+	echo "$me: trying again with the system's certificate store ($ca)" >&2
+	npm_install --cafile="$ca"
+fi
 "$dir/node_modules/.bin/squawk" --version >/dev/null
 echo "${pins[*]}" >"$stamp"
