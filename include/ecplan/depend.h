@@ -88,16 +88,20 @@ const char *ecplan_dep_column_collation(const ecplan_catalog *cat);
 
 /* Shared by the constraint kinds (dep_constraint.c): the copy's work in a
  * slot (what: "check", "foreign key"; the locks its ADD and VALIDATE take),
- * its state ("missing", "true"/"false": validated; malloc'ed), and whether
+ * a constraint's state by name (*out "missing", or "true"/"false":
+ * validated; malloc'ed; 0 or ECPLAN_ERR), and whether
  * the copy is ready for phase (NULL, or the problem, malloc'ed). */
 void ecplan_dep_constraint_render(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan,
 				  const ecplan_dep *d, ecplan_dep_slot slot, const char *what,
 				  const char *add_lock, const char *validate_lock);
-char *ecplan_dep_constraint_state(PGconn *conn, const ecplan_plan *plan, const char *name);
+int ecplan_dep_constraint_state(char **out, PGconn *conn, const ecplan_plan *plan, const char *name,
+				ecplan_error *err);
 char *ecplan_dep_constraint_copy_ready(PGconn *conn, const ecplan_plan *plan, const ecplan_dep *d,
 				       ecplan_phase phase, const char *what);
 
 /* Helpers for the units. */
+/* Cuts suffix (e.g. " NOT VALID") off the end of def, when it is there. */
+void ecplan_dep_strip_suffix(char *def, const char *suffix);
 /* The table's oid and the old column's attnum as query parameters. */
 void ecplan_dep_params(char oid[16], char att[16], const ecplan_catalog *cat);
 /* Appends the table the plan changes, schema-qualified and quoted. */

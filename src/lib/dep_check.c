@@ -15,14 +15,6 @@
 #include "ecplan/sql.h"
 #include "ecplan/strbuf.h"
 
-/* pg_get_constraintdef ends with " NOT VALID" for an unvalidated one. */
-static void strip_suffix(char *def, const char *suffix)
-{
-	size_t n = strlen(def), k = strlen(suffix);
-	if (n >= k && !strcmp(def + n - k, suffix))
-		def[n - k] = '\0';
-}
-
 static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan_plan *plan,
 		     const ecplan_catalog *cat, ecplan_error *err)
 {
@@ -52,7 +44,7 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 			continue;
 		}
 		char *def = ecplan_xstrdup(d->definition);
-		strip_suffix(def, " NOT VALID");
+		ecplan_dep_strip_suffix(def, " NOT VALID");
 		int n = 0;
 		d->copy_definition = ecplan_rewrite_column(def, 0, (size_t)-1, plan->column, plan->new_column,
 							   ECPLAN_REWRITE_BARE, false, &n);
@@ -87,10 +79,10 @@ static char *precheck(PGconn *conn, const ecplan_plan *plan, const ecplan_catalo
 		 * changes. */
 		size_t skip = strncmp(d->copy_definition, "CHECK ", 6) ? 0 : 6;
 		char *expr = ecplan_xstrdup(d->copy_definition + skip);
-		strip_suffix(expr, " NO INHERIT");
+		ecplan_dep_strip_suffix(expr, " NO INHERIT");
 		char *orig = ecplan_xstrdup(d->definition + (strncmp(d->definition, "CHECK ", 6) ? 0 : 6));
-		strip_suffix(orig, " NOT VALID");
-		strip_suffix(orig, " NO INHERIT");
+		ecplan_dep_strip_suffix(orig, " NOT VALID");
+		ecplan_dep_strip_suffix(orig, " NO INHERIT");
 		char *up = ecplan_render_up_expr(plan);
 		char *sub = ecplan_rewrite_substitute(expr, plan->new_column, up, false, NULL);
 		ecplan_strbuf sql = ECPLAN_STRBUF_INIT;
@@ -121,7 +113,7 @@ static char *precheck(PGconn *conn, const ecplan_plan *plan, const ecplan_catalo
 		char *from = ecplan_dep_row_source(plan, cat);
 		size_t skip = strncmp(d->copy_definition, "CHECK ", 6) ? 0 : 6;
 		char *expr = ecplan_xstrdup(d->copy_definition + skip);
-		strip_suffix(expr, " NO INHERIT");
+		ecplan_dep_strip_suffix(expr, " NO INHERIT");
 		char *sql = ecplan_xstrfmt("SELECT CAST(%s AS boolean) FROM %s", expr, from);
 		char *m = ecplan_dep_compile(conn, sql);
 		if (m)

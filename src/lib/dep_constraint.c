@@ -87,21 +87,17 @@ void ecplan_dep_constraint_render(ecplan_steps *out, ecplan_step *st, const ecpl
 	}
 }
 
-/* The copy's state: "missing", "false" (not validated) or "true". */
-char *ecplan_dep_constraint_state(PGconn *conn, const ecplan_plan *plan, const char *name)
+int ecplan_dep_constraint_state(char **out, PGconn *conn, const ecplan_plan *plan, const char *name,
+				ecplan_error *err)
 {
-	char *v = NULL;
 	const char *params[3] = { plan->schema, plan->table, name };
-	if (ecplan_db_query_value(&v, conn,
+	*out = NULL;
+	return ecplan_db_query_value(out, conn,
 		"SELECT coalesce((SELECT c.convalidated::text FROM pg_catalog.pg_constraint c"
 		" JOIN pg_catalog.pg_class r ON r.oid = c.conrelid"
 		" JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace"
 		" WHERE n.nspname = $1 AND r.relname = $2 AND c.conname = $3), 'missing')",
-		3, params, NULL) < 0) {
-		free(v);
-		return ecplan_xstrdup("unknown");
-	}
-	return v;
+		3, params, err);
 }
 
 char *ecplan_dep_constraint_copy_ready(PGconn *conn, const ecplan_plan *plan, const ecplan_dep *d,
@@ -110,7 +106,11 @@ char *ecplan_dep_constraint_copy_ready(PGconn *conn, const ecplan_plan *plan, co
 	char *r = NULL;
 	if (!d->validated)
 		return NULL; /* made at contract */
-	char *state = ecplan_dep_constraint_state(conn, plan, d->copy_name);
+	char *state = NULL;
+	ecplan_error e;
+	ecplan_error_clear(&e);
+	if (ecplan_dep_constraint_state(&state, conn, plan, d->copy_name, &e) < 0)
+		return ecplan_xstrfmt("the state of %s \"%s\" could not be read: %s", what, d->copy_name, e.message);
 	if (!strcmp(state, "missing"))
 		r = ecplan_xstrfmt("%s \"%s\" on \"%s\" has no copy \"%s\" on \"%s\" (it was added "
 				   "after the sync phase, or the copy was dropped): roll the plan back to "

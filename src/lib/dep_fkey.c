@@ -42,13 +42,6 @@ static char *rewrite(const char *def, const ecplan_plan *plan, int *n)
 	return out;
 }
 
-static void strip_not_valid(char *def)
-{
-	size_t n = strlen(def), k = strlen(" NOT VALID");
-	if (n >= k && !strcmp(def + n - k, " NOT VALID"))
-		def[n - k] = '\0';
-}
-
 static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan_plan *plan,
 		     const ecplan_catalog *cat, ecplan_error *err)
 {
@@ -92,7 +85,7 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 			continue;
 		}
 		char *def = ecplan_xstrdup(d->definition);
-		strip_not_valid(def);
+		ecplan_dep_strip_suffix(def, " NOT VALID");
 		int n = 0;
 		d->copy_definition = rewrite(def, plan, &n);
 		d->copy_name = ecplan_dep_copy_name(d->name);

@@ -190,6 +190,13 @@ char *ecplan_dep_read_value(PGconn *conn, const char *sql, char **out)
 	return read_only(conn, sql, 0, out);
 }
 
+void ecplan_dep_strip_suffix(char *def, const char *suffix)
+{
+	size_t n = strlen(def), k = strlen(suffix);
+	if (n >= k && !strcmp(def + n - k, suffix))
+		def[n - k] = '\0';
+}
+
 void ecplan_dep_params(char oid[16], char att[16], const ecplan_catalog *cat)
 {
 	snprintf(oid, 16, "%u", cat->table_oid);

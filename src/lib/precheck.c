@@ -315,12 +315,7 @@ static int check_switch_ready(ecplan_checklist *l, PGconn *conn, const ecplan_pl
 	int rc;
 	if (ecplan_render_not_null(plan, cat)) {
 		char *cn = ecplan_render_check_name(plan), *v = NULL;
-		const char *params[3] = { plan->schema, plan->table, cn };
-		rc = ecplan_db_query_value(&v, conn,
-			"SELECT coalesce((SELECT c.convalidated::text FROM pg_constraint c"
-			" JOIN pg_class r ON r.oid = c.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace"
-			" WHERE n.nspname = $1 AND r.relname = $2 AND c.conname = $3), 'missing')",
-			3, params, err);
+		rc = ecplan_dep_constraint_state(&v, conn, plan, cn, err);
 		if (rc == 0)
 			item(l, "NOT NULL check is validated", v && !strcmp(v, "true"),
 			     v && !strcmp(v, "true") ? NULL : "constraint \"%s\" is %s; run the backfill phase again",
