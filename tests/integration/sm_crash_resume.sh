@@ -91,7 +91,19 @@ for round in 1 2 3; do
 done
 assert_eq 3 "$kills" "three kills landed during the backfill batches"
 
-# Kill during CREATE INDEX CONCURRENTLY, and end its server session too.
+# Kill during CREATE INDEX CONCURRENTLY, and end its server session too. A
+# transaction holding an older snapshot (on nothing of the table) keeps the build
+# waiting, so the kill lands during it however fast the machine is.
+mkfifo "$IT_TMP/hold"
+psql -X -q <"$IT_TMP/hold" >/dev/null 2>&1 &
+hold_pid=$!
+exec 7>"$IT_TMP/hold"
+printf "SET application_name = 'it-snapshot';\nBEGIN ISOLATION LEVEL REPEATABLE READ;\nSELECT count(*) FROM pg_class;\n" >&7
+for _ in $(seq 1 1500); do
+	[[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'it-snapshot'
+		AND state = 'idle in transaction' AND backend_xmin IS NOT NULL")" == 1 ]] && break
+	sleep 0.02
+done
 "$BIN" advance "$P" --to backfill >"$IT_TMP/bg4.out" 2>"$IT_TMP/bg4.err" &
 pid=$!
 backend=
@@ -105,6 +117,9 @@ done
 [[ -n "$backend" ]] || fail "never saw the runner build the index (advance output: $(cat "$IT_TMP/bg4.err"))"
 kill -9 $pid 2>/dev/null || true
 q "SELECT pg_terminate_backend($backend)" >/dev/null
+printf 'COMMIT;\n\\q\n' >&7
+exec 7>&-
+wait $hold_pid || true
 rc=0
 { wait $pid; } 2>/dev/null || rc=$?
 assert_eq 137 "$rc" "killed during the index build"
