@@ -191,4 +191,9 @@ int ecplan_catalog_long_transactions(ecplan_long_txn **out, size_t *count, PGcon
 				     ecplan_error *err);
 void ecplan_long_txns_free(ecplan_long_txn *txns, size_t count);
 
+/* The catalog of every change of a plan: (*out)[i] for ecplan_plan_change(plan, i).
+ * On failure the entries loaded so far stay for ecplan_catalogs_free. */
+int ecplan_catalog_load_plan(ecplan_catalog ***out, PGconn *conn, const ecplan_plan *plan, ecplan_error *err);
+void ecplan_catalogs_free(ecplan_catalog **cats, const ecplan_plan *plan);
+
 #endif

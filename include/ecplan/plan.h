@@ -118,7 +118,32 @@ typedef struct ecplan_plan {
 	size_t nchecks;
 	char *canonical;   /* canonical JSON (sorted keys, compact), for hashing */
 	char *sha256;      /* hex SHA-256 of canonical */
+	/*
+	 * Several changes ("changes": [...]). A plan with one change ("change",
+	 * or "changes" with one entry) holds it in the fields above and
+	 * nchanges is 1, changes NULL. A plan with more holds each in a
+	 * sub-plan: changes[i] is a whole ecplan_plan view whose change fields
+	 * (schema .. functions_ignored) are its own and whose other fields are
+	 * the parent's (shared, not owned; is_sub set). The parent's own change
+	 * fields are then NULL, apart from schema/table (the plan's default
+	 * table, NULL when the plan gives none). Use ecplan_plan_change().
+	 */
+	size_t nchanges;
+	struct ecplan_plan **changes;
+	bool is_sub;
+	int change_index;  /* index in the parent's changes (0 for a one-change plan) */
+	int table_index;   /* which of the plan's tables (0-based, order of first mention) */
+	size_t ntables;    /* how many tables the plan changes */
+	char json_path[32]; /* "$.change" or "$.changes[i]": where errors point */
 } ecplan_plan;
+
+/* Change i (0 <= i < nchanges): plan itself when it has one change. */
+const ecplan_plan *ecplan_plan_change(const ecplan_plan *plan, size_t i);
+/* The first change on table t (0 <= t < ntables). */
+const ecplan_plan *ecplan_plan_table_first(const ecplan_plan *plan, size_t t);
+/* A plan with more than one change is refused by code that handles one
+ * ("ecplan verify"): true when it has exactly one. */
+static inline bool ecplan_plan_single(const ecplan_plan *plan) { return plan->nchanges <= 1; }
 
 /*
  * Parses and validates plan JSON text. `source` names it in errors (a file

@@ -33,6 +33,13 @@ typedef struct ecplan_checklist {
 int ecplan_precheck_phase(ecplan_checklist *out, PGconn *conn, const ecplan_plan *plan,
 			  const ecplan_catalog *cat, ecplan_phase phase, double switched_for_s,
 			  ecplan_error *err);
+/*
+ * The same for every change of the plan (cats[i]: the catalog of change i),
+ * each item listed once, plus what concerns several changes together.
+ */
+int ecplan_precheck_plan(ecplan_checklist *out, PGconn *conn, const ecplan_plan *plan,
+			 const ecplan_catalog *const *cats, ecplan_phase phase, double switched_for_s,
+			 ecplan_error *err);
 /* Fills err (ECPLAN_EPRECONDITION) from the first failed item; 0 when all pass. */
 int ecplan_checklist_result(const ecplan_checklist *list, ecplan_phase phase, ecplan_error *err);
 void ecplan_checklist_release(ecplan_checklist *list);

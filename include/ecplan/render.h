@@ -64,7 +64,29 @@ char *ecplan_render_carried_default(const ecplan_plan *plan, const ecplan_catalo
 char *ecplan_render_trigger_function(const ecplan_plan *plan, const ecplan_catalog *cat,
 				     bool new_wins);
 
-/* The steps of a phase, or of undoing it (rollback). cat may be NULL. */
+/*
+ * One table of a plan: the plan, the catalog of each of its changes (cats[i]
+ * for ecplan_plan_change(plan, i); cats NULL or an entry NULL: unknown), and
+ * which of its tables (0 .. ntables - 1).
+ */
+typedef struct ecplan_target {
+	const ecplan_plan *plan;
+	const ecplan_catalog *const *cats;
+	int table;
+} ecplan_target;
+
+/*
+ * The steps of a phase, or of undoing it (rollback), for every change of the
+ * plan: per table (in the order the plan first names them) one transaction
+ * adds all its new columns, one trigger keeps all its changes in agreement,
+ * one batched UPDATE fills all its new columns, one transaction drops all its
+ * old columns. cats as in ecplan_target.
+ */
+void ecplan_render_plan_phase(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *const *cats,
+			      ecplan_phase phase);
+void ecplan_render_plan_undo(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *const *cats,
+			     ecplan_phase phase);
+/* The same for a plan with one change and its catalog (cat may be NULL). */
 void ecplan_render_phase(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat,
 			 ecplan_phase phase);
 void ecplan_render_undo(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat,
@@ -83,6 +105,9 @@ void ecplan_render_undo(ecplan_steps *out, const ecplan_plan *plan, const ecplan
 char *ecplan_render_batch_bound(const ecplan_plan *plan, const ecplan_catalog *cat, bool has_lower);
 char *ecplan_render_batch_update(const ecplan_plan *plan, const ecplan_catalog *cat,
 				 bool has_lower, bool has_upper);
+/* The batch UPDATE of a table of the plan: sets every new column of its
+ * changes (parameters as ecplan_render_batch_update). Caller frees. */
+char *ecplan_render_target_batch_update(const ecplan_target *t, bool has_lower, bool has_upper);
 /* SELECT count(*) of rows where new IS DISTINCT FROM up(old), and of rows where
  * old IS DISTINCT FROM down(new) (two columns). */
 char *ecplan_render_verify(const ecplan_plan *plan, const ecplan_catalog *cat);

@@ -27,4 +27,9 @@
 char *ecplan_render_steps_text(const ecplan_steps *steps, const ecplan_plan *plan,
 			       const ecplan_catalog *cat, ecplan_phase phase, bool undo);
 
+/* The same for a plan with several changes: cats[i] the catalog of change i
+ * (cats NULL: none known). */
+char *ecplan_render_plan_steps_text(const ecplan_steps *steps, const ecplan_plan *plan,
+				    const ecplan_catalog *const *cats, ecplan_phase phase, bool undo);
+
 #endif

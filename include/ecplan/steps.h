@@ -45,6 +45,8 @@ typedef struct ecplan_step {
 	 * EXCLUSIVE it waits for locks without lock_timeout, watched and bounded
 	 * by safety.max_index_wait_s (runner.c), else lock_timeout per try. */
 	bool scans_table;
+	/* BACKFILL and VERIFY steps: which table of the plan (plan.h table_index). */
+	int target;
 } ecplan_step;
 
 typedef struct ecplan_steps {

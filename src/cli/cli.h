@@ -75,6 +75,11 @@ void cli_report(const ecplan_error *errs, size_t n, int exit_code, const char *c
 struct json_t *cli_error_json(const ecplan_error *e);
 /* Prints a JSON value on stdout, indented, keys in insertion order. */
 void cli_print_json(struct json_t *o);
+/* "schema.table: column -> new_column" of each change ("; "-separated, after
+ * "N changes: " when more than one). Caller frees. */
+char *cli_plan_summary(const ecplan_plan *plan);
+/* [{table, column, new_column, type}] of every change, in plan order. */
+struct json_t *cli_changes_json(const ecplan_plan *plan);
 /* Prints one error (cli_report with its own exit code). */
 void cli_print_error(const ecplan_error *err);
 /* Builds an error of ecplan_code `code`, prints it and returns its exit

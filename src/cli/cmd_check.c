@@ -215,7 +215,7 @@ int cmd_check(int argc, char **argv)
 	if (!plan)
 		return rc;
 	PGconn *conn = NULL;
-	ecplan_catalog *cat = NULL;
+	ecplan_catalog **cats = NULL;
 	ecplan_plan_row *row = NULL;
 	ecplan_checklist list = { NULL, 0 };
 	ecplan_error err;
@@ -226,7 +226,7 @@ int cmd_check(int argc, char **argv)
 		goto done;
 	if (ecplan_state_schema_exists(conn, &exists, &err) < 0 ||
 	    (exists && ecplan_state_load(&row, conn, plan->name, &err) < 0) ||
-	    ecplan_catalog_load(&cat, conn, plan, &err) < 0) {
+	    ecplan_catalog_load_plan(&cats, conn, plan, &err) < 0) {
 		rc = cli_exit_code(err.code);
 		cli_print_error(&err);
 		goto done;
@@ -238,15 +238,27 @@ int cmd_check(int argc, char **argv)
 	}
 	ecplan_state state = row ? row->state : ECPLAN_STATE_PLANNED;
 	ecplan_phase next = row && row->running != ECPLAN_PHASE_NONE ? row->running : ecplan_state_next(state);
+	const ecplan_plan *c0 = ecplan_plan_change(plan, 0);
+	bool one = plan->nchanges <= 1;
 	char table[300];
-	snprintf(table, sizeof(table), "%s.%s", plan->schema, plan->table);
-	json_t *out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:o}", "plan", plan->name, "table", table,
-				"column", plan->column, "new_column", plan->new_column,
+	snprintf(table, sizeof(table), "%s.%s", c0->schema, c0->table);
+	json_t *out = json_pack("{s:s, s:o, s:o, s:o, s:s, s:b, s:o}", "plan", plan->name,
+				"table", one || plan->ntables == 1 ? json_string(table) : json_null(),
+				"column", one ? json_string(c0->column) : json_null(),
+				"new_column", one ? json_string(c0->new_column) : json_null(),
 				"state", ecplan_state_name(state), "registered", row != NULL,
 				"next", next != ECPLAN_PHASE_NONE ? json_string(ecplan_phase_name(next)) : json_null());
-	if (!as_json)
-		printf("plan %s: %s.%s %s -> %s, state %s\n", plan->name, plan->schema, plan->table, plan->column,
-		       plan->new_column, row ? ecplan_state_name(state) : "not registered (planned)");
+	json_object_set_new(out, "changes", cli_changes_json(plan));
+	if (!as_json) {
+		char *summary = cli_plan_summary(plan);
+		if (one)
+			printf("plan %s: %s.%s %s -> %s, state %s\n", plan->name, c0->schema, c0->table, c0->column,
+			       c0->new_column, row ? ecplan_state_name(state) : "not registered (planned)");
+		else
+			printf("plan %s: %s, state %s\n", plan->name, summary,
+			       row ? ecplan_state_name(state) : "not registered (planned)");
+		free(summary);
+	}
 	json_t *pre = json_array();
 	json_object_set_new(out, "preconditions", pre);
 	bool ok = true;
@@ -256,28 +268,45 @@ int cmd_check(int argc, char **argv)
 		rc = EXIT_DONE;
 		goto print;
 	}
-	if (cat->column_exists) {
+	json_t *items = json_array();
+	ecplan_strbuf alldeps = ECPLAN_STRBUF_INIT;
+	bool any_column = false;
+	for (size_t c = 0; c < plan->nchanges; c++) {
+		const ecplan_catalog *cat = cats[c];
+		const ecplan_plan *ch = ecplan_plan_change(plan, c);
+		if (!cat->column_exists)
+			continue;
+		any_column = true;
 		char *inv = ecplan_depend_describe(cat);
 		if (!as_json)
-			printf("objects that depend on or name \"%s\", and what each phase does to them:\n%s",
-			       plan->column, inv);
-		json_object_set_new(out, "dependents", json_string(inv));
+			printf("objects that depend on or name \"%s\"%s%s%s, and what each phase does to them:\n%s",
+			       ch->column, one ? "" : " (", one ? "" : ch->table, one ? "" : ")", inv);
+		ecplan_strbuf_adds(&alldeps, inv);
 		free(inv);
-		json_t *items = json_array();
 		for (size_t i = 0; i < cat->deps.count; i++) {
 			const ecplan_dep *d = &cat->deps.items[i];
-			json_array_append_new(items, json_pack(
+			json_t *it = json_pack(
 				"{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "kind", ecplan_dep_kinds[d->kind]->name,
 				"name", d->name, "label", d->label, "action", d->refusal ? "refused" : "carried",
 				"reason", d->refusal ? json_string(d->refusal) : json_null(),
 				"definition", d->definition ? json_string(d->definition) : json_null(),
-				"new_definition", d->copy_definition ? json_string(d->copy_definition) : json_null()));
+				"new_definition", d->copy_definition ? json_string(d->copy_definition) : json_null());
+			if (!one)
+				json_object_set_new(it, "change", json_integer((json_int_t)c));
+			json_array_append_new(items, it);
 		}
-		json_object_set_new(out, "inventory", items);
 	}
+	if (any_column) {
+		json_object_set_new(out, "dependents", json_string(alldeps.buf));
+		json_object_set_new(out, "inventory", items);
+	} else {
+		json_decref(items);
+	}
+	ecplan_strbuf_release(&alldeps);
 	if (!as_json)
 		printf("preconditions of %s:\n", ecplan_phase_name(next));
-	if (ecplan_precheck_phase(&list, conn, plan, cat, next, row ? row->seconds_since_switch : -1, &err) < 0) {
+	if (ecplan_precheck_plan(&list, conn, plan, (const ecplan_catalog *const *)cats, next,
+				 row ? row->seconds_since_switch : -1, &err) < 0) {
 		cli_print_error(&err);
 		json_decref(out);
 		goto done;
@@ -293,16 +322,26 @@ int cmd_check(int argc, char **argv)
 						     list.items[i].detail ? json_string(list.items[i].detail) : json_null()));
 		ok &= list.items[i].ok;
 	}
-	if (cat->table_exists && cat->column_exists && next <= ECPLAN_PHASE_BACKFILL) {
-		if (list_triggers(conn, plan, as_json, out) < 0) {
-			json_decref(out);
-			goto done;
+	/* Per table (its first change): the triggers the backfill fires and
+	 * its estimate; JSON has the first table's. */
+	for (size_t t = 0; t < plan->ntables; t++) {
+		const ecplan_plan *tp = ecplan_plan_table_first(plan, t);
+		const ecplan_catalog *cat = cats[tp->change_index];
+		if (!(cat->table_exists && cat->column_exists && next <= ECPLAN_PHASE_BACKFILL))
+			continue;
+		if (!as_json && plan->ntables > 1)
+			printf("\ntable %s.%s:", tp->schema, tp->table);
+		if (t == 0 || !as_json) {
+			if (list_triggers(conn, tp, as_json, out) < 0) {
+				json_decref(out);
+				goto done;
+			}
 		}
 		estimate_out est;
-		estimate(&est, conn, plan, cat);
-		if (as_json)
+		estimate(&est, conn, tp, cat);
+		if (as_json && t == 0)
 			json_object_set_new(out, "estimate", estimate_json(&est));
-		else
+		else if (!as_json)
 			print_estimate(&est);
 	}
 	rc = ok ? EXIT_DONE : EXIT_PRECONDITION;
@@ -328,7 +367,7 @@ print:
 	}
 done:
 	ecplan_checklist_release(&list);
-	ecplan_catalog_free(cat);
+	ecplan_catalogs_free(cats, plan);
 	ecplan_plan_row_free(row);
 	ecplan_db_close(conn);
 	ecplan_plan_free(plan);

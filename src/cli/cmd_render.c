@@ -44,7 +44,7 @@ int cmd_render(int argc, char **argv)
 	ecplan_plan *plan = cli_load_plan(argv[optind]);
 	if (!plan)
 		return EXIT_USAGE;
-	ecplan_catalog *cat = NULL;
+	ecplan_catalog **cats = NULL;
 	/* The catalog is read only when a database is named: render must work
 	 * without one. */
 	if (db || getenv("ECPLAN_DB") || getenv("DATABASE_URL")) {
@@ -55,28 +55,46 @@ int cmd_render(int argc, char **argv)
 			ecplan_plan_free(plan);
 			return EXIT_RUNTIME;
 		}
-		int rc = ecplan_catalog_load(&cat, conn, plan, &err);
+		int rc = ecplan_catalog_load_plan(&cats, conn, plan, &err);
 		ecplan_db_close(conn);
 		if (rc < 0) {
 			cli_print_error(&err);
+			ecplan_catalogs_free(cats, plan);
 			ecplan_plan_free(plan);
 			return cli_exit_code(rc);
 		}
-		if (!cat->table_exists || !cat->column_exists) {
-			fprintf(stderr, "ecplan: %s\nhint: check \"table\" and \"change.column\" in the plan, and --db\n",
-				!cat->table_exists ? "the table does not exist in that database"
-						   : "the column does not exist in that table");
-			ecplan_catalog_free(cat);
+		for (size_t i = 0; i < plan->nchanges; i++) {
+			if (cats[i]->table_exists && cats[i]->column_exists)
+				continue;
+			const ecplan_plan *ch = ecplan_plan_change(plan, i);
+			fprintf(stderr, "ecplan: %s (%s.%s.%s)\nhint: check \"table\" and \"%s.column\" in the plan, and --db\n",
+				!cats[i]->table_exists ? "the table does not exist in that database"
+						       : "the column does not exist in that table",
+				ch->schema, ch->table, ch->column, ch->json_path);
+			ecplan_catalogs_free(cats, plan);
 			ecplan_plan_free(plan);
 			return EXIT_PRECONDITION;
 		}
 	}
-	printf("-- ecplan %s: plan \"%s\" on %s.%s: %s -> %s\n", ECPLAN_VERSION, plan->name,
-	       plan->schema, plan->table, plan->column, plan->new_column);
-	if (cat) {
+	const ecplan_catalog *const *ccats = (const ecplan_catalog *const *)cats;
+	if (plan->nchanges > 1) {
+		printf("-- ecplan %s: plan \"%s\" with %zu changes:\n", ECPLAN_VERSION, plan->name, plan->nchanges);
+		for (size_t i = 0; i < plan->nchanges; i++) {
+			const ecplan_plan *ch = ecplan_plan_change(plan, i);
+			printf("--   %s.%s: %s -> %s\n", ch->schema, ch->table, ch->column, ch->new_column);
+		}
+	} else {
+		printf("-- ecplan %s: plan \"%s\" on %s.%s: %s -> %s\n", ECPLAN_VERSION, plan->name,
+		       plan->schema, plan->table, plan->column, plan->new_column);
+	}
+	for (size_t i = 0; cats && i < plan->nchanges; i++) {
 		/* The inventory, as comments: what each phase does to each object. */
-		char *inv = ecplan_depend_describe(cat);
-		printf("--\n-- objects that depend on or name the column:\n");
+		char *inv = ecplan_depend_describe(cats[i]);
+		if (plan->nchanges > 1)
+			printf("--\n-- objects that depend on or name %s.%s.%s:\n", ecplan_plan_change(plan, i)->schema,
+			       ecplan_plan_change(plan, i)->table, ecplan_plan_change(plan, i)->column);
+		else
+			printf("--\n-- objects that depend on or name the column:\n");
 		for (char *line = strtok(inv, "\n"); line; line = strtok(NULL, "\n"))
 			printf("--   %s\n", line);
 		free(inv);
@@ -89,10 +107,10 @@ int cmd_render(int argc, char **argv)
 			continue;
 		ecplan_steps steps;
 		if (undo)
-			ecplan_render_undo(&steps, plan, cat, p);
+			ecplan_render_plan_undo(&steps, plan, ccats, p);
 		else
-			ecplan_render_phase(&steps, plan, cat, p);
-		char *text = ecplan_render_steps_text(&steps, plan, cat, p, undo);
+			ecplan_render_plan_phase(&steps, plan, ccats, p);
+		char *text = ecplan_render_plan_steps_text(&steps, plan, ccats, p, undo);
 		printf("\n%s", text);
 		free(text);
 		ecplan_steps_release(&steps);
@@ -100,7 +118,7 @@ int cmd_render(int argc, char **argv)
 	if (undo && only == ECPLAN_PHASE_CONTRACT)
 		printf("\n-- contract cannot be rolled back; the old column's values are archived in "
 		       "ecplan_archive.\"%s\"\n", plan->name);
-	ecplan_catalog_free(cat);
+	ecplan_catalogs_free(cats, plan);
 	ecplan_plan_free(plan);
 	return EXIT_DONE;
 }

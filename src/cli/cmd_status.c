@@ -30,6 +30,19 @@ static json_t *runner_json(const ecplan_runner_info *who)
 	return o;
 }
 
+/* "changes": every change of the registered plan, in plan order. */
+static json_t *changes_json(const ecplan_plan_row *row)
+{
+	ecplan_diags d = ECPLAN_DIAGS_INIT;
+	ecplan_plan *p = NULL;
+	json_t *a = row->plan_json &&
+		    ecplan_plan_parse(&p, row->plan_json, strlen(row->plan_json), "<registered>", &d) == 0
+		    ? cli_changes_json(p) : json_array();
+	ecplan_plan_free(p);
+	ecplan_diags_release(&d);
+	return a;
+}
+
 json_t *cli_status_json(PGconn *conn, const ecplan_plan_row *row)
 {
 	ecplan_runner_info who;
@@ -82,6 +95,7 @@ json_t *cli_status_json(PGconn *conn, const ecplan_plan_row *row)
 			      "backfill", bf, "pending_webhooks", (json_int_t)pending,
 			      "last_error", row->last_error ? json_string(row->last_error) : json_null(),
 			      "updated_at", row->updated_at ? row->updated_at : "");
+	json_object_set_new(o, "changes", changes_json(row));
 	json_object_set_new(o, "rolling_back", json_boolean(row->rolling_back));
 	json_object_set_new(o, "step", json_integer(row->step));
 	json_object_set_new(o, "switched_at", row->switched_at ? json_string(row->switched_at) : json_null());
@@ -110,9 +124,21 @@ static void print_human(json_t *o)
 {
 	json_t *bf = json_object_get(o, "backfill");
 	const char *running_phase = json_string_value(json_object_get(o, "running_phase"));
-	printf("plan %s: %s.%s -> %s\n", json_string_value(json_object_get(o, "name")),
-	       json_string_value(json_object_get(o, "table")), json_string_value(json_object_get(o, "column")),
-	       json_string_value(json_object_get(o, "new_column")));
+	json_t *changes = json_object_get(o, "changes");
+	if (json_array_size(changes) > 1) {
+		printf("plan %s: %zu changes\n", json_string_value(json_object_get(o, "name")),
+		       json_array_size(changes));
+		size_t i;
+		json_t *c;
+		json_array_foreach(changes, i, c)
+			printf("  change:   %s.%s -> %s\n", json_string_value(json_object_get(c, "table")),
+			       json_string_value(json_object_get(c, "column")),
+			       json_string_value(json_object_get(c, "new_column")));
+	} else {
+		printf("plan %s: %s.%s -> %s\n", json_string_value(json_object_get(o, "name")),
+		       json_string_value(json_object_get(o, "table")), json_string_value(json_object_get(o, "column")),
+		       json_string_value(json_object_get(o, "new_column")));
+	}
 	printf("  state:    %s", json_string_value(json_object_get(o, "phase")));
 	if (running_phase)
 		printf(" (%s of %s in progress, %lld steps done)",

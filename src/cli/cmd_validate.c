@@ -44,15 +44,20 @@ int cmd_validate(int argc, char **argv)
 			}
 			json_object_set_new(f, "valid", json_false());
 		} else {
+			char *summary = cli_plan_summary(plan);
+			const ecplan_plan *c0 = ecplan_plan_change(plan, 0);
+			bool one = plan->nchanges <= 1;
 			if (!cli_json)
-				printf("%s: valid plan \"%s\" (%s.%s: %s -> %s)\n", argv[i], plan->name, plan->schema,
-				       plan->table, plan->column, plan->new_column);
+				printf("%s: valid plan \"%s\" (%s)\n", argv[i], plan->name, summary);
+			free(summary);
 			json_object_set_new(f, "valid", json_true());
 			json_object_set_new(f, "name", json_string(plan->name));
-			json_object_set_new(f, "schema", json_string(plan->schema));
-			json_object_set_new(f, "table", json_string(plan->table));
-			json_object_set_new(f, "column", json_string(plan->column));
-			json_object_set_new(f, "new_column", json_string(plan->new_column));
+			/* With several changes the single-change fields are null: see "changes". */
+			json_object_set_new(f, "schema", one ? json_string(c0->schema) : json_null());
+			json_object_set_new(f, "table", one ? json_string(c0->table) : json_null());
+			json_object_set_new(f, "column", one ? json_string(c0->column) : json_null());
+			json_object_set_new(f, "new_column", one ? json_string(c0->new_column) : json_null());
+			json_object_set_new(f, "changes", cli_changes_json(plan));
 		}
 		json_object_set_new(f, "errors", errs);
 		json_array_append_new(files, f);

@@ -12,23 +12,17 @@
 #include "ecplan/db.h"
 #include "ecplan/render.h"
 
-int cmd_verify(int argc, char **argv)
+/*
+ * One change: prints (or, as_json, returns in *json) its counts and first
+ * divergent rows. Returns the exit code.
+ */
+static int verify_one(PGconn *conn, const ecplan_plan *plan, bool as_json, json_t **json)
 {
-	const cli_command *self = cli_find_command("verify");
-	const char *db = NULL;
-	bool as_json = false;
-	int rc;
-	ecplan_plan *plan = cli_parse_plan_args(self, argc, argv, &db, &as_json, &rc);
-	if (!plan)
-		return rc;
-	PGconn *conn = NULL;
 	ecplan_catalog *cat = NULL;
 	PGresult *res = NULL;
 	ecplan_error err;
 	ecplan_error_clear(&err);
-	rc = EXIT_RUNTIME;
-	if (cli_connect(&conn, db) < 0)
-		goto done;
+	int rc = EXIT_RUNTIME;
 	if (ecplan_catalog_load(&cat, conn, plan, &err) < 0) {
 		cli_print_error(&err);
 		goto done;
@@ -96,9 +90,14 @@ int cmd_verify(int argc, char **argv)
 		PQclear(sample);
 		free(ssql);
 	}
-	if (as_json)
-		cli_print_json(out);
-	json_decref(out);
+	if (plan->nchanges > 1) {
+		char *table = ecplan_xstrfmt("%s.%s", plan->schema, plan->table);
+		json_object_set_new(out, "table", json_string(table));
+		json_object_set_new(out, "column", json_string(plan->column));
+		json_object_set_new(out, "new_column", json_string(plan->new_column));
+		free(table);
+	}
+	*json = out;
 	if (divergent) {
 		char *hint = ecplan_xstrfmt("rows written to \"%s\" before the sync trigger existed (or with it "
 					    "disabled) stay out of agreement; fix them, or roll the plan back and "
@@ -110,6 +109,53 @@ int cmd_verify(int argc, char **argv)
 done:
 	PQclear(res);
 	ecplan_catalog_free(cat);
+	return rc;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+	const cli_command *self = cli_find_command("verify");
+	const char *db = NULL;
+	bool as_json = false;
+	int rc;
+	ecplan_plan *plan = cli_parse_plan_args(self, argc, argv, &db, &as_json, &rc);
+	if (!plan)
+		return rc;
+	PGconn *conn = NULL;
+	rc = EXIT_RUNTIME;
+	if (cli_connect(&conn, db) < 0)
+		goto done;
+	if (plan->nchanges <= 1) {
+		json_t *out = NULL;
+		rc = verify_one(conn, plan, as_json, &out);
+		if (out && as_json)
+			cli_print_json(out);
+		json_decref(out);
+		goto done;
+	}
+	/* Several changes: each in turn; the worst exit code wins. */
+	json_t *all = json_array();
+	long long divergent = 0;
+	rc = EXIT_DONE;
+	for (size_t i = 0; i < plan->nchanges; i++) {
+		const ecplan_plan *c = ecplan_plan_change(plan, i);
+		json_t *out = NULL;
+		if (!as_json)
+			printf("%s%s.%s: %s -> %s\n", i ? "\n" : "", c->schema, c->table, c->column, c->new_column);
+		int r = verify_one(conn, c, as_json, &out);
+		if (r != EXIT_DONE && (rc == EXIT_DONE || r == EXIT_RUNTIME))
+			rc = r;
+		if (out) {
+			divergent += (long long)json_integer_value(json_object_get(out, "divergent"));
+			json_array_append_new(all, out);
+		}
+	}
+	json_t *o = json_pack("{s:s, s:I, s:o}", "plan", plan->name, "divergent", (json_int_t)divergent,
+			      "changes", all);
+	if (as_json)
+		cli_print_json(o);
+	json_decref(o);
+done:
 	ecplan_db_close(conn);
 	ecplan_plan_free(plan);
 	return rc;

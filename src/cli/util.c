@@ -390,3 +390,30 @@ int cli_end_by_signal(void)
 	}
 	return cli_signal_exit_code();
 }
+
+char *cli_plan_summary(const ecplan_plan *plan)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	if (plan->nchanges > 1)
+		ecplan_strbuf_addf(&sb, "%zu changes: ", plan->nchanges);
+	for (size_t i = 0; i < plan->nchanges; i++) {
+		const ecplan_plan *c = ecplan_plan_change(plan, i);
+		ecplan_strbuf_addf(&sb, "%s%s.%s: %s -> %s", i ? "; " : "", c->schema, c->table, c->column,
+				   c->new_column);
+	}
+	return ecplan_strbuf_detach(&sb);
+}
+
+json_t *cli_changes_json(const ecplan_plan *plan)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < plan->nchanges; i++) {
+		const ecplan_plan *c = ecplan_plan_change(plan, i);
+		char *table = ecplan_xstrfmt("%s.%s", c->schema, c->table);
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:o}", "table", table, "column", c->column,
+						   "new_column", c->new_column,
+						   "type", c->type ? json_string(c->type) : json_null()));
+		free(table);
+	}
+	return a;
+}

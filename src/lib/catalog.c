@@ -738,3 +738,25 @@ int ecplan_catalog_long_transactions(ecplan_long_txn **out, size_t *count, PGcon
 	PQclear(res);
 	return 0;
 }
+
+int ecplan_catalog_load_plan(ecplan_catalog ***out, PGconn *conn, const ecplan_plan *plan, ecplan_error *err)
+{
+	size_t n = plan->nchanges ? plan->nchanges : 1;
+	ecplan_catalog **cats = ecplan_xcalloc(n, sizeof(*cats));
+	*out = cats;
+	for (size_t i = 0; i < n; i++) {
+		int rc = ecplan_catalog_load(&cats[i], conn, ecplan_plan_change(plan, i), err);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+void ecplan_catalogs_free(ecplan_catalog **cats, const ecplan_plan *plan)
+{
+	if (!cats)
+		return;
+	for (size_t i = 0; i < (plan->nchanges ? plan->nchanges : 1); i++)
+		ecplan_catalog_free(cats[i]);
+	free(cats);
+}

@@ -500,16 +500,17 @@ static bool type_name_safe(const char *t)
 }
 
 /* change.functions / change.functions_ignored: "schema.name" strings. */
-static void get_function_list(vctx *v, const json_t *c, const char *key, char ***out, size_t *n)
+static void get_function_list(vctx *v, const json_t *c, const char *path, const char *key, char ***out,
+			      size_t *n)
 {
-	json_t *fa = get_array(v, c, "$.change", key, false);
+	json_t *fa = get_array(v, c, path, key, false);
 	if (!fa)
 		return;
 	size_t i;
 	json_t *e;
 	*out = ecplan_xcalloc(json_array_size(fa) + 1, sizeof(char *));
 	json_array_foreach(fa, i, e) {
-		char *p = ecplan_xstrfmt("$.change.%s[%zu]", key, i);
+		char *p = ecplan_xstrfmt("%s.%s[%zu]", path, key, i);
 		const char *s = json_is_string(e) ? json_string_value(e) : NULL;
 		if (!s)
 			report(v, p, AT_VALUE, "write the function as \"schema.name\"", "expected a string, found %s",
@@ -523,43 +524,223 @@ static void get_function_list(vctx *v, const json_t *c, const char *key, char **
 	}
 }
 
-static void parse_change(vctx *v, const json_t *root, ecplan_plan *plan)
+/* One change object at path into plan's change fields. */
+static void parse_change(vctx *v, const json_t *c, const char *path, ecplan_plan *plan, bool own_table)
 {
 	static const char *const keys[] = { "column", "new_column", "type", "up", "down",
 					    "not_null", "default", "functions", "functions_ignored", NULL };
-	json_t *c = get_object(v, root, "$", "change", true);
-	if (!c)
-		return;
-	check_keys(v, c, "$.change", keys, "\"change\"");
-	if (get_string(v, c, "$.change", "column", true, false, &plan->column,
+	static const char *const keys_table[] = { "table", "column", "new_column", "type", "up", "down",
+						  "not_null", "default", "functions", "functions_ignored",
+						  NULL };
+	snprintf(plan->json_path, sizeof(plan->json_path), "%s", path);
+	check_keys(v, c, path, own_table ? keys_table : keys, own_table ? "a change" : "\"change\"");
+	if (own_table) {
+		char *table = NULL;
+		if (get_string(v, c, path, "table", false, false, &table,
+			       "name the table, e.g. \"public.users\"")) {
+			free(plan->schema);
+			free(plan->table);
+			plan->schema = plan->table = NULL;
+			if (!split_table(table, &plan->schema, &plan->table)) {
+				char *p = child_path(path, "table");
+				report(v, p, AT_VALUE,
+				       "write \"table\" or \"schema.table\"; double-quote a part that contains a dot",
+				       "invalid table name \"%s\"", table);
+				free(p);
+			}
+		} else if (!plan->table && !json_object_get(c, "table")) {
+			missing(v, path, "table", "name the change's table, or the plan's \"table\" for all changes");
+		}
+		free(table);
+	}
+	if (get_string(v, c, path, "column", true, false, &plan->column,
 		       "name the column being changed"))
-		column_name_ok(v, "$.change", "column", plan->column);
-	if (get_string(v, c, "$.change", "new_column", true, false, &plan->new_column,
+		column_name_ok(v, path, "column", plan->column);
+	if (get_string(v, c, path, "new_column", true, false, &plan->new_column,
 		       "name the replacement column")) {
-		if (column_name_ok(v, "$.change", "new_column", plan->new_column) && plan->column &&
-		    !strcmp(plan->column, plan->new_column))
-			report(v, "$.change.new_column", AT_VALUE,
-			       "choose a new name for the replacement column",
+		if (column_name_ok(v, path, "new_column", plan->new_column) && plan->column &&
+		    !strcmp(plan->column, plan->new_column)) {
+			char *p = child_path(path, "new_column");
+			report(v, p, AT_VALUE, "choose a new name for the replacement column",
 			       "\"%s\" is the column being changed", plan->new_column);
+			free(p);
+		}
 	}
 	const char *sql_keys[] = { "type", "up", "down", "default" };
 	char **sql_out[] = { &plan->type, &plan->up, &plan->down, &plan->default_expr };
 	for (size_t i = 0; i < 4; i++) {
-		if (get_string(v, c, "$.change", sql_keys[i], false, true, sql_out[i], NULL) &&
+		if (get_string(v, c, path, sql_keys[i], false, true, sql_out[i], NULL) &&
 		    !*sql_out[i][0]) {
-			char *p = child_path("$.change", sql_keys[i]);
+			char *p = child_path(path, sql_keys[i]);
 			report(v, p, AT_VALUE, "leave the key out (or null) to use the default",
 			       "must not be empty");
 			free(p);
 		}
 	}
-	if (plan->type && plan->type[0] && !type_name_safe(plan->type))
-		report(v, "$.change.type", AT_VALUE,
+	if (plan->type && plan->type[0] && !type_name_safe(plan->type)) {
+		char *p = child_path(path, "type");
+		report(v, p, AT_VALUE,
 		       "write a type name such as \"numeric(12,2)\", \"text\" or \"timestamp with time zone\"",
 		       "\"%s\" is not a type name", plan->type);
-	get_bool(v, c, "$.change", "not_null", &plan->not_null);
-	get_function_list(v, c, "functions", &plan->functions, &plan->nfunctions);
-	get_function_list(v, c, "functions_ignored", &plan->functions_ignored, &plan->nfunctions_ignored);
+		free(p);
+	}
+	get_bool(v, c, path, "not_null", &plan->not_null);
+	get_function_list(v, c, path, "functions", &plan->functions, &plan->nfunctions);
+	get_function_list(v, c, path, "functions_ignored", &plan->functions_ignored, &plan->nfunctions_ignored);
+}
+
+static bool same_table(const ecplan_plan *a, const ecplan_plan *b)
+{
+	return a->schema && b->schema && a->table && b->table && !strcmp(a->schema, b->schema) &&
+	       !strcmp(a->table, b->table);
+}
+
+static bool same_name(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+
+/* Duplicate (table, column) or (table, new_column) pairs, and a new column
+ * that is another change's column, are errors at the later change. */
+static void check_change_pairs(vctx *v, ecplan_plan *plan)
+{
+	for (size_t i = 1; i < plan->nchanges; i++) {
+		const ecplan_plan *b = plan->changes[i];
+		for (size_t k = 0; k < i; k++) {
+			const ecplan_plan *a = plan->changes[k];
+			if (!same_table(a, b))
+				continue;
+			const char *key = NULL, *what = NULL;
+			if (same_name(a->column, b->column))
+				key = "column", what = "column";
+			else if (same_name(a->new_column, b->new_column))
+				key = "new_column", what = "new_column";
+			else if (same_name(b->new_column, a->column))
+				key = "new_column", what = "column";
+			else if (same_name(b->column, a->new_column))
+				key = "column", what = "new_column";
+			if (!key)
+				continue;
+			char *p = child_path(b->json_path, key);
+			report(v, p, AT_VALUE,
+			       "change each column of a table once, into a column that no other change names",
+			       "\"%s\" of table %s.%s is already the %s of %s",
+			       !strcmp(key, "column") ? b->column : b->new_column, b->schema, b->table, what,
+			       a->json_path);
+			free(p);
+			break;
+		}
+	}
+}
+
+/* A sub-plan for change i: its own table defaults to the plan's. */
+static ecplan_plan *new_sub(const ecplan_plan *plan, size_t i)
+{
+	ecplan_plan *sub = ecplan_xcalloc(1, sizeof(*sub));
+	sub->is_sub = true;
+	sub->change_index = (int)i;
+	sub->schema = plan->schema ? ecplan_xstrdup(plan->schema) : NULL;
+	sub->table = plan->table ? ecplan_xstrdup(plan->table) : NULL;
+	snprintf(sub->json_path, sizeof(sub->json_path), "$.changes[%zu]", i);
+	return sub;
+}
+
+/* "change" (one object) or "changes" (an array of them): exactly one. */
+static void parse_changes(vctx *v, const json_t *root, ecplan_plan *plan)
+{
+	json_t *one = json_object_get(root, "change"), *many = json_object_get(root, "changes");
+	plan->nchanges = 1;
+	plan->ntables = 1;
+	if (one && many) {
+		report(v, "$.changes", AT_KEY, "keep \"changes\" and move the \"change\" object into it",
+		       "a plan has \"change\" or \"changes\", not both");
+		return;
+	}
+	if (!many) {
+		json_t *c = get_object(v, root, "$", "change", true);
+		if (c)
+			parse_change(v, c, "$.change", plan, false);
+		return;
+	}
+	if (!json_is_array(many) || json_array_size(many) == 0) {
+		if (json_is_array(many))
+			report(v, "$.changes", AT_VALUE, "give one or more change objects", "must not be empty");
+		else
+			report(v, "$.changes", AT_VALUE, "give an array of change objects",
+			       "expected an array, found %s", type_name(many));
+		return;
+	}
+	size_t n = json_array_size(many);
+	if (n > 1) {
+		plan->nchanges = n;
+		plan->ntables = 0;
+		plan->changes = ecplan_xcalloc(n, sizeof(*plan->changes));
+	}
+	for (size_t i = 0; i < n; i++) {
+		ecplan_plan *dst = n > 1 ? (plan->changes[i] = new_sub(plan, i)) : plan;
+		char path[32];
+		snprintf(path, sizeof(path), "$.changes[%zu]", i);
+		json_t *c = json_array_get(many, i);
+		if (json_is_object(c))
+			parse_change(v, c, path, dst, true);
+		else
+			report(v, path, AT_VALUE, "a change is an object", "expected an object, found %s",
+			       type_name(c));
+	}
+	if (n == 1)
+		return;
+	/* Tables numbered in order of first mention. */
+	for (size_t i = 0; i < n; i++) {
+		ecplan_plan *sub = plan->changes[i];
+		sub->table_index = -1;
+		for (size_t k = 0; k < i && sub->table_index < 0; k++)
+			if (same_table(plan->changes[k], sub))
+				sub->table_index = plan->changes[k]->table_index;
+		if (sub->table_index < 0)
+			sub->table_index = (int)plan->ntables++;
+	}
+	check_change_pairs(v, plan);
+}
+
+/* Each sub-plan takes the parent's shared fields (not owned) once the whole
+ * plan is read. */
+static void share_parent(ecplan_plan *plan)
+{
+	for (size_t i = 0; plan->changes && i < plan->nchanges; i++) {
+		ecplan_plan *sub = plan->changes[i], own = *sub;
+		*sub = *plan;
+		sub->schema = own.schema;
+		sub->table = own.table;
+		sub->column = own.column;
+		sub->new_column = own.new_column;
+		sub->type = own.type;
+		sub->up = own.up;
+		sub->down = own.down;
+		sub->not_null = own.not_null;
+		sub->default_expr = own.default_expr;
+		sub->functions = own.functions;
+		sub->nfunctions = own.nfunctions;
+		sub->functions_ignored = own.functions_ignored;
+		sub->nfunctions_ignored = own.nfunctions_ignored;
+		sub->changes = NULL;
+		sub->is_sub = true;
+		sub->change_index = own.change_index;
+		sub->table_index = own.table_index;
+		memcpy(sub->json_path, own.json_path, sizeof(sub->json_path));
+	}
+}
+
+const ecplan_plan *ecplan_plan_change(const ecplan_plan *plan, size_t i)
+{
+	return plan->changes ? plan->changes[i] : plan;
+}
+
+const ecplan_plan *ecplan_plan_table_first(const ecplan_plan *plan, size_t t)
+{
+	for (size_t i = 0; i < plan->nchanges; i++)
+		if (ecplan_plan_change(plan, i)->table_index == (int)t)
+			return ecplan_plan_change(plan, i);
+	return plan;
 }
 
 static const char *const autovacuum_modes[] = { "never", "wraparound", "always", NULL };
@@ -619,6 +800,17 @@ bool ecplan_plan_path_is_operational(const char *path)
 		size_t n = strlen(prefixes[i]);
 		if (!strncmp(path, prefixes[i], n) && (path[n] == '\0' || path[n] == '.' || path[n] == '['))
 			return true;
+	}
+	/* "$.changes[N].functions_ignored" */
+	if (!strncmp(path, "$.changes[", strlen("$.changes["))) {
+		const char *rest = path + strlen("$.changes[");
+		if (!isdigit((unsigned char)*rest))
+			return false;
+		while (isdigit((unsigned char)*rest))
+			rest++;
+		const char *key = "].functions_ignored";
+		size_t n = strlen(key);
+		return !strncmp(rest, key, n) && (rest[n] == '\0' || rest[n] == '.' || rest[n] == '[');
 	}
 	return false;
 }
@@ -959,8 +1151,8 @@ static char *sha256_hex(const char *s)
 static void validate_root(vctx *v, json_t *root, ecplan_plan *plan)
 {
 	static const char *const keys[] = { "$schema", "format", "name", "description", "table",
-					    "change", "backfill", "safety", "contract", "webhooks",
-					    "checks", NULL };
+					    "change", "changes", "backfill", "safety", "contract",
+					    "webhooks", "checks", NULL };
 	char *format = NULL, *table = NULL, *schema_ref = NULL;
 	check_keys(v, root, "$", keys, "a plan");
 	/* "$schema": for editors and validators (plans/schema.json); ignored. */
@@ -985,14 +1177,15 @@ static void validate_root(vctx *v, json_t *root, ecplan_plan *plan)
 		report(v, "$.name", AT_VALUE, "use 1-63 characters of [a-z0-9_-]",
 		       "invalid plan name \"%s\"", plan->name);
 	get_string(v, root, "$", "description", false, false, &plan->description, NULL);
-	if (get_string(v, root, "$", "table", true, false, &table,
+	/* With "changes" the plan's table is the default of each change's. */
+	if (get_string(v, root, "$", "table", !json_object_get(root, "changes"), false, &table,
 		       "name the table, e.g. \"public.users\"") &&
 	    !split_table(table, &plan->schema, &plan->table))
 		report(v, "$.table", AT_VALUE,
 		       "write \"table\" or \"schema.table\"; double-quote a part that contains a dot",
 		       "invalid table name \"%s\"", table);
 	free(table);
-	parse_change(v, root, plan);
+	parse_changes(v, root, plan);
 	parse_sections(v, root, plan);
 	parse_webhooks(v, root, plan);
 	parse_checks(v, root, plan);
@@ -1034,6 +1227,7 @@ int ecplan_plan_parse(ecplan_plan **out, const char *text, size_t len, const cha
 	plan->canonical = json_dumps(root, JSON_SORT_KEYS | JSON_COMPACT);
 	plan->sha256 = sha256_hex(plan->canonical);
 	json_decref(root);
+	share_parent(plan);
 	*out = plan;
 	return 0;
 }
@@ -1147,13 +1341,9 @@ static void webhook_release(ecplan_webhook_spec *w)
 	free(w->headers);
 }
 
-void ecplan_plan_free(ecplan_plan *plan)
+/* The fields a sub-plan owns. */
+static void change_release(ecplan_plan *plan)
 {
-	if (!plan)
-		return;
-	free(plan->source);
-	free(plan->name);
-	free(plan->description);
 	free(plan->schema);
 	free(plan->table);
 	free(plan->column);
@@ -1162,13 +1352,31 @@ void ecplan_plan_free(ecplan_plan *plan)
 	free(plan->up);
 	free(plan->down);
 	free(plan->default_expr);
-	free(plan->backfill.throttle.query);
 	for (size_t i = 0; i < plan->nfunctions; i++)
 		free(plan->functions[i]);
 	free(plan->functions);
 	for (size_t i = 0; i < plan->nfunctions_ignored; i++)
 		free(plan->functions_ignored[i]);
 	free(plan->functions_ignored);
+}
+
+void ecplan_plan_free(ecplan_plan *plan)
+{
+	if (!plan)
+		return;
+	if (plan->is_sub) {
+		change_release(plan);
+		free(plan);
+		return;
+	}
+	for (size_t i = 0; plan->changes && i < plan->nchanges; i++)
+		ecplan_plan_free(plan->changes[i]);
+	free(plan->changes);
+	change_release(plan);
+	free(plan->source);
+	free(plan->name);
+	free(plan->description);
+	free(plan->backfill.throttle.query);
 	free(plan->safety.checks_role);
 	for (size_t i = 0; i < plan->nwebhooks; i++)
 		webhook_release(&plan->webhooks[i]);

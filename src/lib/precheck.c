@@ -266,18 +266,22 @@ static int check_other_plans(ecplan_checklist *l, PGconn *conn, const ecplan_pla
 			continue;
 		ecplan_plan *other = NULL;
 		ecplan_diags diags = ECPLAN_DIAGS_INIT;
-		if (ecplan_plan_parse(&other, row->plan_json, strlen(row->plan_json), row->name, &diags) == 0 &&
-		    !strcmp(other->schema, plan->schema) && !strcmp(other->table, plan->table)) {
-			const char *mine[2] = { plan->column, plan->new_column };
-			const char *theirs[2] = { other->column, other->new_column };
-			bool clash = false;
-			for (int a = 0; a < 2; a++)
-				for (int b = 0; b < 2; b++)
-					clash |= !strcmp(mine[a], theirs[b]);
-			if (clash)
-				ecplan_strbuf_addf(&d, "%splan \"%s\" (%s, changes \"%s\" into \"%s\")", d.len ? "; " : "",
-						   row->name, ecplan_state_name(row->state), other->column,
-						   other->new_column);
+		if (ecplan_plan_parse(&other, row->plan_json, strlen(row->plan_json), row->name, &diags) == 0) {
+			for (size_t k = 0; k < other->nchanges; k++) {
+				const ecplan_plan *oc = ecplan_plan_change(other, k);
+				if (strcmp(oc->schema, plan->schema) || strcmp(oc->table, plan->table))
+					continue;
+				const char *mine[2] = { plan->column, plan->new_column };
+				const char *theirs[2] = { oc->column, oc->new_column };
+				bool clash = false;
+				for (int a = 0; a < 2; a++)
+					for (int b = 0; b < 2; b++)
+						clash |= !strcmp(mine[a], theirs[b]);
+				if (clash)
+					ecplan_strbuf_addf(&d, "%splan \"%s\" (%s, changes \"%s\" into \"%s\")",
+							   d.len ? "; " : "", row->name, ecplan_state_name(row->state),
+							   oc->column, oc->new_column);
+			}
 		}
 		ecplan_plan_free(other);
 		ecplan_diags_release(&diags);
@@ -405,4 +409,81 @@ int ecplan_precheck_phase(ecplan_checklist *l, PGconn *conn, const ecplan_plan *
 		     (double)plan->contract.min_soak_s - (switched_for_s < 0 ? 0 : switched_for_s));
 	}
 	return run_checks(l, conn, plan, phase);
+}
+
+/* Whether the list already has an item with the same name, result and detail. */
+static bool has_item(const ecplan_checklist *l, size_t upto, const ecplan_check_item *it)
+{
+	for (size_t i = 0; i < upto; i++)
+		if (!strcmp(l->items[i].name, it->name) && l->items[i].ok == it->ok &&
+		    !strcmp(l->items[i].detail ? l->items[i].detail : "", it->detail ? it->detail : ""))
+			return true;
+	return false;
+}
+
+/* An object that two changes of one table would both carry (an index, a
+ * constraint or a trigger naming both columns) would get two copies, each
+ * with one column changed: refused. */
+static void check_shared_objects(ecplan_checklist *l, const ecplan_plan *plan,
+				 const ecplan_catalog *const *cats)
+{
+	ecplan_strbuf d = ECPLAN_STRBUF_INIT;
+	for (size_t i = 0; i < plan->nchanges; i++) {
+		const ecplan_plan *a = ecplan_plan_change(plan, i);
+		for (size_t k = i + 1; k < plan->nchanges; k++) {
+			const ecplan_plan *b = ecplan_plan_change(plan, k);
+			if (a->table_index != b->table_index || !cats[i] || !cats[k])
+				continue;
+			for (size_t x = 0; x < cats[i]->nindexes; x++)
+				for (size_t y = 0; y < cats[k]->nindexes; y++)
+					if (!strcmp(cats[i]->indexes[x].name, cats[k]->indexes[y].name))
+						ecplan_strbuf_addf(&d, "%sindex \"%s\" names both \"%s\" and \"%s\"",
+								   d.len ? "; " : "", cats[i]->indexes[x].name,
+								   a->column, b->column);
+			for (size_t x = 0; x < cats[i]->deps.count; x++) {
+				const ecplan_dep *dx = &cats[i]->deps.items[x];
+				if (!dx->copy_name && strcmp(ecplan_dep_kinds[dx->kind]->name, "trigger naming the column"))
+					continue;
+				for (size_t y = 0; y < cats[k]->deps.count; y++) {
+					const ecplan_dep *dy = &cats[k]->deps.items[y];
+					if (dx->kind == dy->kind && !strcmp(dx->label, dy->label))
+						ecplan_strbuf_addf(&d, "%s%s names both \"%s\" and \"%s\"",
+								   d.len ? "; " : "", dx->label, a->column, b->column);
+				}
+			}
+		}
+	}
+	item(l, "no object names two of the columns this plan changes", d.len == 0,
+	     d.len ? "%s. ecplan rewrites an object for one changed column at a time: change these "
+		     "columns in two plans, one after the other" : NULL, d.buf);
+	ecplan_strbuf_release(&d);
+}
+
+int ecplan_precheck_plan(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan,
+			 const ecplan_catalog *const *cats, ecplan_phase phase, double switched_for_s,
+			 ecplan_error *err)
+{
+	if (plan->nchanges <= 1)
+		return ecplan_precheck_phase(l, conn, plan, cats[0], phase, switched_for_s, err);
+	for (size_t i = 0; i < plan->nchanges; i++) {
+		size_t from = l->count;
+		int rc = ecplan_precheck_phase(l, conn, ecplan_plan_change(plan, i), cats[i], phase,
+					       switched_for_s, err);
+		if (rc < 0)
+			return rc;
+		/* What holds for the plan or the table once is listed once. */
+		size_t keep = from;
+		for (size_t k = from; k < l->count; k++) {
+			if (has_item(l, from, &l->items[k])) {
+				free(l->items[k].name);
+				free(l->items[k].detail);
+				continue;
+			}
+			l->items[keep++] = l->items[k];
+		}
+		l->count = keep;
+	}
+	if (phase <= ECPLAN_PHASE_BACKFILL || phase == ECPLAN_PHASE_CONTRACT)
+		check_shared_objects(l, plan, cats);
+	return 0;
 }

@@ -22,6 +22,7 @@
 #define LOCK_SUE ECPLAN_LOCK_SUE
 #define LOCK_ROWX ECPLAN_LOCK_ROWX
 #define LOCK_AS ECPLAN_LOCK_AS
+#define LOCK_HELD ECPLAN_LOCK_HELD
 
 /* ---- names --------------------------------------------------------- */
 
@@ -32,21 +33,39 @@ static void function_ref(ecplan_strbuf *sb, const char *fn)
 	ecplan_sql_qualified(sb, ECPLAN_FUNCTION_SCHEMA, fn);
 }
 
+/* "" for the first table (or change) of a plan, "_2", "_3", ... after it:
+ * a plan with one change keeps the names it always had. */
+static void ordinal_suffix(char out[16], int index)
+{
+	if (index > 0)
+		snprintf(out, 16, "_%d", index + 1);
+	else
+		out[0] = '\0';
+}
+
+/* One trigger function and trigger per table of the plan. */
 char *ecplan_render_function_name(const ecplan_plan *plan)
 {
-	return ecplan_sql_object_name("ecplan_sync_", plan->name, "");
+	char sfx[16];
+	ordinal_suffix(sfx, plan->table_index);
+	return ecplan_sql_object_name("ecplan_sync_", plan->name, sfx);
 }
 
 char *ecplan_render_trigger_name(const ecplan_plan *plan)
 {
 	/* "zz_" makes it fire after the table's other BEFORE triggers, which run
 	 * in name order, so it sees their final values. */
-	return ecplan_sql_object_name("zz_ecplan_sync_", plan->name, "");
+	char sfx[16];
+	ordinal_suffix(sfx, plan->table_index);
+	return ecplan_sql_object_name("zz_ecplan_sync_", plan->name, sfx);
 }
 
+/* One NOT NULL check and one archive table per change. */
 char *ecplan_render_check_name(const ecplan_plan *plan)
 {
-	return ecplan_sql_object_name("ecplan_not_null_", plan->name, "");
+	char sfx[16];
+	ordinal_suffix(sfx, plan->change_index);
+	return ecplan_sql_object_name("ecplan_not_null_", plan->name, sfx);
 }
 
 char *ecplan_render_index_name(const char *old_index)
@@ -56,7 +75,9 @@ char *ecplan_render_index_name(const char *old_index)
 
 char *ecplan_render_archive_table(const ecplan_plan *plan)
 {
-	return ecplan_xstrdup(plan->name);
+	char sfx[16];
+	ordinal_suffix(sfx, plan->change_index);
+	return sfx[0] ? ecplan_sql_object_name("", plan->name, sfx) : ecplan_xstrdup(plan->name);
 }
 
 /* ---- expressions ----------------------------------------------------- */
@@ -196,10 +217,19 @@ static void new_col(ecplan_strbuf *sb, const char *prefix, const char *col)
 	ecplan_sql_ident(sb, col);
 }
 
-char *ecplan_render_trigger_function(const ecplan_plan *plan, const ecplan_catalog *cat,
-				     bool new_wins)
+/* The changes of one table of a plan, each with its catalog (NULL: unknown). */
+typedef struct group {
+	const ecplan_plan **ch;
+	const ecplan_catalog **cat;
+	size_t n;
+} group;
+
+/* The statements that keep one change's columns in agreement, for a row
+ * trigger's body (after the backfill's early return). */
+static void trigger_block(ecplan_strbuf *body, const ecplan_plan *plan, const ecplan_catalog *cat,
+			  bool new_wins)
 {
-	ecplan_strbuf body = ECPLAN_STRBUF_INIT, up = ECPLAN_STRBUF_INIT, down = ECPLAN_STRBUF_INIT;
+	ecplan_strbuf up = ECPLAN_STRBUF_INIT, down = ECPLAN_STRBUF_INIT;
 	ecplan_strbuf o_default = ECPLAN_STRBUF_INIT, n_default = ECPLAN_STRBUF_INIT;
 	ecplan_strbuf set_n = ECPLAN_STRBUF_INIT, set_o = ECPLAN_STRBUF_INIT;
 	const char *o = plan->column, *n = plan->new_column;
@@ -227,56 +257,83 @@ char *ecplan_render_trigger_function(const ecplan_plan *plan, const ecplan_catal
 		ecplan_strbuf_adds(&n_default, "false");
 	}
 
+	ecplan_strbuf_adds(body, "  IF TG_OP = 'INSERT' THEN\n");
+	/* A NULL side is computed from the other; then a side left at its
+	 * default is computed from one that is not; only a real conflict
+	 * (both given) depends on which side is authoritative. */
+	ecplan_strbuf_adds(body, "    IF NEW.");
+	ecplan_sql_ident(body, n);
+	ecplan_strbuf_addf(body, " IS NULL THEN\n      %s\n    ELSIF NEW.", set_n.buf);
+	ecplan_sql_ident(body, o);
+	ecplan_strbuf_addf(body, " IS NULL THEN\n      %s\n", set_o.buf);
+	/* The losing side left at its default (and the winner not) was not
+	 * given: compute it. The opposite case is the ELSE branch anyway. */
+	if (new_wins && strcmp(n_default.buf, "false"))
+		ecplan_strbuf_addf(body, "    ELSIF (%s) AND NOT (%s) THEN\n      %s\n", n_default.buf,
+				   o_default.buf, set_n.buf);
+	if (!new_wins && strcmp(o_default.buf, "false"))
+		ecplan_strbuf_addf(body, "    ELSIF (%s) AND NOT (%s) THEN\n      %s\n", o_default.buf,
+				   n_default.buf, set_o.buf);
+	ecplan_strbuf_addf(body, "    ELSE\n      %s\n    END IF;\n", new_wins ? set_o.buf : set_n.buf);
+	/* UPDATE: the side that changed drives the other; both changed: the winner. */
+	ecplan_strbuf_adds(body, "  ELSIF NEW.");
+	ecplan_sql_ident(body, o);
+	ecplan_strbuf_adds(body, " IS DISTINCT FROM OLD.");
+	ecplan_sql_ident(body, o);
+	if (new_wins) {
+		ecplan_strbuf_adds(body, " THEN\n    IF NEW.");
+		ecplan_sql_ident(body, n);
+		ecplan_strbuf_adds(body, " IS NOT DISTINCT FROM OLD.");
+		ecplan_sql_ident(body, n);
+		ecplan_strbuf_addf(body, " THEN\n      %s\n    ELSE\n      %s\n    END IF;\n",
+				   set_n.buf, set_o.buf);
+	} else {
+		ecplan_strbuf_addf(body, " THEN\n    %s\n", set_n.buf);
+	}
+	ecplan_strbuf_adds(body, "  ELSIF NEW.");
+	ecplan_sql_ident(body, n);
+	ecplan_strbuf_adds(body, " IS DISTINCT FROM OLD.");
+	ecplan_sql_ident(body, n);
+	ecplan_strbuf_addf(body, " THEN\n    %s\n", set_o.buf);
+	/* Neither side changed on a row the backfill has not filled yet (an
+	 * UPDATE of other columns, its key among them): fill it now. A row
+	 * whose key moves behind the backfill's cursor is never walked again. */
+	ecplan_strbuf_adds(body, "  ELSIF NEW.");
+	ecplan_sql_ident(body, n);
+	ecplan_strbuf_addf(body, " IS NULL THEN\n    %s\n  END IF;\n", set_n.buf);
+
+	ecplan_strbuf_release(&up);
+	ecplan_strbuf_release(&down);
+	ecplan_strbuf_release(&o_default);
+	ecplan_strbuf_release(&n_default);
+	ecplan_strbuf_release(&set_n);
+	ecplan_strbuf_release(&set_o);
+}
+
+/* The trigger function of the changes in g (one table). */
+static char *trigger_function(const group *g, bool new_wins)
+{
+	ecplan_strbuf body = ECPLAN_STRBUF_INIT;
+	const ecplan_plan *plan = g->ch[0];
 	ecplan_strbuf_addf(&body, "\n#variable_conflict use_column\n-- ecplan:%s: keeps ", plan->name);
-	comment_ident(&body, o);
-	ecplan_strbuf_adds(&body, " and ");
-	comment_ident(&body, n);
-	ecplan_strbuf_addf(&body, " in agreement; the %s column wins a conflict\n"
-			   "BEGIN\n", new_wins ? "new" : "old");
+	for (size_t i = 0; i < g->n; i++) {
+		ecplan_strbuf_adds(&body, i == 0 ? "" : i + 1 < g->n ? ", " : " and ");
+		comment_ident(&body, g->ch[i]->column);
+		ecplan_strbuf_adds(&body, " and ");
+		comment_ident(&body, g->ch[i]->new_column);
+	}
+	ecplan_strbuf_addf(&body, " in agreement; the %s column%s a conflict\n"
+			   "BEGIN\n", new_wins ? "new" : "old", g->n > 1 ? "s win" : " wins");
 	/* The backfill marks its own transactions: its writes must never
 	 * recompute the old column. Tested here rather than in a trigger WHEN
 	 * clause, which PostgreSQL prepares again for every statement: cheaper
 	 * for the application's point writes, a little dearer per backfilled row. */
 	ecplan_strbuf_adds(&body, "  IF current_setting('ecplan.backfill', true) = ");
 	ecplan_sql_literal(&body, plan->name);
-	ecplan_strbuf_adds(&body, " THEN\n    RETURN NEW;\n  END IF;\n  IF TG_OP = 'INSERT' THEN\n");
-	/* A NULL side is computed from the other; then a side left at its
-	 * default is computed from one that is not; only a real conflict
-	 * (both given) depends on which side is authoritative. */
-	ecplan_strbuf_adds(&body, "    IF NEW.");
-	ecplan_sql_ident(&body, n);
-	ecplan_strbuf_addf(&body, " IS NULL THEN\n      %s\n    ELSIF NEW.", set_n.buf);
-	ecplan_sql_ident(&body, o);
-	ecplan_strbuf_addf(&body, " IS NULL THEN\n      %s\n", set_o.buf);
-	/* The losing side left at its default (and the winner not) was not
-	 * given: compute it. The opposite case is the ELSE branch anyway. */
-	if (new_wins && strcmp(n_default.buf, "false"))
-		ecplan_strbuf_addf(&body, "    ELSIF (%s) AND NOT (%s) THEN\n      %s\n", n_default.buf,
-				   o_default.buf, set_n.buf);
-	if (!new_wins && strcmp(o_default.buf, "false"))
-		ecplan_strbuf_addf(&body, "    ELSIF (%s) AND NOT (%s) THEN\n      %s\n", o_default.buf,
-				   n_default.buf, set_o.buf);
-	ecplan_strbuf_addf(&body, "    ELSE\n      %s\n    END IF;\n", new_wins ? set_o.buf : set_n.buf);
-	/* UPDATE: the side that changed drives the other; both changed: the winner. */
-	ecplan_strbuf_adds(&body, "  ELSIF NEW.");
-	ecplan_sql_ident(&body, o);
-	ecplan_strbuf_adds(&body, " IS DISTINCT FROM OLD.");
-	ecplan_sql_ident(&body, o);
-	if (new_wins) {
-		ecplan_strbuf_adds(&body, " THEN\n    IF NEW.");
-		ecplan_sql_ident(&body, n);
-		ecplan_strbuf_adds(&body, " IS NOT DISTINCT FROM OLD.");
-		ecplan_sql_ident(&body, n);
-		ecplan_strbuf_addf(&body, " THEN\n      %s\n    ELSE\n      %s\n    END IF;\n",
-				   set_n.buf, set_o.buf);
-	} else {
-		ecplan_strbuf_addf(&body, " THEN\n    %s\n", set_n.buf);
-	}
-	ecplan_strbuf_adds(&body, "  ELSIF NEW.");
-	ecplan_sql_ident(&body, n);
-	ecplan_strbuf_adds(&body, " IS DISTINCT FROM OLD.");
-	ecplan_sql_ident(&body, n);
-	ecplan_strbuf_addf(&body, " THEN\n    %s\n  END IF;\n  RETURN NEW;\nEND\n", set_o.buf);
+	ecplan_strbuf_adds(&body, " THEN\n    RETURN NEW;\n  END IF;\n");
+	for (size_t i = 0; i < g->n; i++)
+		trigger_block(&body, g->ch[i], g->cat[i], new_wins);
+	ecplan_strbuf_adds(&body, "  RETURN NEW;\nEND\n");
 
 	ecplan_strbuf out = ECPLAN_STRBUF_INIT;
 	char *fn = ecplan_render_function_name(plan);
@@ -286,13 +343,16 @@ char *ecplan_render_trigger_function(const ecplan_plan *plan, const ecplan_catal
 	ecplan_sql_dollar_quote(&out, body.buf);
 	free(fn);
 	ecplan_strbuf_release(&body);
-	ecplan_strbuf_release(&up);
-	ecplan_strbuf_release(&down);
-	ecplan_strbuf_release(&o_default);
-	ecplan_strbuf_release(&n_default);
-	ecplan_strbuf_release(&set_n);
-	ecplan_strbuf_release(&set_o);
 	return ecplan_strbuf_detach(&out);
+}
+
+char *ecplan_render_trigger_function(const ecplan_plan *plan, const ecplan_catalog *cat,
+				     bool new_wins)
+{
+	const ecplan_plan *ch[1] = { plan };
+	const ecplan_catalog *cats[1] = { cat };
+	group g = { ch, cats, 1 };
+	return trigger_function(&g, new_wins);
 }
 
 /* ---- steps ----------------------------------------------------------- */
@@ -376,17 +436,69 @@ char *ecplan_render_batch_bound(const ecplan_plan *plan, const ecplan_catalog *c
 	return ecplan_strbuf_detach(&sb);
 }
 
-char *ecplan_render_batch_update(const ecplan_plan *plan, const ecplan_catalog *cat,
-				 bool has_lower, bool has_upper)
+/* The new columns of g as a list for names: "a", "a, b". */
+static char *column_list(const group *g, bool new_side)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
-	char *up = ecplan_render_up_expr(plan);
+	for (size_t i = 0; i < g->n; i++)
+		ecplan_strbuf_addf(&sb, "%s%s", i ? ", " : "", new_side ? g->ch[i]->new_column : g->ch[i]->column);
+	return ecplan_strbuf_detach(&sb);
+}
+
+/* The changes of table t of plan; cats[i] belongs to change i (cats NULL:
+ * none known). */
+static void group_of(group *g, const ecplan_plan *plan, const ecplan_catalog *const *cats, int t)
+{
+	size_t n = plan->nchanges ? plan->nchanges : 1;
+	g->ch = ecplan_xcalloc(n, sizeof(*g->ch));
+	g->cat = ecplan_xcalloc(n, sizeof(*g->cat));
+	g->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		const ecplan_plan *c = ecplan_plan_change(plan, i);
+		if (c->table_index != t)
+			continue;
+		g->ch[g->n] = c;
+		g->cat[g->n++] = cats ? cats[i] : NULL;
+	}
+}
+
+static void group_release(group *g)
+{
+	free(g->ch);
+	free(g->cat);
+}
+
+static char *batch_update(const group *g, bool has_lower, bool has_upper)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT, fill = ECPLAN_STRBUF_INIT;
+	const ecplan_plan *plan = g->ch[0];
+	const ecplan_catalog *cat = g->cat[0];
 	int nk = (int)(have_key(cat) ? cat->nkey : 1);
 	ecplan_strbuf_adds(&sb, "UPDATE ");
 	table_ref(&sb, plan);
 	ecplan_strbuf_adds(&sb, " SET ");
-	ecplan_sql_ident(&sb, plan->new_column);
-	ecplan_strbuf_addf(&sb, " = (%s) WHERE ", up);
+	/* One change: set the new column where it is NULL. Several: each is
+	 * set where it is NULL and kept where it is not (the sync trigger keeps
+	 * a filled one in agreement already). */
+	for (size_t i = 0; i < g->n; i++) {
+		char *up = ecplan_render_up_expr(g->ch[i]);
+		ecplan_strbuf_adds(&sb, i ? ", " : "");
+		ecplan_sql_ident(&sb, g->ch[i]->new_column);
+		if (g->n == 1) {
+			ecplan_strbuf_addf(&sb, " = (%s)", up);
+		} else {
+			ecplan_strbuf_adds(&sb, " = CASE WHEN ");
+			ecplan_sql_ident(&sb, g->ch[i]->new_column);
+			ecplan_strbuf_addf(&sb, " IS NULL THEN (%s) ELSE ", up);
+			ecplan_sql_ident(&sb, g->ch[i]->new_column);
+			ecplan_strbuf_adds(&sb, " END");
+		}
+		ecplan_strbuf_adds(&fill, i ? " OR (" : g->n > 1 ? "(" : "");
+		ecplan_sql_ident(&fill, g->ch[i]->new_column);
+		ecplan_strbuf_addf(&fill, " IS NULL AND (%s) IS NOT NULL%s", up, g->n > 1 ? ")" : "");
+		free(up);
+	}
+	ecplan_strbuf_adds(&sb, " WHERE ");
 	if (has_lower) {
 		ecplan_strbuf_addch(&sb, '(');
 		key_list(&sb, cat);
@@ -401,32 +513,73 @@ char *ecplan_render_batch_update(const ecplan_plan *plan, const ecplan_catalog *
 		key_params(&sb, cat, has_lower ? nk + 1 : 1);
 		ecplan_strbuf_adds(&sb, " AND ");
 	}
-	ecplan_sql_ident(&sb, plan->new_column);
-	ecplan_strbuf_addf(&sb, " IS NULL AND (%s) IS NOT NULL", up);
-	free(up);
+	if (g->n > 1)
+		ecplan_strbuf_addf(&sb, "(%s)", fill.buf);
+	else
+		ecplan_strbuf_adds(&sb, fill.buf);
+	ecplan_strbuf_release(&fill);
+	return ecplan_strbuf_detach(&sb);
+}
+
+char *ecplan_render_batch_update(const ecplan_plan *plan, const ecplan_catalog *cat,
+				 bool has_lower, bool has_upper)
+{
+	const ecplan_plan *ch[1] = { plan };
+	const ecplan_catalog *cats[1] = { cat };
+	group g = { ch, cats, 1 };
+	return batch_update(&g, has_lower, has_upper);
+}
+
+char *ecplan_render_target_batch_update(const ecplan_target *t, bool has_lower, bool has_upper)
+{
+	group g;
+	group_of(&g, t->plan, t->cats, t->table);
+	char *sql = batch_update(&g, has_lower, has_upper);
+	group_release(&g);
+	return sql;
+}
+
+static char *verify_sql(const group *g)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT, nd = ECPLAN_STRBUF_INIT, od = ECPLAN_STRBUF_INIT,
+		      dv = ECPLAN_STRBUF_INIT;
+	/* A row agrees when new = up(old) (last written by old code or the
+	 * backfill) or old = down(new) (last written by new code); with
+	 * several changes, a row diverges when any of them does. */
+	for (size_t i = 0; i < g->n; i++) {
+		ecplan_strbuf nq = ECPLAN_STRBUF_INIT, oq = ECPLAN_STRBUF_INIT;
+		char *up = ecplan_render_up_expr(g->ch[i]), *down = ecplan_render_down_expr(g->ch[i], g->cat[i]);
+		const char *sep = i ? " OR " : "";
+		ecplan_sql_ident(&nq, g->ch[i]->new_column);
+		ecplan_sql_ident(&oq, g->ch[i]->column);
+		ecplan_strbuf_addf(&nd, "%s%s IS DISTINCT FROM (%s)", sep, nq.buf, up);
+		ecplan_strbuf_addf(&od, "%s%s IS DISTINCT FROM (%s)", sep, oq.buf, down);
+		ecplan_strbuf_addf(&dv, g->n > 1 ? "%s(%s IS DISTINCT FROM (%s) AND %s IS DISTINCT FROM (%s))"
+						 : "%s%s IS DISTINCT FROM (%s) AND %s IS DISTINCT FROM (%s)",
+				   sep, nq.buf, up, oq.buf, down);
+		free(up);
+		free(down);
+		ecplan_strbuf_release(&nq);
+		ecplan_strbuf_release(&oq);
+	}
+	ecplan_strbuf_addf(&sb,
+		"SELECT count(*) FILTER (WHERE %s) AS new_differs,"
+		" count(*) FILTER (WHERE %s) AS old_differs,"
+		" count(*) FILTER (WHERE %s) AS divergent,"
+		" count(*) AS total FROM ", nd.buf, od.buf, dv.buf);
+	table_ref(&sb, g->ch[0]);
+	ecplan_strbuf_release(&nd);
+	ecplan_strbuf_release(&od);
+	ecplan_strbuf_release(&dv);
 	return ecplan_strbuf_detach(&sb);
 }
 
 char *ecplan_render_verify(const ecplan_plan *plan, const ecplan_catalog *cat)
 {
-	ecplan_strbuf sb = ECPLAN_STRBUF_INIT, nq = ECPLAN_STRBUF_INIT, oq = ECPLAN_STRBUF_INIT;
-	char *up = ecplan_render_up_expr(plan), *down = ecplan_render_down_expr(plan, cat);
-	ecplan_sql_ident(&nq, plan->new_column);
-	ecplan_sql_ident(&oq, plan->column);
-	/* A row agrees when new = up(old) (last written by old code or the
-	 * backfill) or old = down(new) (last written by new code). */
-	ecplan_strbuf_addf(&sb,
-		"SELECT count(*) FILTER (WHERE %s IS DISTINCT FROM (%s)) AS new_differs,"
-		" count(*) FILTER (WHERE %s IS DISTINCT FROM (%s)) AS old_differs,"
-		" count(*) FILTER (WHERE %s IS DISTINCT FROM (%s) AND %s IS DISTINCT FROM (%s)) AS divergent,"
-		" count(*) AS total FROM ",
-		nq.buf, up, oq.buf, down, nq.buf, up, oq.buf, down);
-	table_ref(&sb, plan);
-	free(up);
-	free(down);
-	ecplan_strbuf_release(&nq);
-	ecplan_strbuf_release(&oq);
-	return ecplan_strbuf_detach(&sb);
+	const ecplan_plan *ch[1] = { plan };
+	const ecplan_catalog *cats[1] = { cat };
+	group g = { ch, cats, 1 };
+	return verify_sql(&g);
 }
 
 char *ecplan_render_divergent_sample(const ecplan_plan *plan, const ecplan_catalog *cat, int limit)
@@ -448,39 +601,55 @@ char *ecplan_render_divergent_sample(const ecplan_plan *plan, const ecplan_catal
 	return ecplan_strbuf_detach(&sb);
 }
 
-static void render_expand(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
+/* The step at index i (pointers move when steps are added). */
+static ecplan_step *step_at(ecplan_steps *out, size_t i)
+{
+	return &out->items[i];
+}
+
+static void render_expand(ecplan_steps *out, const group *g)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
-	ecplan_step *st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "add column %s", plan->new_column);
-	ecplan_strbuf_adds(&sb, "ALTER TABLE ");
-	table_ref(&sb, plan);
-	ecplan_strbuf_adds(&sb, " ADD COLUMN IF NOT EXISTS ");
-	ecplan_sql_ident(&sb, plan->new_column);
-	if (new_type(plan, cat)) {
-		ecplan_strbuf_addf(&sb, " %s", new_type(plan, cat));
-		if (ecplan_dep_column_collation(cat))
-			ecplan_strbuf_addf(&sb, " COLLATE %s", ecplan_dep_column_collation(cat));
-	} else {
-		ecplan_strbuf_adds(&sb, " /* type of ");
-		comment_ident(&sb, plan->column);
-		ecplan_strbuf_adds(&sb, ", known with --db */ unknown");
-		ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
-			 "the type of \"%s\" (the plan gives no \"type\")", plan->column);
+	char *cols = column_list(g, true);
+	ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "add column%s %s", g->n > 1 ? "s" : "", cols);
+	free(cols);
+	size_t at = out->count - 1;
+	/* One short transaction per table: every new column, its comment and
+	 * the old column's privileges, statistics target, storage, options. */
+	for (size_t i = 0; i < g->n; i++) {
+		const ecplan_plan *plan = g->ch[i];
+		const ecplan_catalog *cat = g->cat[i];
+		ecplan_strbuf_adds(&sb, "ALTER TABLE ");
+		table_ref(&sb, plan);
+		ecplan_strbuf_adds(&sb, " ADD COLUMN IF NOT EXISTS ");
+		ecplan_sql_ident(&sb, plan->new_column);
+		if (new_type(plan, cat)) {
+			ecplan_strbuf_addf(&sb, " %s", new_type(plan, cat));
+			if (ecplan_dep_column_collation(cat))
+				ecplan_strbuf_addf(&sb, " COLLATE %s", ecplan_dep_column_collation(cat));
+		} else {
+			ecplan_strbuf_adds(&sb, " /* type of ");
+			comment_ident(&sb, plan->column);
+			ecplan_strbuf_adds(&sb, ", known with --db */ unknown");
+			ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
+				 "the type of \"%s\" (the plan gives no \"type\")", plan->column);
+		}
+		ecplan_step_add_stmt(step_at(out, at), ecplan_strbuf_detach(&sb),
+				     i ? LOCK_HELD : LOCK_AE_META);
+		ecplan_strbuf_adds(&sb, "COMMENT ON COLUMN ");
+		table_ref(&sb, plan);
+		ecplan_strbuf_addch(&sb, '.');
+		ecplan_sql_ident(&sb, plan->new_column);
+		ecplan_strbuf_adds(&sb, " IS ");
+		char *c = ecplan_xstrfmt("ecplan:%s: replaces column %s", plan->name, plan->column);
+		ecplan_sql_literal(&sb, c);
+		free(c);
+		ecplan_step_add_stmt(step_at(out, at), ecplan_strbuf_detach(&sb), LOCK_HELD);
+		ecplan_depend_render(out, step_at(out, at), plan, cat, ECPLAN_SLOT_EXPAND);
 	}
-	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
-	ecplan_strbuf_adds(&sb, "COMMENT ON COLUMN ");
-	table_ref(&sb, plan);
-	ecplan_strbuf_addch(&sb, '.');
-	ecplan_sql_ident(&sb, plan->new_column);
-	ecplan_strbuf_adds(&sb, " IS ");
-	char *c = ecplan_xstrfmt("ecplan:%s: replaces column %s", plan->name, plan->column);
-	ecplan_sql_literal(&sb, c);
-	free(c);
-	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), "ACCESS EXCLUSIVE already held (same transaction)");
-	/* The old column's privileges, statistics target, storage, options. */
-	ecplan_depend_render(out, st, plan, cat, ECPLAN_SLOT_EXPAND);
 	/* Copies of DEFERRABLE unique constraints' indexes (dep_index.c). */
-	ecplan_depend_render(out, NULL, plan, cat, ECPLAN_SLOT_EXPAND_STEPS);
+	for (size_t i = 0; i < g->n; i++)
+		ecplan_depend_render(out, NULL, g->ch[i], g->cat[i], ECPLAN_SLOT_EXPAND_STEPS);
 	ecplan_strbuf_release(&sb);
 }
 
@@ -501,11 +670,12 @@ static char *trigger_ddl(const ecplan_plan *plan)
 }
 
 /* The default down casts to the old column's type, known only from the catalog. */
-static void note_down_type(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
+static void note_down_type(ecplan_steps *out, const group *g)
 {
-	if (plan->type && !plan->down && !old_type(cat))
-		ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
-			 "the type of \"%s\" (the default \"down\" casts back to it)", plan->column);
+	for (size_t i = 0; i < g->n; i++)
+		if (g->ch[i]->type && !g->ch[i]->down && !old_type(g->cat[i]))
+			ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
+				 "the type of \"%s\" (the default \"down\" casts back to it)", g->ch[i]->column);
 }
 
 /* ALTER TABLE t ALTER COLUMN new SET DEFAULT (d) / DROP DEFAULT. */
@@ -535,9 +705,9 @@ static void drop_if_empty(ecplan_steps *out)
 	out->count--;
 }
 
-static void render_sync(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
+static void render_sync(ecplan_steps *out, const group *g)
 {
-	note_down_type(out, plan, cat);
+	note_down_type(out, g);
 	ecplan_step *st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "install sync trigger");
 	/* The new column's default goes in with the trigger, not at expand: a row
 	 * inserted before the trigger exists would otherwise get the default in
@@ -545,131 +715,143 @@ static void render_sync(ecplan_steps *out, const ecplan_plan *plan, const ecplan
 	 * first, so the transaction takes ACCESS EXCLUSIVE once instead of
 	 * upgrading from the trigger's lock. It applies to new rows only: no
 	 * rewrite, even for a volatile default. */
-	if (plan->default_expr)
-		ecplan_step_add_stmt(st, default_ddl(plan, true), LOCK_AE_META);
-	ecplan_step_add_stmt(st, ecplan_render_trigger_function(plan, cat, false), LOCK_NONE);
-	ecplan_step_add_stmt(st, trigger_ddl(plan), LOCK_SRE);
+	bool locked = false;
+	for (size_t i = 0; i < g->n; i++)
+		if (g->ch[i]->default_expr) {
+			ecplan_step_add_stmt(st, default_ddl(g->ch[i], true), locked ? LOCK_HELD : LOCK_AE_META);
+			locked = true;
+		}
+	ecplan_step_add_stmt(st, trigger_function(g, false), LOCK_NONE);
+	ecplan_step_add_stmt(st, trigger_ddl(g->ch[0]), LOCK_SRE);
 	/* Copies of constraints on the new column go in once the trigger keeps
 	 * it filled: NOT VALID, so no scan and only a brief lock. */
-	st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "add constraint copies (not valid)");
-	ecplan_depend_render(out, st, plan, cat, ECPLAN_SLOT_SYNC);
+	ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "add constraint copies (not valid)");
+	size_t at = out->count - 1;
+	for (size_t i = 0; i < g->n; i++)
+		ecplan_depend_render(out, step_at(out, at), g->ch[i], g->cat[i], ECPLAN_SLOT_SYNC);
 	drop_if_empty(out);
-	if (!cat || !cat->column_exists)
-		ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
-			 "the default of \"%s\" (an INSERT that leaves it at its default counts as not given)",
-			 plan->column);
+	for (size_t i = 0; i < g->n; i++)
+		if (!g->cat[i] || !g->cat[i]->column_exists)
+			ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
+				 "the default of \"%s\" (an INSERT that leaves it at its default counts as not given)",
+				 g->ch[i]->column);
 }
 
-static void render_backfill(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
+/* "add NOT NULL check (not valid)", or with the column when the table has
+ * several changes. */
+static ecplan_step *change_step(ecplan_steps *out, const group *g, size_t i, ecplan_step_kind kind,
+				const char *what, const char *tail)
+{
+	if (g->n > 1)
+		return ecplan_steps_add(out, kind, true, "%s on %s%s", what, g->ch[i]->new_column, tail);
+	return ecplan_steps_add(out, kind, true, "%s%s", what, tail);
+}
+
+static void render_backfill(ecplan_steps *out, const group *g)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
-	ecplan_step *st = ecplan_steps_add(out, ECPLAN_STEP_BACKFILL, true, "backfill %s", plan->new_column);
+	const ecplan_plan *first = g->ch[0];
+	char *cols = column_list(g, true);
+	ecplan_step *st = ecplan_steps_add(out, ECPLAN_STEP_BACKFILL, true, "backfill %s", cols);
+	free(cols);
+	st->target = first->table_index;
 	st->note = ecplan_xstrfmt(
 		"repeated per batch of up to %ld rows by key range, each batch in its own transaction "
 		"with SET LOCAL ecplan.backfill = '%s' (the sync trigger skips those writes) and the "
 		"cursor saved in the same transaction",
-		plan->backfill.batch_size, plan->name);
-	ecplan_step_add_stmt(st, ecplan_render_batch_update(plan, cat, true, true), LOCK_ROWX);
-	if (!have_key(cat))
+		first->backfill.batch_size, first->name);
+	ecplan_step_add_stmt(st, batch_update(g, true, true), LOCK_ROWX);
+	if (!have_key(g->cat[0]))
 		ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
 			 "the key the backfill walks (primary key, or a unique index on NOT NULL columns)");
-	if (ecplan_render_not_null(plan, cat)) {
-		char *cn = ecplan_render_check_name(plan);
-		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "add NOT NULL check (not valid)");
-		ecplan_strbuf_adds(&sb, "ALTER TABLE ");
-		table_ref(&sb, plan);
-		ecplan_strbuf_adds(&sb, " ADD CONSTRAINT ");
-		ecplan_sql_ident(&sb, cn);
-		ecplan_strbuf_adds(&sb, " CHECK (");
-		ecplan_sql_ident(&sb, plan->new_column);
-		ecplan_strbuf_adds(&sb, " IS NOT NULL) NOT VALID");
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
-		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "validate NOT NULL check");
-		st->scans_table = true;
-		ecplan_strbuf_adds(&sb, "ALTER TABLE ");
-		table_ref(&sb, plan);
-		ecplan_strbuf_adds(&sb, " VALIDATE CONSTRAINT ");
-		ecplan_sql_ident(&sb, cn);
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
-		free(cn);
-	}
-	/* VALIDATE the constraint copies added at sync. */
-	ecplan_depend_render(out, NULL, plan, cat, ECPLAN_SLOT_BACKFILL);
-	if (!cat) {
-		ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
-			 "the indexes on \"%s\" (each is rebuilt on \"%s\" with CREATE INDEX CONCURRENTLY)",
-			 plan->column, plan->new_column);
+	for (size_t i = 0; i < g->n; i++) {
+		const ecplan_plan *plan = g->ch[i];
+		const ecplan_catalog *cat = g->cat[i];
+		if (ecplan_render_not_null(plan, cat)) {
+			char *cn = ecplan_render_check_name(plan);
+			st = change_step(out, g, i, ECPLAN_STEP_DDL, "add NOT NULL check", " (not valid)");
+			ecplan_strbuf_adds(&sb, "ALTER TABLE ");
+			table_ref(&sb, plan);
+			ecplan_strbuf_adds(&sb, " ADD CONSTRAINT ");
+			ecplan_sql_ident(&sb, cn);
+			ecplan_strbuf_adds(&sb, " CHECK (");
+			ecplan_sql_ident(&sb, plan->new_column);
+			ecplan_strbuf_adds(&sb, " IS NOT NULL) NOT VALID");
+			ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+			st = change_step(out, g, i, ECPLAN_STEP_DDL, "validate NOT NULL check", "");
+			st->scans_table = true;
+			ecplan_strbuf_adds(&sb, "ALTER TABLE ");
+			table_ref(&sb, plan);
+			ecplan_strbuf_adds(&sb, " VALIDATE CONSTRAINT ");
+			ecplan_sql_ident(&sb, cn);
+			ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
+			free(cn);
+		}
+		/* VALIDATE the constraint copies added at sync. */
+		ecplan_depend_render(out, NULL, plan, cat, ECPLAN_SLOT_BACKFILL);
+		if (!cat) {
+			ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
+				 "the indexes on \"%s\" (each is rebuilt on \"%s\" with CREATE INDEX CONCURRENTLY)",
+				 plan->column, plan->new_column);
+		}
 	}
 	st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "analyze");
 	st->scans_table = true;
 	ecplan_strbuf_adds(&sb, "ANALYZE ");
-	table_ref(&sb, plan);
+	table_ref(&sb, first);
 	ecplan_strbuf_adds(&sb, " (");
-	ecplan_sql_ident(&sb, plan->new_column);
+	for (size_t i = 0; i < g->n; i++) {
+		ecplan_strbuf_adds(&sb, i ? ", " : "");
+		ecplan_sql_ident(&sb, g->ch[i]->new_column);
+	}
 	ecplan_strbuf_addch(&sb, ')');
 	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_SUE);
 	ecplan_strbuf_release(&sb);
 }
 
-static void add_verify(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
+static void add_verify(ecplan_steps *out, const group *g)
 {
 	ecplan_step *st = ecplan_steps_add(out, ECPLAN_STEP_VERIFY, true, "verify no divergent rows");
+	st->target = g->ch[0]->table_index;
 	st->note = ecplan_xstrfmt("the phase stops (exit 3) unless divergent = 0");
-	ecplan_step_add_stmt(st, ecplan_render_verify(plan, cat), LOCK_AS);
+	ecplan_step_add_stmt(st, verify_sql(g), LOCK_AS);
 }
 
-static void render_switch(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
+static void render_switch(ecplan_steps *out, const group *g)
 {
-	note_down_type(out, plan, cat);
-	add_verify(out, plan, cat);
-	ecplan_step *st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "make new column authoritative");
-	ecplan_step_add_stmt(st, ecplan_render_trigger_function(plan, cat, true), LOCK_NONE);
+	note_down_type(out, g);
+	add_verify(out, g);
+	ecplan_step *st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "make new column%s authoritative",
+					   g->n > 1 ? "s" : "");
+	ecplan_step_add_stmt(st, trigger_function(g, true), LOCK_NONE);
 }
 
-static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat)
+/* The contract's archive of one old column, before every try of the drop. */
+static void add_archive(ecplan_step *st, const ecplan_plan *plan, const ecplan_catalog *cat, bool schema)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
-	note_down_type(out, plan, cat);
-	if (plan->contract.archive && !have_key(cat))
-		ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
-			 "the key columns archived with \"%s\"", plan->column);
-	add_verify(out, plan, cat);
-	/* One transaction: the old column never exists without the trigger. The
-	 * archive is a full read, so it runs before (ACCESS SHARE only), in its
-	 * own transaction, taken again before every try of the drop. */
-	ecplan_step *st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "%sdrop old column",
-				   plan->contract.archive ? "archive and " : "");
-	if (plan->contract.archive) {
-		char *at = ecplan_render_archive_table(plan);
+	char *at = ecplan_render_archive_table(plan);
+	if (schema)
 		ecplan_step_add_pre(st, ecplan_xstrdup(ECPLAN_ARCHIVE_SCHEMA_SQL), LOCK_NONE);
-		ecplan_strbuf_adds(&sb, "DROP TABLE IF EXISTS ");
-		ecplan_sql_qualified(&sb, "ecplan_archive", at);
-		ecplan_step_add_pre(st, ecplan_strbuf_detach(&sb), "none on the table");
-		ecplan_strbuf_adds(&sb, "CREATE TABLE ");
-		ecplan_sql_qualified(&sb, "ecplan_archive", at);
-		ecplan_strbuf_adds(&sb, " AS SELECT ");
-		archive_key_list(&sb, plan, cat);
-		ecplan_strbuf_adds(&sb, ", ");
-		ecplan_sql_ident(&sb, plan->column);
-		ecplan_strbuf_adds(&sb, " FROM ");
-		table_ref(&sb, plan);
-		ecplan_step_add_pre(st, ecplan_strbuf_detach(&sb), LOCK_AS);
-		free(at);
-	}
-	char *tn = ecplan_render_trigger_name(plan), *fn = ecplan_render_function_name(plan);
-	ecplan_strbuf_adds(&sb, "DROP TRIGGER ");
-	ecplan_sql_ident(&sb, tn);
-	ecplan_strbuf_adds(&sb, " ON ");
+	ecplan_strbuf_adds(&sb, "DROP TABLE IF EXISTS ");
+	ecplan_sql_qualified(&sb, "ecplan_archive", at);
+	ecplan_step_add_pre(st, ecplan_strbuf_detach(&sb), "none on the table");
+	ecplan_strbuf_adds(&sb, "CREATE TABLE ");
+	ecplan_sql_qualified(&sb, "ecplan_archive", at);
+	ecplan_strbuf_adds(&sb, " AS SELECT ");
+	archive_key_list(&sb, plan, cat);
+	ecplan_strbuf_adds(&sb, ", ");
+	ecplan_sql_ident(&sb, plan->column);
+	ecplan_strbuf_adds(&sb, " FROM ");
 	table_ref(&sb, plan);
-	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
-	ecplan_strbuf_adds(&sb, "DROP FUNCTION ");
-	function_ref(&sb, fn);
-	ecplan_strbuf_adds(&sb, "()");
-	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_NONE);
-	/* What depends on the old column is dropped by name first (an object
-	 * ecplan does not know about then stops the DROP COLUMN, which has no
-	 * CASCADE), a sequence the column owns moves to the new one. */
-	ecplan_depend_render(out, st, plan, cat, ECPLAN_SLOT_CONTRACT_DROP);
+	ecplan_step_add_pre(st, ecplan_strbuf_detach(&sb), LOCK_AS);
+	free(at);
+}
+
+/* DROP COLUMN of one change, its comment, and its NOT NULL. */
+static void drop_old_column(ecplan_step *st, const ecplan_plan *plan, const ecplan_catalog *cat)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
 	ecplan_strbuf_adds(&sb, "ALTER TABLE ");
 	table_ref(&sb, plan);
 	ecplan_strbuf_adds(&sb, " DROP COLUMN ");
@@ -705,67 +887,102 @@ static void render_contract(ecplan_steps *out, const ecplan_plan *plan, const ec
 		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
 		free(cn);
 	}
-	if (!cat)
-		ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
-			 "the rebuilt indexes renamed to their old names");
-	/* Copies take their names; triggers are created for the new column. */
-	ecplan_depend_render(out, st, plan, cat, ECPLAN_SLOT_CONTRACT_AFTER);
-	free(tn);
-	free(fn);
 }
 
-void ecplan_render_phase(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat,
-			 ecplan_phase phase)
-{
-	memset(out, 0, sizeof(*out));
-	switch (phase) {
-	case ECPLAN_PHASE_EXPAND: render_expand(out, plan, cat); break;
-	case ECPLAN_PHASE_SYNC: render_sync(out, plan, cat); break;
-	case ECPLAN_PHASE_BACKFILL: render_backfill(out, plan, cat); break;
-	case ECPLAN_PHASE_SWITCH: render_switch(out, plan, cat); break;
-	case ECPLAN_PHASE_CONTRACT: render_contract(out, plan, cat); break;
-	default: break;
-	}
-}
-
-void ecplan_render_undo(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat,
-			ecplan_phase phase)
+static void render_contract(ecplan_steps *out, const group *g)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	const ecplan_plan *first = g->ch[0];
+	note_down_type(out, g);
+	if (first->contract.archive && !have_key(g->cat[0]))
+		for (size_t i = 0; i < g->n; i++)
+			ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
+				 "the key columns archived with \"%s\"", g->ch[i]->column);
+	add_verify(out, g);
+	/* One transaction per table: the old columns never exist without the
+	 * trigger. The archive is a full read, so it runs before (ACCESS SHARE
+	 * only), in its own transaction, taken again before every try of the
+	 * drop. */
+	ecplan_step *st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "%sdrop old column%s",
+					   first->contract.archive ? "archive and " : "",
+					   g->n > 1 ? "s" : "");
+	size_t at = out->count - 1;
+	for (size_t i = 0; first->contract.archive && i < g->n; i++)
+		add_archive(st, g->ch[i], g->cat[i], i == 0);
+	char *tn = ecplan_render_trigger_name(first), *fn = ecplan_render_function_name(first);
+	ecplan_strbuf_adds(&sb, "DROP TRIGGER ");
+	ecplan_sql_ident(&sb, tn);
+	ecplan_strbuf_adds(&sb, " ON ");
+	table_ref(&sb, first);
+	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+	ecplan_strbuf_adds(&sb, "DROP FUNCTION ");
+	function_ref(&sb, fn);
+	ecplan_strbuf_adds(&sb, "()");
+	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_NONE);
+	free(tn);
+	free(fn);
+	/* What depends on the old columns is dropped by name first (an object
+	 * ecplan does not know about then stops the DROP COLUMN, which has no
+	 * CASCADE), a sequence a column owns moves to the new one. */
+	for (size_t i = 0; i < g->n; i++)
+		ecplan_depend_render(out, step_at(out, at), g->ch[i], g->cat[i], ECPLAN_SLOT_CONTRACT_DROP);
+	for (size_t i = 0; i < g->n; i++)
+		drop_old_column(step_at(out, at), g->ch[i], g->cat[i]);
+	for (size_t i = 0; i < g->n; i++)
+		if (!g->cat[i])
+			ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
+				 "the rebuilt indexes renamed to their old names");
+	/* Copies take their names; triggers are created for the new columns. */
+	for (size_t i = 0; i < g->n; i++)
+		ecplan_depend_render(out, step_at(out, at), g->ch[i], g->cat[i], ECPLAN_SLOT_CONTRACT_AFTER);
+	ecplan_strbuf_release(&sb);
+}
+
+static void render_group_undo(ecplan_steps *out, const group *g, ecplan_phase phase)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	const ecplan_plan *first = g->ch[0];
 	ecplan_step *st;
-	memset(out, 0, sizeof(*out));
 	switch (phase) {
 	case ECPLAN_PHASE_SWITCH:
-		note_down_type(out, plan, cat);
-		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "make old column authoritative");
-		ecplan_step_add_stmt(st, ecplan_render_trigger_function(plan, cat, false), LOCK_NONE);
+		note_down_type(out, g);
+		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "make old column%s authoritative",
+				      g->n > 1 ? "s" : "");
+		ecplan_step_add_stmt(st, trigger_function(g, false), LOCK_NONE);
 		break;
 	case ECPLAN_PHASE_BACKFILL:
-		ecplan_depend_render(out, NULL, plan, cat, ECPLAN_SLOT_UNDO_BACKFILL);
-		if (!cat)
-			ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
-				 "the rebuilt indexes to drop (one per index on \"%s\")", plan->column);
-		if (ecplan_render_not_null(plan, cat)) {
-			char *cn = ecplan_render_check_name(plan);
-			st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "drop NOT NULL check");
-			ecplan_strbuf_adds(&sb, "ALTER TABLE ");
-			table_ref(&sb, plan);
-			ecplan_strbuf_adds(&sb, " DROP CONSTRAINT IF EXISTS ");
-			ecplan_sql_ident(&sb, cn);
-			ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
-			free(cn);
+		for (size_t i = 0; i < g->n; i++) {
+			const ecplan_plan *plan = g->ch[i];
+			ecplan_depend_render(out, NULL, plan, g->cat[i], ECPLAN_SLOT_UNDO_BACKFILL);
+			if (!g->cat[i])
+				ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
+					 "the rebuilt indexes to drop (one per index on \"%s\")", plan->column);
+			if (ecplan_render_not_null(plan, g->cat[i])) {
+				char *cn = ecplan_render_check_name(plan);
+				st = change_step(out, g, i, ECPLAN_STEP_DDL, "drop NOT NULL check", "");
+				ecplan_strbuf_adds(&sb, "ALTER TABLE ");
+				table_ref(&sb, plan);
+				ecplan_strbuf_adds(&sb, " DROP CONSTRAINT IF EXISTS ");
+				ecplan_sql_ident(&sb, cn);
+				ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+				free(cn);
+			}
 		}
 		break;
 	case ECPLAN_PHASE_SYNC: {
-		char *tn = ecplan_render_trigger_name(plan), *fn = ecplan_render_function_name(plan);
-		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "remove sync trigger");
-		ecplan_depend_render(out, st, plan, cat, ECPLAN_SLOT_UNDO_SYNC);
-		if (plan->default_expr)
-			ecplan_step_add_stmt(st, default_ddl(plan, false), LOCK_AE_META);
+		char *tn = ecplan_render_trigger_name(first), *fn = ecplan_render_function_name(first);
+		ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "remove sync trigger");
+		size_t at = out->count - 1;
+		for (size_t i = 0; i < g->n; i++) {
+			ecplan_depend_render(out, step_at(out, at), g->ch[i], g->cat[i], ECPLAN_SLOT_UNDO_SYNC);
+			if (g->ch[i]->default_expr)
+				ecplan_step_add_stmt(step_at(out, at), default_ddl(g->ch[i], false), LOCK_AE_META);
+		}
+		st = step_at(out, at);
 		ecplan_strbuf_adds(&sb, "DROP TRIGGER IF EXISTS ");
 		ecplan_sql_ident(&sb, tn);
 		ecplan_strbuf_adds(&sb, " ON ");
-		table_ref(&sb, plan);
+		table_ref(&sb, first);
 		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
 		ecplan_strbuf_adds(&sb, "DROP FUNCTION IF EXISTS ");
 		function_ref(&sb, fn);
@@ -775,16 +992,89 @@ void ecplan_render_undo(ecplan_steps *out, const ecplan_plan *plan, const ecplan
 		free(fn);
 		break;
 	}
-	case ECPLAN_PHASE_EXPAND:
-		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "drop column %s", plan->new_column);
-		ecplan_strbuf_adds(&sb, "ALTER TABLE ");
-		table_ref(&sb, plan);
-		ecplan_strbuf_adds(&sb, " DROP COLUMN IF EXISTS ");
-		ecplan_sql_ident(&sb, plan->new_column);
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+	case ECPLAN_PHASE_EXPAND: {
+		char *cols = column_list(g, true);
+		st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "drop column%s %s", g->n > 1 ? "s" : "", cols);
+		free(cols);
+		for (size_t i = 0; i < g->n; i++) {
+			ecplan_strbuf_adds(&sb, "ALTER TABLE ");
+			table_ref(&sb, g->ch[i]);
+			ecplan_strbuf_adds(&sb, " DROP COLUMN IF EXISTS ");
+			ecplan_sql_ident(&sb, g->ch[i]->new_column);
+			ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), i ? LOCK_HELD : LOCK_AE_META);
+		}
 		break;
+	}
 	default:
 		break;
 	}
 	ecplan_strbuf_release(&sb);
+}
+
+static void render_group(ecplan_steps *out, const group *g, ecplan_phase phase, bool undo)
+{
+	if (undo) {
+		render_group_undo(out, g, phase);
+		return;
+	}
+	switch (phase) {
+	case ECPLAN_PHASE_EXPAND: render_expand(out, g); break;
+	case ECPLAN_PHASE_SYNC: render_sync(out, g); break;
+	case ECPLAN_PHASE_BACKFILL: render_backfill(out, g); break;
+	case ECPLAN_PHASE_SWITCH: render_switch(out, g); break;
+	case ECPLAN_PHASE_CONTRACT: render_contract(out, g); break;
+	default: break;
+	}
+}
+
+/*
+ * Every table of the plan in turn, in the order the plan first names them
+ * (undone in the same order). With several tables each step's name starts
+ * with its table.
+ */
+static void render_plan(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *const *cats,
+			ecplan_phase phase, bool undo)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t t = 0; t < (plan->ntables ? plan->ntables : 1); t++) {
+		group g;
+		size_t from = out->count;
+		group_of(&g, plan, cats, (int)t);
+		if (g.n)
+			render_group(out, &g, phase, undo);
+		for (size_t i = from; i < out->count; i++)
+			out->items[i].target = (int)t;
+		for (size_t i = from; plan->ntables > 1 && i < out->count; i++) {
+			char *name = ecplan_xstrfmt("%s.%s: %s", g.ch[0]->schema, g.ch[0]->table, out->items[i].name);
+			free(out->items[i].name);
+			out->items[i].name = name;
+		}
+		group_release(&g);
+	}
+}
+
+void ecplan_render_plan_phase(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *const *cats,
+			      ecplan_phase phase)
+{
+	render_plan(out, plan, cats, phase, false);
+}
+
+void ecplan_render_plan_undo(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *const *cats,
+			     ecplan_phase phase)
+{
+	render_plan(out, plan, cats, phase, true);
+}
+
+void ecplan_render_phase(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat,
+			 ecplan_phase phase)
+{
+	const ecplan_catalog *cats[1] = { cat };
+	render_plan(out, plan, plan->nchanges > 1 ? NULL : cats, phase, false);
+}
+
+void ecplan_render_undo(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *cat,
+			ecplan_phase phase)
+{
+	const ecplan_catalog *cats[1] = { cat };
+	render_plan(out, plan, plan->nchanges > 1 ? NULL : cats, phase, true);
 }

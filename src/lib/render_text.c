@@ -60,8 +60,11 @@ static void transaction_text(ecplan_strbuf *sb, const ecplan_plan *plan, long st
 }
 
 static void step_text(ecplan_strbuf *sb, const ecplan_step *st, const ecplan_plan *plan,
-		      const ecplan_catalog *cat, bool undo)
+		      const ecplan_catalog *const *cats, bool undo)
 {
+	/* The table the step works on, and its catalog (its first change's). */
+	const ecplan_plan *tp = ecplan_plan_table_first(plan, (size_t)st->target);
+	const ecplan_catalog *cat = cats ? cats[tp->change_index] : NULL;
 	long stmt_ms = unbounded(st) ? 0 : plan->safety.statement_timeout_ms;
 	switch (st->kind) {
 	case ECPLAN_STEP_BACKFILL: {
@@ -70,7 +73,7 @@ static void step_text(ecplan_strbuf *sb, const ecplan_step *st, const ecplan_pla
 		ecplan_strbuf_adds(&mark, "SET LOCAL ecplan.backfill = ");
 		ecplan_sql_literal(&mark, plan->name);
 		ecplan_strbuf_addch(&mark, ';');
-		char *bound = ecplan_render_batch_bound(plan, cat, true);
+		char *bound = ecplan_render_batch_bound(tp, cat, true);
 		ecplan_stmt stmts[2] = { { bound, "ACCESS SHARE (reads and writes continue)" },
 					 st->nstmts ? st->stmts[0] : (ecplan_stmt){ (char *)"", "" } };
 		transaction_text(sb, plan, stmt_ms, mark.buf, stmts, st->nstmts ? 2 : 1,
@@ -108,6 +111,13 @@ static void step_text(ecplan_strbuf *sb, const ecplan_step *st, const ecplan_pla
 char *ecplan_render_steps_text(const ecplan_steps *steps, const ecplan_plan *plan,
 			       const ecplan_catalog *cat, ecplan_phase phase, bool undo)
 {
+	const ecplan_catalog *cats[1] = { cat };
+	return ecplan_render_plan_steps_text(steps, plan, plan->nchanges > 1 ? NULL : cats, phase, undo);
+}
+
+char *ecplan_render_plan_steps_text(const ecplan_steps *steps, const ecplan_plan *plan,
+				    const ecplan_catalog *const *cats, ecplan_phase phase, bool undo)
+{
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
 	ecplan_strbuf_addf(&sb, "-- %s%s\n", undo ? "rollback of phase " : "phase ",
 			   ecplan_phase_name(phase));
@@ -132,7 +142,7 @@ char *ecplan_render_steps_text(const ecplan_steps *steps, const ecplan_plan *pla
 						"(jittered backoff) and try again, up to %ld times\n",
 					   st->kind == ECPLAN_STEP_DDL ? "ROLLBACK, " : "",
 					   plan->safety.lock_retries);
-		step_text(&sb, st, plan, cat, undo);
+		step_text(&sb, st, plan, cats, undo);
 	}
 	for (size_t i = 0; i < steps->nblockers; i++)
 	{

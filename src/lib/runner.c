@@ -46,7 +46,50 @@ struct ecplan_runner {
 	/* The registered plan re-read mid-run when its operational settings
 	 * changed (ecplan update); plan then points here. */
 	ecplan_plan *live_plan;
+	int table;           /* the table (plan.h table_index) of the step in flight */
 };
+
+/* The first change of the table the step in flight works on: its schema and
+ * table name the table. */
+static const ecplan_plan *cur_table(const ecplan_runner *r)
+{
+	return ecplan_plan_table_first(r->plan, (size_t)r->table);
+}
+
+/* The catalogs of a plan's changes: cats[i] for change i. */
+typedef struct catalogs {
+	ecplan_catalog **cats;
+	size_t n;
+} catalogs;
+
+static void catalogs_free(catalogs *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		ecplan_catalog_free(c->cats[i]);
+	free(c->cats);
+	c->cats = NULL;
+	c->n = 0;
+}
+
+static const ecplan_catalog *const *cats_of(const catalogs *c)
+{
+	return (const ecplan_catalog *const *)c->cats;
+}
+
+/* ", "-joined list of a field of every change (for webhooks). */
+static char *changes_list(const ecplan_plan *plan, int what)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	for (size_t i = 0; i < plan->nchanges; i++) {
+		const ecplan_plan *c = ecplan_plan_change(plan, i);
+		ecplan_strbuf_adds(&sb, i ? ", " : "");
+		if (what == 0)
+			ecplan_strbuf_addf(&sb, "%s.%s", c->schema, c->table);
+		else
+			ecplan_strbuf_adds(&sb, what == 1 ? c->column : c->new_column);
+	}
+	return ecplan_strbuf_detach(&sb);
+}
 
 static void info(ecplan_runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -408,8 +451,10 @@ static int fire(ecplan_runner *r, const char *event, ecplan_phase phase, int pha
 	const ecplan_webhook_spec **hooks = NULL;
 	size_t n = ecplan_plan_webhooks_for(r->plan, event, &hooks);
 	int result = 0;
-	char table[300];
-	snprintf(table, sizeof(table), "%s.%s", r->plan->schema, r->plan->table);
+	/* A plan with several changes names them all, comma-separated. */
+	const ecplan_plan *c0 = ecplan_plan_change(r->plan, 0);
+	char *table = r->plan->ntables > 1 ? changes_list(r->plan, 0) : ecplan_xstrfmt("%s.%s", c0->schema, c0->table);
+	char *column = changes_list(r->plan, 1), *new_column = changes_list(r->plan, 2);
 	for (size_t i = 0; i < n; i++) {
 		ecplan_delivery d;
 		ecplan_error e;
@@ -417,14 +462,14 @@ static int fire(ecplan_runner *r, const char *event, ecplan_phase phase, int pha
 		if (ecplan_state_delivery(&d, r->conn, r->plan->name, event, hooks[i]->name, phase_attempt,
 					  hooks[i]->gate, &e) < 0) {
 			ecplan_error_set(err, ECPLAN_ERR, "%s", e.message);
-			free(hooks);
-			return ECPLAN_ERR;
+			result = ECPLAN_ERR;
+			break;
 		}
 		if (d.delivered)
 			continue;
 		ecplan_webhook_request req = {
-			.plan_name = r->plan->name, .table = table, .column = r->plan->column,
-			.new_column = r->plan->new_column, .event = event,
+			.plan_name = r->plan->name, .table = table, .column = column,
+			.new_column = new_column, .event = event,
 			.phase = ecplan_phase_name(phase),
 			.state = r->row ? ecplan_state_name(r->row->state) : "planned",
 			.delivery_id = d.id, .phase_attempt = phase_attempt > 0 ? phase_attempt : 1,
@@ -444,6 +489,9 @@ static int fire(ecplan_runner *r, const char *event, ecplan_phase phase, int pha
 		result = ECPLAN_EGATE;
 	}
 	free(hooks);
+	free(table);
+	free(column);
+	free(new_column);
 	return result;
 }
 
@@ -454,7 +502,7 @@ static void describe_lockers(ecplan_runner *r, ecplan_error *err)
 {
 	ecplan_long_txn *t = NULL;
 	size_t n = 0;
-	if (ecplan_catalog_long_transactions(&t, &n, r->conn, r->plan->schema, r->plan->table, 0,
+	if (ecplan_catalog_long_transactions(&t, &n, r->conn, cur_table(r)->schema, cur_table(r)->table, 0,
 					     NULL) < 0 || n == 0) {
 		ecplan_long_txns_free(t, n);
 		return;
@@ -603,13 +651,13 @@ static int drop_invalid_index(ecplan_runner *r, const char *name, ecplan_error *
 {
 	bool exists, valid;
 	int rc;
-	if ((rc = ecplan_precheck_index_state(r->conn, r->plan->schema, name, &exists, &valid, err)) < 0)
+	if ((rc = ecplan_precheck_index_state(r->conn, cur_table(r)->schema, name, &exists, &valid, err)) < 0)
 		return rc;
 	if (!exists || valid)
 		return 0;
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
 	ecplan_strbuf_adds(&sb, "DROP INDEX CONCURRENTLY IF EXISTS ");
-	ecplan_sql_qualified(&sb, r->plan->schema, name);
+	ecplan_sql_qualified(&sb, cur_table(r)->schema, name);
 	info(r, "dropping invalid index %s left by an interrupted build", name);
 	rc = ecplan_db_exec(r->conn, sb.buf, err);
 	ecplan_strbuf_release(&sb);
@@ -708,13 +756,19 @@ static int run_verify(ecplan_runner *r, const ecplan_step *st, ecplan_phase phas
 		  divergent, total, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 	PQclear(res);
 	if (divergent > 0) {
-		ecplan_error_set(err, ECPLAN_EPRECONDITION,
-				 "%lld rows have \"%s\" and \"%s\" out of agreement; %s refused",
-				 divergent, r->plan->column, r->plan->new_column, ecplan_phase_name(phase));
+		const ecplan_plan *t = cur_table(r);
+		if (r->plan->nchanges > 1)
+			ecplan_error_set(err, ECPLAN_EPRECONDITION,
+					 "%lld rows of %s.%s have an old and a new column out of agreement; %s refused",
+					 divergent, t->schema, t->table, ecplan_phase_name(phase));
+		else
+			ecplan_error_set(err, ECPLAN_EPRECONDITION,
+					 "%lld rows have \"%s\" and \"%s\" out of agreement; %s refused",
+					 divergent, t->column, t->new_column, ecplan_phase_name(phase));
 		ecplan_error_hint(err, "\"ecplan verify\" lists them; rows written to \"%s\" before the sync "
 				       "trigger existed, or by hand with the trigger disabled, stay out of agreement: "
 				       "fix them (or roll the plan back and advance again), then retry",
-				  r->plan->new_column);
+				  r->plan->nchanges > 1 ? "a new column" : t->new_column);
 		return ECPLAN_EPRECONDITION;
 	}
 	return 0;
@@ -742,7 +796,9 @@ static long long estimate_rows(ecplan_runner *r, const ecplan_catalog *cat)
 }
 
 typedef struct batch_arg {
-	const ecplan_catalog *cat;
+	const ecplan_catalog *cat;  /* the table's (its first change's) */
+	const catalogs *cs;         /* every change's, for the UPDATE */
+	int table;                  /* which table of the plan */
 	char **cursor;     /* in: lower bound (NULL: none); out: the new one */
 	size_t ncursor;
 	long size;
@@ -825,7 +881,7 @@ static int try_batch(ecplan_runner *r, void *arg, ecplan_error *err)
 		params[np++] = a->cursor[i];
 	snprintf(offset, sizeof(offset), "%ld", a->size - 1);
 	params[np] = offset;
-	sql = ecplan_render_batch_bound(r->plan, cat, has_lower);
+	sql = ecplan_render_batch_bound(ecplan_plan_table_first(r->plan, (size_t)a->table), cat, has_lower);
 	rc = ecplan_db_query(&bound, r->conn, sql, np + 1, params, err);
 	free(sql);
 	if (rc < 0)
@@ -833,7 +889,8 @@ static int try_batch(ecplan_runner *r, void *arg, ecplan_error *err)
 	a->last = PQntuples(bound) == 0;
 	for (size_t i = 0; !a->last && i < nk; i++)
 		params[np + (int)i] = PQgetvalue(bound, 0, (int)i);
-	sql = ecplan_render_batch_update(r->plan, cat, has_lower, !a->last);
+	ecplan_target target = { r->plan, cats_of(a->cs), a->table };
+	sql = ecplan_render_target_batch_update(&target, has_lower, !a->last);
 	rc = ecplan_db_query(&upd, r->conn, sql, np + (a->last ? 0 : (int)nk), params, err);
 	free(sql);
 	if (rc < 0) {
@@ -858,7 +915,10 @@ static int try_batch(ecplan_runner *r, void *arg, ecplan_error *err)
 		}
 		goto done;
 	}
-	if ((rc = ecplan_state_save_batch(r->conn, r->plan->name, a->cursor, a->cursor ? nk : 0, a->rows,
+	/* A plan with several tables walks them one after the other: the next
+	 * one starts without a cursor. */
+	bool keep = a->cursor && r->plan->ntables <= 1;
+	if ((rc = ecplan_state_save_batch(r->conn, r->plan->name, a->cursor, keep ? nk : 0, a->rows,
 					  now_s() - a->started, err)) < 0 ||
 	    (rc = ecplan_state_set_step(r->conn, r->plan->name, a->step_index, err)) < 0)
 		goto done;
@@ -999,7 +1059,7 @@ static int before_batch(ecplan_runner *r, batch_arg *a, backfill_wait *w, bool *
 			ecplan_throttle_readings rd;
 			const ecplan_throttle_settings *ts = &r->plan->backfill.throttle;
 			if (ecplan_throttle_enabled(ts)) {
-				if ((rc = ecplan_throttle_read(&rd, r->conn, ts, r->plan->schema, r->plan->table,
+				if ((rc = ecplan_throttle_read(&rd, r->conn, ts, cur_table(r)->schema, cur_table(r)->table,
 							       err)) < 0)
 					return rc;
 				ecplan_throttle_decide(reason, sizeof(reason), ts, &rd);
@@ -1062,10 +1122,34 @@ static int before_batch(ecplan_runner *r, batch_arg *a, backfill_wait *w, bool *
 	}
 }
 
-static int run_backfill(ecplan_runner *r, const ecplan_catalog *cat, int step_index,
+/* The catalog of the first change of table t. */
+static const ecplan_catalog *table_catalog(const ecplan_runner *r, const catalogs *cs, int t)
+{
+	for (size_t i = 0; i < cs->n; i++)
+		if (ecplan_plan_change(r->plan, i)->table_index == t)
+			return cs->cats[i];
+	return cs->cats[0];
+}
+
+/* Rows to fill in every table of the plan (-1: unknown). */
+static long long estimate_all(ecplan_runner *r, const catalogs *cs)
+{
+	long long sum = 0;
+	for (size_t t = 0; t < (r->plan->ntables ? r->plan->ntables : 1); t++) {
+		long long n = estimate_rows(r, table_catalog(r, cs, (int)t));
+		if (n < 0)
+			return -1;
+		sum += n;
+	}
+	return sum;
+}
+
+static int run_backfill(ecplan_runner *r, const catalogs *cs, int table, int step_index, bool first_walk,
 			ecplan_error *err)
 {
-	batch_arg a = { .cat = cat, .size = r->plan->backfill.batch_size, .step_index = step_index };
+	const ecplan_catalog *cat = table_catalog(r, cs, table);
+	batch_arg a = { .cat = cat, .cs = cs, .table = table, .size = r->plan->backfill.batch_size,
+			.step_index = step_index };
 	int rc;
 	if (cat->nkey == 0)
 		return ecplan_error_set(err, ECPLAN_EPRECONDITION, "the table has no usable key for the backfill");
@@ -1078,7 +1162,7 @@ static int run_backfill(ecplan_runner *r, const ecplan_catalog *cat, int step_in
 		return ecplan_error_set(err, ECPLAN_EPRECONDITION,
 					"the saved backfill cursor does not match the table's key");
 	}
-	long long total = estimate_rows(r, cat);
+	long long total = estimate_all(r, cs);
 	if (a.cursor && !same_settings && !key_text_is_stable(cat)) {
 		/* Saved by an older release, as text in that session's DateStyle,
 		 * TimeZone, ...: read under ours it could point elsewhere and skip
@@ -1095,7 +1179,7 @@ static int run_backfill(ecplan_runner *r, const ecplan_catalog *cat, int step_in
 		a.ncursor = 0;
 	}
 	if (r->row->rows_total < 0 || !a.cursor)
-		ecplan_state_set_rows_total(r->conn, r->plan->name, total, !a.cursor, NULL);
+		ecplan_state_set_rows_total(r->conn, r->plan->name, total, !a.cursor && first_walk, NULL);
 	if ((rc = reload(r, err)) < 0)
 		goto done;
 	long long done_rows = r->row->rows_done, run_rows = 0;
@@ -1175,11 +1259,15 @@ done:
 }
 
 /* Runs steps[from..] of a phase (or of its undo). */
-static int run_steps(ecplan_runner *r, const ecplan_steps *steps, const ecplan_catalog *cat,
+static int run_steps(ecplan_runner *r, const ecplan_steps *steps, const catalogs *cs,
 		     ecplan_phase phase, bool undo, int from, ecplan_error *err)
 {
 	for (int i = from; i < (int)steps->count; i++) {
 		const ecplan_step *st = &steps->items[i];
+		bool first_walk = true;
+		for (int k = 0; k < i; k++)
+			first_walk &= steps->items[k].kind != ECPLAN_STEP_BACKFILL;
+		r->table = st->target;
 		double t0 = now_s();
 		ddl_arg a = { st, i + 1, r->plan->safety.statement_timeout_ms, false, phase };
 		char what[200];
@@ -1192,7 +1280,7 @@ static int run_steps(ecplan_runner *r, const ecplan_steps *steps, const ecplan_c
 			return interrupted(r, ECPLAN_ERR, err);
 		switch (st->kind) {
 		case ECPLAN_STEP_BACKFILL:
-			rc = run_backfill(r, cat, i + 1, err);
+			rc = run_backfill(r, cs, st->target, i + 1, first_walk, err);
 			break;
 		case ECPLAN_STEP_VERIFY:
 			rc = run_verify(r, st, phase, err);
@@ -1223,16 +1311,25 @@ static int run_steps(ecplan_runner *r, const ecplan_steps *steps, const ecplan_c
 
 /* ---- phases ----------------------------------------------------------- */
 
-static int load_catalog(ecplan_runner *r, ecplan_catalog **cat, ecplan_error *err)
+/* The catalog of every change of the plan. */
+static int load_catalogs(ecplan_runner *r, catalogs *cs, ecplan_error *err)
 {
-	int rc = ecplan_catalog_load(cat, r->conn, r->plan, err);
-	if (rc == 0 && !(*cat)->table_exists) {
-		ecplan_error_set(err, ECPLAN_EPRECONDITION, "table %s.%s does not exist", r->plan->schema,
-				 r->plan->table);
-		ecplan_error_hint(err, "check \"table\" in the plan (names are case-sensitive) and --db");
-		return ECPLAN_EPRECONDITION;
+	size_t n = r->plan->nchanges ? r->plan->nchanges : 1;
+	cs->cats = ecplan_xcalloc(n, sizeof(*cs->cats));
+	cs->n = n;
+	for (size_t i = 0; i < n; i++) {
+		const ecplan_plan *c = ecplan_plan_change(r->plan, i);
+		int rc = ecplan_catalog_load(&cs->cats[i], r->conn, c, err);
+		if (rc == 0 && !cs->cats[i]->table_exists) {
+			ecplan_error_set(err, ECPLAN_EPRECONDITION, "table %s.%s does not exist", c->schema,
+					 c->table);
+			ecplan_error_hint(err, "check \"table\" in the plan (names are case-sensitive) and --db");
+			return ECPLAN_EPRECONDITION;
+		}
+		if (rc < 0)
+			return rc;
 	}
-	return rc;
+	return 0;
 }
 
 static int record_failure(ecplan_runner *r, ecplan_phase phase, const ecplan_error *e)
@@ -1264,10 +1361,14 @@ static int record_failure(ecplan_runner *r, ecplan_phase phase, const ecplan_err
  * schema ecplan would leave the trigger calling the old one (a switch that
  * silently switches nothing).
  */
-static int check_function_schema(ecplan_runner *r, const ecplan_catalog *cat, ecplan_error *err)
+static int check_function_schema(ecplan_runner *r, const catalogs *cs, ecplan_error *err)
 {
+	/* Plans with several changes came after schema ecplan: the first
+	 * change's trigger is the one an older release could have made. */
+	const ecplan_catalog *cat = cs->cats[0];
 	char oid[16], *nsp = NULL;
-	char *tn = ecplan_render_trigger_name(r->plan), *fn = ecplan_render_function_name(r->plan);
+	const ecplan_plan *c0 = ecplan_plan_change(r->plan, 0);
+	char *tn = ecplan_render_trigger_name(c0), *fn = ecplan_render_function_name(c0);
 	snprintf(oid, sizeof(oid), "%u", cat->table_oid);
 	const char *params[2] = { oid, tn };
 	int rc = ecplan_db_query_value(&nsp, r->conn,
@@ -1292,22 +1393,23 @@ static int check_function_schema(ecplan_runner *r, const ecplan_catalog *cat, ec
 
 static int run_phase(ecplan_runner *r, ecplan_phase phase, ecplan_error *err)
 {
-	ecplan_catalog *cat = NULL;
+	catalogs cs = { NULL, 0 };
 	ecplan_checklist checks = { NULL, 0 };
 	ecplan_steps steps;
 	char ev[32];
 	int rc;
 	bool resume = r->row->running == phase;
 	memset(&steps, 0, sizeof(steps));
-	if ((rc = load_catalog(r, &cat, err)) < 0)
+	r->table = 0;
+	if ((rc = load_catalogs(r, &cs, err)) < 0)
 		goto done;
 	if ((phase == ECPLAN_PHASE_SWITCH || phase == ECPLAN_PHASE_CONTRACT) &&
-	    (rc = check_function_schema(r, cat, err)) < 0)
+	    (rc = check_function_schema(r, &cs, err)) < 0)
 		goto done;
-	ecplan_render_phase(&steps, r->plan, cat, phase);
+	ecplan_render_plan_phase(&steps, r->plan, cats_of(&cs), phase);
 	if (!resume || r->row->step == 0) {
-		if ((rc = ecplan_precheck_phase(&checks, r->conn, r->plan, cat, phase,
-						r->row->seconds_since_switch, err)) < 0)
+		if ((rc = ecplan_precheck_plan(&checks, r->conn, r->plan, cats_of(&cs), phase,
+					       r->row->seconds_since_switch, err)) < 0)
 			goto done;
 		if ((rc = ecplan_checklist_result(&checks, phase, err)) < 0) {
 			log_event(r, "precondition", phase, NULL, "%s: %s", err->message, err->detail);
@@ -1337,7 +1439,7 @@ static int run_phase(ecplan_runner *r, ecplan_phase phase, ecplan_error *err)
 		info(r, "%s: resuming at step %d of %zu", ecplan_phase_name(phase), r->row->step + 1,
 		     steps.count);
 	}
-	if ((rc = run_steps(r, &steps, cat, phase, false, r->row->step, err)) < 0)
+	if ((rc = run_steps(r, &steps, &cs, phase, false, r->row->step, err)) < 0)
 		goto done;
 	ecplan_event_name(ev, sizeof(ev), phase, "after");
 	if ((rc = fire(r, ev, phase, r->row->phase_attempt, true, NULL, err)) < 0)
@@ -1356,7 +1458,7 @@ done:
 	}
 	ecplan_checklist_release(&checks);
 	ecplan_steps_release(&steps);
-	ecplan_catalog_free(cat);
+	catalogs_free(&cs);
 	return rc;
 }
 
@@ -1431,28 +1533,33 @@ static ecplan_phase undo_next(const ecplan_plan_row *row, ecplan_state to)
 
 static int undo_phase(ecplan_runner *r, ecplan_phase phase, ecplan_state to, ecplan_error *err)
 {
-	ecplan_catalog *cat = NULL;
+	catalogs cs = { NULL, 0 };
 	ecplan_steps steps;
 	int rc;
 	memset(&steps, 0, sizeof(steps));
-	if ((rc = load_catalog(r, &cat, err)) < 0)
+	r->table = 0;
+	if ((rc = load_catalogs(r, &cs, err)) < 0)
 		goto done;
-	if (phase == ECPLAN_PHASE_CONTRACT) {
-		if (!cat->column_exists) {
+	for (size_t i = 0; i < cs.n; i++) {
+		const ecplan_plan *c = ecplan_plan_change(r->plan, i);
+		/* Contract stopped before its drop step: nothing of it to undo. A
+		 * plan with several tables drops one table's columns at a time:
+		 * once any is gone, the contract can only go forward. */
+		if (phase == ECPLAN_PHASE_CONTRACT && !cs.cats[i]->column_exists) {
 			rc = ecplan_error_set(err, ECPLAN_EIMPOSSIBLE,
-					      "contract already dropped \"%s\"; it cannot be rolled back",
-					      r->plan->column);
+					      "contract already dropped \"%s\"; it cannot be rolled back", c->column);
+			if (r->plan->nchanges > 1)
+				ecplan_error_hint(err, "run \"ecplan advance\" to finish the contract");
 			goto done;
 		}
-		/* Contract stopped before its drop step: nothing of it to undo. */
+		if (phase == ECPLAN_PHASE_EXPAND && cs.cats[i]->new_column_exists && !cs.cats[i]->new_column_is_ours) {
+			rc = ecplan_error_set(err, ECPLAN_EPRECONDITION,
+					      "column \"%s\" was not added by plan \"%s\"; not dropping it",
+					      c->new_column, r->plan->name);
+			goto done;
+		}
 	}
-	if (phase == ECPLAN_PHASE_EXPAND && cat->new_column_exists && !cat->new_column_is_ours) {
-		rc = ecplan_error_set(err, ECPLAN_EPRECONDITION,
-				      "column \"%s\" was not added by plan \"%s\"; not dropping it",
-				      r->plan->new_column, r->plan->name);
-		goto done;
-	}
-	if (phase == ECPLAN_PHASE_SWITCH && (rc = check_function_schema(r, cat, err)) < 0)
+	if (phase == ECPLAN_PHASE_SWITCH && (rc = check_function_schema(r, &cs, err)) < 0)
 		goto done;
 	bool resume = r->row->running == phase && r->row->rolling_back;
 	if (!resume) {
@@ -1465,8 +1572,8 @@ static int undo_phase(ecplan_runner *r, ecplan_phase phase, ecplan_state to, ecp
 					   ecplan_phase_name(phase))) < 0) {
 		goto done;
 	}
-	ecplan_render_undo(&steps, r->plan, cat, phase);
-	if ((rc = run_steps(r, &steps, cat, phase, true, r->row->step, err)) < 0)
+	ecplan_render_plan_undo(&steps, r->plan, cats_of(&cs), phase);
+	if ((rc = run_steps(r, &steps, &cs, phase, true, r->row->step, err)) < 0)
 		goto done;
 	ecplan_state result = ecplan_phase_undone_to(phase);
 	if (result == ECPLAN_STATE_PLANNED && to == ECPLAN_STATE_PLANNED)
@@ -1483,7 +1590,7 @@ done:
 		record_failure(r, phase, err);
 	}
 	ecplan_steps_release(&steps);
-	ecplan_catalog_free(cat);
+	catalogs_free(&cs);
 	return rc;
 }
 

@@ -262,8 +262,17 @@ static ecplan_plan_row *row_from(const PGresult *res, int r)
 	row->throttled_seconds = atof(PQgetvalue(res, r, 20));
 	/* What status shows comes from the registered plan, not from a file. */
 	json_t *j = json_loads(row->plan_json ? row->plan_json : "{}", 0, NULL);
-	json_t *change = json_object_get(j, "change");
-	row->table_name = ecplan_xstrdup(json_string_value(json_object_get(j, "table")));
+	json_t *change = json_object_get(j, "change"), *changes = json_object_get(j, "changes");
+	const char *table = json_string_value(json_object_get(j, "table"));
+	/* "changes": the single-change fields hold its only change; with
+	 * several they stay NULL (status lists them in "changes"). */
+	if (!change && json_array_size(changes) == 1)
+		change = json_array_get(changes, 0);
+	if (change && json_string_value(json_object_get(change, "table")))
+		table = json_string_value(json_object_get(change, "table"));
+	if (!table && json_array_size(changes) > 0)
+		table = json_string_value(json_object_get(json_array_get(changes, 0), "table"));
+	row->table_name = ecplan_xstrdup(table);
 	row->column = ecplan_xstrdup(json_string_value(json_object_get(change, "column")));
 	row->new_column = ecplan_xstrdup(json_string_value(json_object_get(change, "new_column")));
 	json_decref(j);

@@ -45,6 +45,8 @@ BEGIN
     NEW."body_clean" := (SELECT (replace(body, '$ecplan$', '')) FROM (SELECT NEW.*) AS ecplan_row);
   ELSIF NEW."body_clean" IS DISTINCT FROM OLD."body_clean" THEN
     NEW."body" := NEW."body_clean";
+  ELSIF NEW."body_clean" IS NULL THEN
+    NEW."body_clean" := (SELECT (replace(body, '$ecplan$', '')) FROM (SELECT NEW.*) AS ecplan_row);
   END IF;
   RETURN NEW;
 END
@@ -126,6 +128,8 @@ BEGIN
     END IF;
   ELSIF NEW."body_clean" IS DISTINCT FROM OLD."body_clean" THEN
     NEW."body" := NEW."body_clean";
+  ELSIF NEW."body_clean" IS NULL THEN
+    NEW."body_clean" := (SELECT (replace(body, '$ecplan$', '')) FROM (SELECT NEW.*) AS ecplan_row);
   END IF;
   RETURN NEW;
 END

@@ -64,6 +64,8 @@ BEGIN
     NEW."email_normalized" := (SELECT (lower(email)) FROM (SELECT NEW.*) AS ecplan_row);
   ELSIF NEW."email_normalized" IS DISTINCT FROM OLD."email_normalized" THEN
     NEW."email" := NEW."email_normalized";
+  ELSIF NEW."email_normalized" IS NULL THEN
+    NEW."email_normalized" := (SELECT (lower(email)) FROM (SELECT NEW.*) AS ecplan_row);
   END IF;
   RETURN NEW;
 END
@@ -189,6 +191,8 @@ BEGIN
     END IF;
   ELSIF NEW."email_normalized" IS DISTINCT FROM OLD."email_normalized" THEN
     NEW."email" := NEW."email_normalized";
+  ELSIF NEW."email_normalized" IS NULL THEN
+    NEW."email_normalized" := (SELECT (lower(email)) FROM (SELECT NEW.*) AS ecplan_row);
   END IF;
   RETURN NEW;
 END

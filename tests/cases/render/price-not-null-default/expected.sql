@@ -47,6 +47,8 @@ BEGIN
     NEW."price_numeric" := (SELECT (round(price::numeric, 2)) FROM (SELECT NEW.*) AS ecplan_row);
   ELSIF NEW."price_numeric" IS DISTINCT FROM OLD."price_numeric" THEN
     NEW."price" := (SELECT (price_numeric::float8) FROM (SELECT NEW.*) AS ecplan_row);
+  ELSIF NEW."price_numeric" IS NULL THEN
+    NEW."price_numeric" := (SELECT (round(price::numeric, 2)) FROM (SELECT NEW.*) AS ecplan_row);
   END IF;
   RETURN NEW;
 END
@@ -150,6 +152,8 @@ BEGIN
     END IF;
   ELSIF NEW."price_numeric" IS DISTINCT FROM OLD."price_numeric" THEN
     NEW."price" := (SELECT (price_numeric::float8) FROM (SELECT NEW.*) AS ecplan_row);
+  ELSIF NEW."price_numeric" IS NULL THEN
+    NEW."price_numeric" := (SELECT (round(price::numeric, 2)) FROM (SELECT NEW.*) AS ecplan_row);
   END IF;
   RETURN NEW;
 END

@@ -46,6 +46,8 @@ BEGIN
     NEW."full_name" := NEW."name";
   ELSIF NEW."full_name" IS DISTINCT FROM OLD."full_name" THEN
     NEW."name" := NEW."full_name";
+  ELSIF NEW."full_name" IS NULL THEN
+    NEW."full_name" := NEW."name";
   END IF;
   RETURN NEW;
 END
@@ -127,6 +129,8 @@ BEGIN
     END IF;
   ELSIF NEW."full_name" IS DISTINCT FROM OLD."full_name" THEN
     NEW."name" := NEW."full_name";
+  ELSIF NEW."full_name" IS NULL THEN
+    NEW."full_name" := NEW."name";
   END IF;
   RETURN NEW;
 END

@@ -47,6 +47,8 @@ BEGIN
     NEW."Naïve ""New"" Col" := CAST(NEW."naïve col" AS text);
   ELSIF NEW."Naïve ""New"" Col" IS DISTINCT FROM OLD."Naïve ""New"" Col" THEN
     NEW."naïve col" := CAST(NEW."Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown);
+  ELSIF NEW."Naïve ""New"" Col" IS NULL THEN
+    NEW."Naïve ""New"" Col" := CAST(NEW."naïve col" AS text);
   END IF;
   RETURN NEW;
 END
@@ -151,6 +153,8 @@ BEGIN
     END IF;
   ELSIF NEW."Naïve ""New"" Col" IS DISTINCT FROM OLD."Naïve ""New"" Col" THEN
     NEW."naïve col" := CAST(NEW."Naïve ""New"" Col" AS /* type of "naïve col", known with --db */ unknown);
+  ELSIF NEW."Naïve ""New"" Col" IS NULL THEN
+    NEW."Naïve ""New"" Col" := CAST(NEW."naïve col" AS text);
   END IF;
   RETURN NEW;
 END

@@ -45,6 +45,8 @@ BEGIN
     NEW."quantity_big" := CAST(NEW."quantity" AS bigint);
   ELSIF NEW."quantity_big" IS DISTINCT FROM OLD."quantity_big" THEN
     NEW."quantity" := CAST(NEW."quantity_big" AS /* type of "quantity", known with --db */ unknown);
+  ELSIF NEW."quantity_big" IS NULL THEN
+    NEW."quantity_big" := CAST(NEW."quantity" AS bigint);
   END IF;
   RETURN NEW;
 END
@@ -127,6 +129,8 @@ BEGIN
     END IF;
   ELSIF NEW."quantity_big" IS DISTINCT FROM OLD."quantity_big" THEN
     NEW."quantity" := CAST(NEW."quantity_big" AS /* type of "quantity", known with --db */ unknown);
+  ELSIF NEW."quantity_big" IS NULL THEN
+    NEW."quantity_big" := CAST(NEW."quantity" AS bigint);
   END IF;
   RETURN NEW;
 END
