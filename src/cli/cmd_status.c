@@ -83,10 +83,12 @@ json_t *cli_status_json(PGconn *conn, const ecplan_plan_row *row)
 			       "percent", (double)((long long)(percent * 10)) / 10.0,
 			       "rows_per_second", rate >= 0 ? json_real((double)(long long)rate) : json_null(),
 			       "eta_seconds", eta >= 0 ? json_integer((json_int_t)eta) : json_null());
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:o, s:o, s:I, s:o, s:s}",
+	/* A plan with several changes lists them in "changes"; its
+	 * single-change fields are null. */
+	json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:s, s:o, s:b, s:o, s:o, s:I, s:o, s:s}",
 			      "name", row->name, "table", row->table_name ? row->table_name : "",
-			      "column", row->column ? row->column : "",
-			      "new_column", row->new_column ? row->new_column : "",
+			      "column", row->column ? json_string(row->column) : json_null(),
+			      "new_column", row->new_column ? json_string(row->new_column) : json_null(),
 			      "phase", ecplan_state_name(row->state),
 			      "next", next != ECPLAN_PHASE_NONE ? json_string(ecplan_phase_name(next)) : json_null(),
 			      "running", held,
