@@ -38,6 +38,10 @@ typedef enum ecplan_dep_slot {
 	ECPLAN_SLOT_UNDO_SYNC,      /* stmts: in the transaction that removes the sync trigger */
 	ECPLAN_SLOT_EXPAND_STEPS,   /* steps: after the add-column step */
 	ECPLAN_SLOT_UNDO_BACKFILL,  /* steps: undoing the backfill phase */
+	/* Across the tables of a plan with several changes: */
+	ECPLAN_SLOT_BACKFILL_LATE,  /* steps: after every table's backfill and index builds */
+	ECPLAN_SLOT_UNDO_BACKFILL_FIRST, /* steps: undoing backfill, before any table's own undo */
+	ECPLAN_SLOT_CONTRACT_FK_DROP, /* stmts: in the contract transaction, before any CONTRACT_DROP */
 	ECPLAN_SLOT_COUNT
 } ecplan_dep_slot;
 
@@ -119,6 +123,10 @@ char *ecplan_dep_compile(PGconn *conn, const char *sql);
  * timeout (a full read), rolled back; *out the value (malloc'ed, NULL for
  * NULL). Returns the server's message on failure (malloc'ed), else NULL. */
 char *ecplan_dep_read_value(PGconn *conn, const char *sql, char **out);
+/* True when d is a foreign key from the column whose copy references a key
+ * the same plan changes (dep_fkey.c): its table contracts together with the
+ * referenced one. */
+bool ecplan_dep_follows_key(const ecplan_dep *d);
 /* True when the plan lists fn ("schema.name") in change.functions. */
 bool ecplan_dep_function_listed(const ecplan_plan *plan, const char *fn);
 

@@ -21,6 +21,8 @@ typedef struct ecplan_dep {
 	char *comment;         /* its comment (obj_description), or NULL */
 	bool validated;        /* constraints: the original is validated */
 	char *extra;           /* kind-specific text (see the kind's unit) */
+	char *other_table;     /* an object on two tables (a foreign key): the other one, quoted and
+				* qualified, locked before this table (the referenced table first) */
 	long number;           /* kind-specific number */
 } ecplan_dep;
 

@@ -135,7 +135,14 @@ typedef struct ecplan_plan {
 	int table_index;   /* which of the plan's tables (0-based, order of first mention) */
 	size_t ntables;    /* how many tables the plan changes */
 	char json_path[32]; /* "$.change" or "$.changes[i]": where errors point */
+	const struct ecplan_plan *root; /* a sub-plan's parent; NULL otherwise */
 } ecplan_plan;
+
+/* The whole plan a change belongs to (plan itself when it is not a sub-plan). */
+static inline const ecplan_plan *ecplan_plan_root(const ecplan_plan *plan)
+{
+	return plan->root ? plan->root : plan;
+}
 
 /* Change i (0 <= i < nchanges): plan itself when it has one change. */
 const ecplan_plan *ecplan_plan_change(const ecplan_plan *plan, size_t i);

@@ -497,13 +497,7 @@ static int load_dependents(ecplan_catalog *cat, PGconn *conn, const char *oid, c
 		" FROM pg_catalog.pg_inherits ih"
 		" JOIN pg_catalog.pg_attribute a ON a.attrelid = ih.inhrelid AND a.attnum = $2::int2"
 		" WHERE ih.inhrelid = $1::oid AND a.attinhcount > 0"
-		/* Foreign keys that reference the column, and that it is part of. */
-		" UNION ALL"
-		" SELECT 'foreign key ' || quote_ident(c.conname) || ' on ' || " QUALNAME("c.conrelid")
-		"        || ' (references this column)'"
-		" FROM pg_catalog.pg_constraint c"
-		" WHERE c.contype = 'f' AND c.confrelid = $1::oid AND $2::int2 = ANY (c.confkey)"
-		"   AND c.conparentid = 0"
+		/* Foreign keys that reference the column: dep_fkey_in.c. */
 		/* Extended statistics on the column. */
 		" UNION ALL"
 		" SELECT 'statistics object ' || quote_ident(sn.nspname) || '.' || quote_ident(s.stxname)"

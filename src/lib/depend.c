@@ -15,6 +15,7 @@
 extern const ecplan_dep_kind ecplan_dep_column;
 extern const ecplan_dep_kind ecplan_dep_check;
 extern const ecplan_dep_kind ecplan_dep_fkey;
+extern const ecplan_dep_kind ecplan_dep_fkey_in;
 extern const ecplan_dep_kind ecplan_dep_trigger;
 extern const ecplan_dep_kind ecplan_dep_function;
 extern const ecplan_dep_kind ecplan_dep_refused;
@@ -25,6 +26,7 @@ const ecplan_dep_kind *const ecplan_dep_kinds[] = {
 	&ecplan_dep_column,
 	&ecplan_dep_check,
 	&ecplan_dep_fkey,
+	&ecplan_dep_fkey_in,
 	&ecplan_dep_trigger,
 	&ecplan_dep_function,
 	&ecplan_dep_refused,
@@ -53,6 +55,7 @@ void ecplan_inventory_release(ecplan_inventory *inv)
 		free(d->refusal);
 		free(d->comment);
 		free(d->extra);
+		free(d->other_table);
 	}
 	free(inv->items);
 	inv->items = NULL;

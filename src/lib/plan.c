@@ -723,6 +723,7 @@ static void share_parent(ecplan_plan *plan)
 		sub->functions_ignored = own.functions_ignored;
 		sub->nfunctions_ignored = own.nfunctions_ignored;
 		sub->changes = NULL;
+		sub->root = plan;
 		sub->is_sub = true;
 		sub->change_index = own.change_index;
 		sub->table_index = own.table_index;

@@ -923,7 +923,10 @@ static void render_contract(ecplan_steps *out, const group *g)
 	free(fn);
 	/* What depends on the old columns is dropped by name first (an object
 	 * ecplan does not know about then stops the DROP COLUMN, which has no
-	 * CASCADE), a sequence a column owns moves to the new one. */
+	 * CASCADE), foreign keys before the rest; a sequence a column owns moves
+	 * to the new one. */
+	for (size_t i = 0; i < g->n; i++)
+		ecplan_depend_render(out, step_at(out, at), g->ch[i], g->cat[i], ECPLAN_SLOT_CONTRACT_FK_DROP);
 	for (size_t i = 0; i < g->n; i++)
 		ecplan_depend_render(out, step_at(out, at), g->ch[i], g->cat[i], ECPLAN_SLOT_CONTRACT_DROP);
 	for (size_t i = 0; i < g->n; i++)
@@ -1027,30 +1030,144 @@ static void render_group(ecplan_steps *out, const group *g, ecplan_phase phase, 
 	}
 }
 
+/* Prefixes the names of steps[from..] with their table when the plan has
+ * several, and records it as their target. */
+static void name_steps(ecplan_steps *out, size_t from, const ecplan_plan *plan, const ecplan_plan *tp)
+{
+	for (size_t i = from; i < out->count; i++) {
+		out->items[i].target = tp->table_index;
+		if (plan->ntables <= 1)
+			continue;
+		char *name = ecplan_xstrfmt("%s.%s: %s", tp->schema, tp->table, out->items[i].name);
+		free(out->items[i].name);
+		out->items[i].name = name;
+	}
+}
+
+/* Work across the tables of a plan: a slot of every change, in plan order. */
+static void render_across(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *const *cats,
+			  ecplan_dep_slot slot)
+{
+	for (size_t i = 0; cats && i < (plan->nchanges ? plan->nchanges : 1); i++) {
+		size_t from = out->count;
+		const ecplan_plan *c = ecplan_plan_change(plan, i);
+		ecplan_depend_render(out, NULL, c, cats[i], slot);
+		name_steps(out, from, plan, c);
+	}
+}
+
+/* Whether table t of the plan has a foreign key that follows a key the plan
+ * changes (it contracts together with the referenced table). */
+static bool table_follows(const ecplan_plan *plan, const ecplan_catalog *const *cats, int t)
+{
+	for (size_t i = 0; cats && i < plan->nchanges; i++) {
+		if (ecplan_plan_change(plan, i)->table_index != t || !cats[i])
+			continue;
+		for (size_t k = 0; k < cats[i]->deps.count; k++)
+			if (ecplan_dep_follows_key(&cats[i]->deps.items[k]))
+				return true;
+	}
+	return false;
+}
+
+/*
+ * Contract of a plan whose foreign keys follow a key it changes: every
+ * table in ONE transaction, so that no moment exists where a foreign key
+ * references a dropped key. Referenced tables are locked first (their
+ * triggers dropped first), then the tables whose keys point at them; the
+ * old foreign keys are dropped before any key is swapped.
+ */
+static void render_contract_linked(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *const *cats)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	size_t nt = plan->ntables, nc = plan->nchanges;
+	group *gs = ecplan_xcalloc(nt, sizeof(*gs));
+	int *order = ecplan_xcalloc(nt, sizeof(*order));
+	size_t no = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t t = 0; t < nt; t++)
+			if (table_follows(plan, cats, (int)t) == (pass == 1))
+				order[no++] = (int)t;
+	for (size_t k = 0; k < nt; k++) {
+		size_t from = out->count;
+		group_of(&gs[order[k]], plan, cats, order[k]);
+		note_down_type(out, &gs[order[k]]);
+		add_verify(out, &gs[order[k]]);
+		name_steps(out, from, plan, gs[order[k]].ch[0]);
+	}
+	const ecplan_plan *first = ecplan_plan_change(plan, 0);
+	ecplan_step *st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "%sdrop old columns of every table",
+					   first->contract.archive ? "archive and " : "");
+	size_t at = out->count - 1;
+	st->target = order[0];
+	for (size_t i = 0; first->contract.archive && i < nc; i++)
+		add_archive(st, ecplan_plan_change(plan, i), cats[i], i == 0);
+	for (size_t k = 0; k < nt; k++) {
+		const ecplan_plan *tp = gs[order[k]].ch[0];
+		char *tn = ecplan_render_trigger_name(tp), *fn = ecplan_render_function_name(tp);
+		ecplan_strbuf_adds(&sb, "DROP TRIGGER ");
+		ecplan_sql_ident(&sb, tn);
+		ecplan_strbuf_adds(&sb, " ON ");
+		table_ref(&sb, tp);
+		ecplan_step_add_stmt(step_at(out, at), ecplan_strbuf_detach(&sb), LOCK_AE_META);
+		ecplan_strbuf_adds(&sb, "DROP FUNCTION ");
+		function_ref(&sb, fn);
+		ecplan_strbuf_adds(&sb, "()");
+		ecplan_step_add_stmt(step_at(out, at), ecplan_strbuf_detach(&sb), LOCK_NONE);
+		free(tn);
+		free(fn);
+	}
+	static const ecplan_dep_slot slots[] = { ECPLAN_SLOT_CONTRACT_FK_DROP, ECPLAN_SLOT_CONTRACT_DROP };
+	for (size_t s = 0; s < 2; s++)
+		for (size_t k = 0; k < nt; k++)
+			for (size_t i = 0; i < gs[order[k]].n; i++)
+				ecplan_depend_render(out, step_at(out, at), gs[order[k]].ch[i], gs[order[k]].cat[i], slots[s]);
+	for (size_t k = 0; k < nt; k++)
+		for (size_t i = 0; i < gs[order[k]].n; i++)
+			drop_old_column(step_at(out, at), gs[order[k]].ch[i], gs[order[k]].cat[i]);
+	for (size_t k = 0; k < nt; k++)
+		for (size_t i = 0; i < gs[order[k]].n; i++)
+			ecplan_depend_render(out, step_at(out, at), gs[order[k]].ch[i], gs[order[k]].cat[i],
+					     ECPLAN_SLOT_CONTRACT_AFTER);
+	for (size_t k = 0; k < nt; k++)
+		group_release(&gs[k]);
+	free(gs);
+	free(order);
+	ecplan_strbuf_release(&sb);
+}
+
 /*
  * Every table of the plan in turn, in the order the plan first names them
  * (undone in the same order). With several tables each step's name starts
- * with its table.
+ * with its table. What spans tables (foreign keys that follow a key the
+ * plan changes) comes after every table's backfill, before any table's own
+ * undo of it, and makes the contract one transaction.
  */
 static void render_plan(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *const *cats,
 			ecplan_phase phase, bool undo)
 {
 	memset(out, 0, sizeof(*out));
+	bool linked = false;
+	for (size_t t = 0; t < plan->ntables; t++)
+		linked |= table_follows(plan, cats, (int)t);
+	if (undo && phase == ECPLAN_PHASE_BACKFILL)
+		render_across(out, plan, cats, ECPLAN_SLOT_UNDO_BACKFILL_FIRST);
+	if (!undo && phase == ECPLAN_PHASE_CONTRACT && linked && plan->ntables > 1) {
+		render_contract_linked(out, plan, cats);
+		return;
+	}
 	for (size_t t = 0; t < (plan->ntables ? plan->ntables : 1); t++) {
 		group g;
 		size_t from = out->count;
 		group_of(&g, plan, cats, (int)t);
-		if (g.n)
+		if (g.n) {
 			render_group(out, &g, phase, undo);
-		for (size_t i = from; i < out->count; i++)
-			out->items[i].target = (int)t;
-		for (size_t i = from; plan->ntables > 1 && i < out->count; i++) {
-			char *name = ecplan_xstrfmt("%s.%s: %s", g.ch[0]->schema, g.ch[0]->table, out->items[i].name);
-			free(out->items[i].name);
-			out->items[i].name = name;
+			name_steps(out, from, plan, g.ch[0]);
 		}
 		group_release(&g);
 	}
+	if (!undo && phase == ECPLAN_PHASE_BACKFILL)
+		render_across(out, plan, cats, ECPLAN_SLOT_BACKFILL_LATE);
 }
 
 void ecplan_render_plan_phase(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *const *cats,

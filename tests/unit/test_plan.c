@@ -178,11 +178,14 @@ static void test_example_plans_parse(void **state)
 		char *stem = ecplan_xstrfmt("%s.json", plan->name);
 		assert_string_equal(stem, names[i]);
 		free(stem);
-		assert_non_null(plan->schema);
-		assert_non_null(plan->table);
-		assert_non_null(plan->column);
-		assert_non_null(plan->new_column);
-		assert_string_not_equal(plan->column, plan->new_column);
+		for (size_t k = 0; k < plan->nchanges; k++) {
+			const ecplan_plan *c = ecplan_plan_change(plan, k);
+			assert_non_null(c->schema);
+			assert_non_null(c->table);
+			assert_non_null(c->column);
+			assert_non_null(c->new_column);
+			assert_string_not_equal(c->column, c->new_column);
+		}
 		assert_non_null(plan->canonical);
 		assert_non_null(plan->sha256);
 		assert_int_equal(strlen(plan->sha256), 64);
