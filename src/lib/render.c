@@ -1136,6 +1136,30 @@ static void render_contract_linked(ecplan_steps *out, const ecplan_plan *plan, c
 	ecplan_strbuf_release(&sb);
 }
 
+/* Switch (or its undo) of a plan with several tables: every table verified,
+ * then every trigger function replaced in one transaction, so all changes
+ * flip together. */
+static void render_switch_all(ecplan_steps *out, const ecplan_plan *plan, const ecplan_catalog *const *cats,
+			      bool undo)
+{
+	group *gs = ecplan_xcalloc(plan->ntables, sizeof(*gs));
+	for (size_t t = 0; t < plan->ntables; t++) {
+		size_t from = out->count;
+		group_of(&gs[t], plan, cats, (int)t);
+		note_down_type(out, &gs[t]);
+		if (!undo)
+			add_verify(out, &gs[t]);
+		name_steps(out, from, plan, gs[t].ch[0]);
+	}
+	ecplan_step *st = ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "make %s columns of every table authoritative",
+					   undo ? "old" : "new");
+	for (size_t t = 0; t < plan->ntables; t++) {
+		ecplan_step_add_stmt(st, trigger_function(&gs[t], !undo), LOCK_NONE);
+		group_release(&gs[t]);
+	}
+	free(gs);
+}
+
 /*
  * Every table of the plan in turn, in the order the plan first names them
  * (undone in the same order). With several tables each step's name starts
@@ -1154,6 +1178,10 @@ static void render_plan(ecplan_steps *out, const ecplan_plan *plan, const ecplan
 		render_across(out, plan, cats, ECPLAN_SLOT_UNDO_BACKFILL_FIRST);
 	if (!undo && phase == ECPLAN_PHASE_CONTRACT && linked && plan->ntables > 1) {
 		render_contract_linked(out, plan, cats);
+		return;
+	}
+	if (phase == ECPLAN_PHASE_SWITCH && plan->ntables > 1) {
+		render_switch_all(out, plan, cats, undo);
 		return;
 	}
 	for (size_t t = 0; t < (plan->ntables ? plan->ntables : 1); t++) {

@@ -1018,6 +1018,101 @@ static void test_operational_paths(void **state)
 		assert_false(ecplan_plan_path_is_operational(defining[i]));
 }
 
+
+/* "changes": sub-plans sharing the parent's settings, tables numbered in
+ * order of first mention, each change's own table or the plan's. */
+static void test_changes(void **state)
+{
+	(void)state;
+	ecplan_plan *p = parse_ok(
+		"{\"format\": \"ecplan/v1\", \"name\": \"m\", \"table\": \"public.a\","
+		" \"backfill\": {\"batch_size\": 77},"
+		" \"changes\": [{\"column\": \"x\", \"new_column\": \"x2\"},"
+		"  {\"table\": \"s.b\", \"column\": \"y\", \"new_column\": \"y2\", \"type\": \"bigint\"},"
+		"  {\"column\": \"z\", \"new_column\": \"z2\", \"not_null\": true}]}");
+	assert_int_equal(p->nchanges, 3);
+	assert_int_equal(p->ntables, 2);
+	assert_null(p->column);
+	const ecplan_plan *c0 = ecplan_plan_change(p, 0), *c1 = ecplan_plan_change(p, 1),
+			  *c2 = ecplan_plan_change(p, 2);
+	assert_string_equal(c0->table, "a");
+	assert_string_equal(c1->schema, "s");
+	assert_string_equal(c1->table, "b");
+	assert_string_equal(c1->type, "bigint");
+	assert_int_equal(c0->table_index, 0);
+	assert_int_equal(c1->table_index, 1);
+	assert_int_equal(c2->table_index, 0);
+	assert_int_equal(c2->change_index, 2);
+	assert_true(c2->not_null);
+	assert_string_equal(c1->json_path, "$.changes[1]");
+	/* Shared, not copied: the parent's settings and name. */
+	assert_int_equal(c1->backfill.batch_size, 77);
+	assert_ptr_equal(c1->name, p->name);
+	assert_ptr_equal(ecplan_plan_root(c1), p);
+	assert_ptr_equal(ecplan_plan_table_first(p, 1), c1);
+	ecplan_plan_free(p);
+
+	/* One entry is the same as "change" (its own table wins). */
+	p = parse_ok("{\"format\": \"ecplan/v1\", \"name\": \"m\","
+		     " \"changes\": [{\"table\": \"t\", \"column\": \"x\", \"new_column\": \"x2\"}]}");
+	assert_int_equal(p->nchanges, 1);
+	assert_null(p->changes);
+	assert_string_equal(p->table, "t");
+	assert_string_equal(p->column, "x");
+	assert_ptr_equal(ecplan_plan_change(p, 0), p);
+	ecplan_plan_free(p);
+}
+
+static void expect_error_at(const char *text, const char *path)
+{
+	ecplan_diags d = parse_bad(text);
+	bool found = false;
+	for (size_t i = 0; i < d.count; i++)
+		found |= !strcmp(d.items[i].path, path);
+	if (!found)
+		fail_msg("no error at %s for %s (first: %s %s)", path, text, d.count ? d.items[0].path : "-",
+			 d.count ? d.items[0].message : "-");
+	ecplan_diags_release(&d);
+}
+
+static void test_changes_errors(void **state)
+{
+	(void)state;
+	const char *head = "{\"format\": \"ecplan/v1\", \"name\": \"m\", \"table\": \"t\", ";
+	char buf[512];
+#define BAD(tail, path) do { snprintf(buf, sizeof(buf), "%s%s}", head, tail); expect_error_at(buf, path); } while (0)
+	BAD("\"changes\": [{\"column\": \"a\", \"new_column\": \"b\"}, {\"column\": \"a\", \"new_column\": \"c\"}]",
+	    "$.changes[1].column");
+	BAD("\"changes\": [{\"column\": \"a\", \"new_column\": \"b\"}, {\"column\": \"c\", \"new_column\": \"b\"}]",
+	    "$.changes[1].new_column");
+	BAD("\"changes\": [{\"column\": \"a\", \"new_column\": \"b\"}, {\"column\": \"c\", \"new_column\": \"a\"}]",
+	    "$.changes[1].new_column");
+	BAD("\"changes\": [{\"column\": \"a\", \"new_column\": \"b\"}, {\"column\": \"b\", \"new_column\": \"c\"}]",
+	    "$.changes[1].column");
+	BAD("\"changes\": []", "$.changes");
+	BAD("\"changes\": {}", "$.changes");
+	BAD("\"changes\": [3, {\"column\": \"a\", \"new_column\": \"b\"}]", "$.changes[0]");
+	BAD("\"changes\": [{\"column\": \"a\", \"new_column\": \"b\", \"colour\": 1}, {\"column\": \"c\", \"new_column\": \"d\"}]",
+	    "$.changes[0].colour");
+	BAD("\"change\": {\"column\": \"a\", \"new_column\": \"b\"}, \"changes\": [{\"column\": \"c\", \"new_column\": \"d\"}]",
+	    "$.changes");
+#undef BAD
+	/* The same column on two tables is fine. */
+	ecplan_plan *p = parse_ok("{\"format\": \"ecplan/v1\", \"name\": \"m\", \"table\": \"t\", \"changes\": ["
+				  "{\"column\": \"a\", \"new_column\": \"b\"},"
+				  " {\"table\": \"u\", \"column\": \"a\", \"new_column\": \"b\"}]}");
+	assert_int_equal(p->ntables, 2);
+	ecplan_plan_free(p);
+	/* Without a plan table, each change names its own. */
+	expect_error_at("{\"format\": \"ecplan/v1\", \"name\": \"m\", \"changes\": ["
+			"{\"table\": \"t\", \"column\": \"a\", \"new_column\": \"b\"},"
+			" {\"column\": \"c\", \"new_column\": \"d\"}]}", "$.changes[1].table");
+	assert_true(ecplan_plan_path_is_operational("$.changes[3].functions_ignored"));
+	assert_true(ecplan_plan_path_is_operational("$.changes[0].functions_ignored[1]"));
+	assert_false(ecplan_plan_path_is_operational("$.changes[0].column"));
+	assert_false(ecplan_plan_path_is_operational("$.changes[x].functions_ignored"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1042,6 +1137,8 @@ int main(void)
 		cmocka_unit_test(test_throttle_settings),
 		cmocka_unit_test(test_throttle_errors),
 		cmocka_unit_test(test_operational_paths),
+		cmocka_unit_test(test_changes),
+		cmocka_unit_test(test_changes_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -196,7 +196,14 @@ SET statement_timeout = 0;
 SELECT count(*) FILTER (WHERE "display_name" IS DISTINCT FROM ("name") OR "signed_up_at" IS DISTINCT FROM ("created_at")) AS new_differs, count(*) FILTER (WHERE "name" IS DISTINCT FROM ("display_name") OR "created_at" IS DISTINCT FROM ("signed_up_at")) AS old_differs, count(*) FILTER (WHERE ("display_name" IS DISTINCT FROM ("name") AND "name" IS DISTINCT FROM ("display_name")) OR ("signed_up_at" IS DISTINCT FROM ("created_at") AND "created_at" IS DISTINCT FROM ("signed_up_at"))) AS divergent, count(*) AS total FROM "public"."users";
 SET statement_timeout = '300000ms';
 
--- step 2: public.users: make new columns authoritative (in a transaction)
+-- step 2: public.orders: verify no divergent rows (in a transaction)
+-- the phase stops (exit 3) unless divergent = 0
+SET statement_timeout = 0;
+-- lock: ACCESS SHARE (reads and writes continue)
+SELECT count(*) FILTER (WHERE "quantity_big" IS DISTINCT FROM (CAST("quantity" AS bigint))) AS new_differs, count(*) FILTER (WHERE "quantity" IS DISTINCT FROM (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown))) AS old_differs, count(*) FILTER (WHERE "quantity_big" IS DISTINCT FROM (CAST("quantity" AS bigint)) AND "quantity" IS DISTINCT FROM (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown))) AS divergent, count(*) AS total FROM "public"."orders";
+SET statement_timeout = '300000ms';
+
+-- step 3: make new columns of every table authoritative (one transaction)
 -- when a lock is not granted within lock_timeout: ROLLBACK, wait (jittered backoff) and try again, up to 10 times
 BEGIN;
 SET LOCAL lock_timeout = '1000ms';
@@ -250,21 +257,6 @@ BEGIN
   RETURN NEW;
 END
 $ecplan$;
--- ecplan records the step in ecplan.plans here, in the same transaction
-COMMIT;
-
--- step 3: public.orders: verify no divergent rows (in a transaction)
--- the phase stops (exit 3) unless divergent = 0
-SET statement_timeout = 0;
--- lock: ACCESS SHARE (reads and writes continue)
-SELECT count(*) FILTER (WHERE "quantity_big" IS DISTINCT FROM (CAST("quantity" AS bigint))) AS new_differs, count(*) FILTER (WHERE "quantity" IS DISTINCT FROM (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown))) AS old_differs, count(*) FILTER (WHERE "quantity_big" IS DISTINCT FROM (CAST("quantity" AS bigint)) AND "quantity" IS DISTINCT FROM (CAST("quantity_big" AS /* type of "quantity", known with --db */ unknown))) AS divergent, count(*) AS total FROM "public"."orders";
-SET statement_timeout = '300000ms';
-
--- step 4: public.orders: make new column authoritative (in a transaction)
--- when a lock is not granted within lock_timeout: ROLLBACK, wait (jittered backoff) and try again, up to 10 times
-BEGIN;
-SET LOCAL lock_timeout = '1000ms';
-SET LOCAL statement_timeout = '300000ms';
 -- lock: none on the table
 CREATE OR REPLACE FUNCTION "ecplan"."ecplan_sync_users-orders-several_2"() RETURNS trigger LANGUAGE plpgsql AS $ecplan$
 #variable_conflict use_column
