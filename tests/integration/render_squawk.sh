@@ -58,7 +58,7 @@ for plan in "$src"/plans/*.json; do
 		done
 	done
 done
-((nfiles >= 24)) || fail "expected 6 plans x 4 renders, linted $nfiles"
+((nfiles >= 28)) || fail "expected 7 plans x 4 renders, linted $nfiles"
 
 python3 - "$src" "$IT_TMP" <<'PY' >"$IT_TMP/verdict.txt" || fail "squawk findings:"$'\n'"$(cat "$IT_TMP/verdict.txt")"
 import glob, json, os, re, sys
@@ -72,11 +72,17 @@ for sql in sorted(glob.glob(os.path.join(tmp, "*.sql"))):
         continue
     name, db, direction, _ = base.split(".")
     plan = json.load(open(os.path.join(src, "plans", name + ".json")))
-    old, new = plan["change"]["column"], plan["change"]["new_column"]
+    # One old column dropped and one archive table per change (the archive of
+    # the second change is "<plan>_2", ...); one new column per change undone.
+    changes = plan.get("changes") or [plan["change"]]
+    archives = [plan["name"]] + ["%s_%d" % (plan["name"], i + 1) for i in range(1, len(changes))]
     allowed = {
-        "forward": [("ban-drop-column", r"^ALTER TABLE .* DROP COLUMN %s;$" % re.escape(ident(old))),
-                    ("ban-drop-table", r'^DROP TABLE IF EXISTS "ecplan_archive"\.%s;$' % re.escape(ident(plan["name"])))],
-        "rollback": [("ban-drop-column", r"^ALTER TABLE .* DROP COLUMN IF EXISTS %s;$" % re.escape(ident(new)))],
+        "forward": [("ban-drop-column", r"^ALTER TABLE .* DROP COLUMN %s;$" % re.escape(ident(c["column"])))
+                    for c in changes]
+                   + [("ban-drop-table", r'^DROP TABLE IF EXISTS "ecplan_archive"\.%s;$' % re.escape(ident(a)))
+                      for a in archives],
+        "rollback": [("ban-drop-column", r"^ALTER TABLE .* DROP COLUMN IF EXISTS %s;$" % re.escape(ident(c["new_column"])))
+                     for c in changes],
     }[direction]
     text = open(sql, encoding="utf-8").read().split("\n")
     findings = json.load(open(sql + ".json"))
