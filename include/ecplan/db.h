@@ -194,7 +194,7 @@ int ecplan_db_error_from_result(ecplan_error *err, PGconn *conn, const PGresult 
 
 /*
  * Interrupts (dbcancel.c). ecplan_db_connect() registers every connection it
- * opens for cancelling and ecplan_db_close() unregisters it (up to 16 at a
+ * opens for cancelling and ecplan_db_close() unregisters it (up to 32 at a
  * time; callers need not do anything).
  *
  * ecplan_db_interrupt(signo) is async-signal-safe and meant for a SIGINT or

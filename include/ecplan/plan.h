@@ -97,6 +97,8 @@ typedef struct ecplan_plan {
 		long max_rows_per_second; /* default 0: unlimited */
 		bool disable_triggers;    /* default false: batches run with
 					   * session_replication_role = replica */
+		long workers;             /* default 1: connections filling disjoint
+					   * key ranges at once (ranges.h) */
 		ecplan_throttle_settings throttle;
 	} backfill;
 	struct {

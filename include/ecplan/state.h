@@ -20,7 +20,7 @@
 #include "ecplan/phase.h"
 #include "ecplan/plan.h"
 
-#define ECPLAN_STATE_SCHEMA_VERSION 3
+#define ECPLAN_STATE_SCHEMA_VERSION 4
 
 typedef struct ecplan_plan_row {
 	char *name;

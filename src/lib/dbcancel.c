@@ -17,7 +17,7 @@
 #include <signal.h>
 #include <stddef.h>
 
-#define SLOTS 16
+#define SLOTS 32
 
 static struct {
 	PGconn *conn;

@@ -819,7 +819,8 @@ bool ecplan_plan_path_is_operational(const char *path)
 static void parse_sections(vctx *v, const json_t *root, ecplan_plan *plan)
 {
 	static const char *const bkeys[] = { "batch_size", "target_batch_ms", "pause_ms",
-					     "max_rows_per_second", "disable_triggers", "throttle", NULL };
+					     "max_rows_per_second", "disable_triggers", "throttle", "workers",
+					     NULL };
 	static const char *const skeys[] = { "lock_timeout_ms", "statement_timeout_ms",
 					     "lock_retries", "max_transaction_age_s", "checks_role",
 					     "max_index_wait_s", NULL };
@@ -834,6 +835,7 @@ static void parse_sections(vctx *v, const json_t *root, ecplan_plan *plan)
 		get_long(v, o, "$.backfill", "max_rows_per_second", 0, 100000000,
 			 &plan->backfill.max_rows_per_second);
 		get_bool(v, o, "$.backfill", "disable_triggers", &plan->backfill.disable_triggers);
+		get_long(v, o, "$.backfill", "workers", 1, 16, &plan->backfill.workers);
 		json_t *t = get_object(v, o, "$.backfill", "throttle", false);
 		if (t)
 			parse_throttle(v, t, &plan->backfill.throttle);
@@ -1124,6 +1126,7 @@ static void set_defaults(ecplan_plan *plan)
 {
 	plan->backfill.batch_size = 5000;
 	plan->backfill.target_batch_ms = 200;
+	plan->backfill.workers = 1;
 	plan->backfill.throttle.max_replica_lag_ms = 10000;
 	plan->backfill.throttle.max_replica_lag_bytes = 256L * 1024 * 1024;
 	plan->backfill.throttle.max_slot_lag_bytes = 1024L * 1024 * 1024;

@@ -23,7 +23,9 @@ static const char state_needs_sql[] =
 	" ('plans', 't', 'SELECT'), ('plans', 't', 'INSERT'), ('plans', 't', 'UPDATE'),"
 	" ('events', 't', 'SELECT'), ('events', 't', 'INSERT'),"
 	" ('events_id_seq', 's', 'USAGE'),"
-	" ('deliveries', 't', 'SELECT'), ('deliveries', 't', 'INSERT'), ('deliveries', 't', 'UPDATE')),"
+	" ('deliveries', 't', 'SELECT'), ('deliveries', 't', 'INSERT'), ('deliveries', 't', 'UPDATE'),"
+	" ('backfill_ranges', 't', 'SELECT'), ('backfill_ranges', 't', 'INSERT'),"
+	" ('backfill_ranges', 't', 'UPDATE'), ('backfill_ranges', 't', 'DELETE')),"
 	/* by name in the catalog: to_regclass() fails without USAGE on the schema */
 	" rel AS (SELECT need.*, c.oid FROM need JOIN pg_catalog.pg_class c ON c.relname = need.obj"
 	"   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'ecplan')"
@@ -269,10 +271,11 @@ char *ecplan_privs_grant_sql(const char *role)
 		"GRANT USAGE, CREATE ON SCHEMA ecplan TO %s;\n"
 		"GRANT SELECT ON ecplan.schema_version TO %s;\n"
 		"GRANT SELECT, INSERT, UPDATE ON ecplan.plans, ecplan.deliveries TO %s;\n"
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON ecplan.backfill_ranges TO %s;\n"
 		"GRANT SELECT, INSERT ON ecplan.events TO %s;\n"
 		"GRANT USAGE ON SEQUENCE ecplan.events_id_seq TO %s;\n"
 		"GRANT USAGE, CREATE ON SCHEMA ecplan_archive TO %s;\n",
-		r.buf, r.buf, r.buf, r.buf, r.buf, r.buf);
+		r.buf, r.buf, r.buf, r.buf, r.buf, r.buf, r.buf);
 	ecplan_strbuf_release(&r);
 	return ecplan_strbuf_detach(&sb);
 }

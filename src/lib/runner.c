@@ -23,6 +23,7 @@
 #include "ecplan/longstmt.h"
 #include "ecplan/precheck.h"
 #include "ecplan/privs.h"
+#include "ecplan/ranges.h"
 #include "ecplan/render.h"
 #include "ecplan/sql.h"
 #include "ecplan/state.h"
@@ -31,6 +32,7 @@
 #include "ecplan/throttle.h"
 #include "ecplan/watch.h"
 #include "ecplan/webhook.h"
+#include "ecplan/workers.h"
 
 struct ecplan_runner {
 	PGconn *conn;
@@ -795,7 +797,24 @@ static long long estimate_rows(ecplan_runner *r, const ecplan_catalog *cat)
 	return n;
 }
 
+/*
+ * The batch SQL of the backfill of table `table`, for every combination of
+ * bounds: the one place that renders it (the single cursor and the parallel
+ * workers both take theirs from here).
+ */
+static void batch_sql(const ecplan_runner *r, const catalogs *cs, int table, const ecplan_catalog *cat,
+		      ecplan_batch_sql *out)
+{
+	ecplan_target target = { r->plan, cats_of(cs), table };
+	for (int lo = 0; lo < 2; lo++) {
+		out->bound[lo] = ecplan_render_batch_bound(ecplan_plan_table_first(r->plan, (size_t)table), cat, lo);
+		for (int up = 0; up < 2; up++)
+			out->update[lo][up] = ecplan_render_target_batch_update(&target, lo, up);
+	}
+}
+
 typedef struct batch_arg {
+	const ecplan_batch_sql *sql;
 	const ecplan_catalog *cat;  /* the table's (its first change's) */
 	const catalogs *cs;         /* every change's, for the UPDATE */
 	int table;                  /* which table of the plan */
@@ -856,7 +875,6 @@ static int try_batch(ecplan_runner *r, void *arg, ecplan_error *err)
 	size_t nk = cat->nkey;
 	const char **params = ecplan_xcalloc(2 * nk + 1, sizeof(char *));
 	char offset[32];
-	char *sql = NULL;
 	int rc, np = 0;
 	a->started = now_s();
 	/* One round trip for the batch's settings: the mark the sync trigger
@@ -881,18 +899,14 @@ static int try_batch(ecplan_runner *r, void *arg, ecplan_error *err)
 		params[np++] = a->cursor[i];
 	snprintf(offset, sizeof(offset), "%ld", a->size - 1);
 	params[np] = offset;
-	sql = ecplan_render_batch_bound(ecplan_plan_table_first(r->plan, (size_t)a->table), cat, has_lower);
-	rc = ecplan_db_query(&bound, r->conn, sql, np + 1, params, err);
-	free(sql);
+	rc = ecplan_db_query(&bound, r->conn, a->sql->bound[has_lower], np + 1, params, err);
 	if (rc < 0)
 		goto done;
 	a->last = PQntuples(bound) == 0;
 	for (size_t i = 0; !a->last && i < nk; i++)
 		params[np + (int)i] = PQgetvalue(bound, 0, (int)i);
-	ecplan_target target = { r->plan, cats_of(a->cs), a->table };
-	sql = ecplan_render_target_batch_update(&target, has_lower, !a->last);
-	rc = ecplan_db_query(&upd, r->conn, sql, np + (a->last ? 0 : (int)nk), params, err);
-	free(sql);
+	rc = ecplan_db_query(&upd, r->conn, a->sql->update[has_lower][!a->last], np + (a->last ? 0 : (int)nk),
+			     params, err);
 	if (rc < 0) {
 		describe_batch(err, cat, has_lower ? a->cursor : NULL, a->last ? NULL : bound);
 		goto done;
@@ -1144,11 +1158,405 @@ static long long estimate_all(ecplan_runner *r, const catalogs *cs)
 	return sum;
 }
 
+/* ---- parallel backfill (backfill.workers > 1) --------------------------- */
+
+/*
+ * The batch loop of a parallel backfill: backfill.workers connections
+ * (workers.h), each filling one key range at a time (ranges.h), driven from
+ * this thread. Between batches, after each one: the rate limits of the plan
+ * (max_rows_per_second over all workers, pause_ms and the latency back-off
+ * per worker), and a look at the plan's row and the health signals; when
+ * the plan is paused, its settings changed or a signal is over its limit,
+ * no new batch starts, the running ones end, and before_batch() waits and
+ * takes the settings with every worker idle (a barrier). Only there do the
+ * workers change: connections open or close, and when fewer ranges are
+ * unfinished than workers, the largest are cut (split_ranges).
+ */
+typedef struct wslot {
+	ecplan_worker *w;
+	int range;          /* index in ranges, -1: none */
+	long size;
+	double not_before;  /* no batch before this time (rate limits, retries) */
+	long attempts;      /* retries of the current batch */
+} wslot;
+
+typedef struct ranged {
+	ecplan_runner *r;
+	const ecplan_catalog *cat;  /* the table's */
+	const ecplan_batch_sql *sql;
+	int step;
+	long long total;
+	ecplan_ranges rs;
+	wslot *slots;
+	size_t nslots;
+	double clock;       /* the save's wall clock (ecplan_worker_job.clock) */
+} ranged;
+
+static int do_store_ranges(ecplan_runner *r, void *arg, ecplan_error *err)
+{
+	ranged *g = arg;
+	return ecplan_ranges_store(r->conn, r->plan->name, g->step, &g->rs, err);
+}
+
+/* With every worker idle: cuts unfinished ranges until there are as many
+ * as workers, and stores new ranges with a `ranges` event. */
+static int split_ranges(ranged *g, ecplan_error *err)
+{
+	ecplan_runner *r = g->r;
+	size_t want = (size_t)r->plan->backfill.workers;
+	long long samples = 0;
+	double t0 = now_s();
+	/* About 5000 sampled keys per worker (at least 20000), as a share of
+	 * the estimated rows: ranges within a few percent of each other. */
+	double target = 5000.0 * (double)want < 20000 ? 20000 : 5000.0 * (double)want;
+	double pct = g->total > 0 ? 100.0 * target / (double)g->total : 100;
+	if (pct > 100)
+		pct = 100;
+	if (pct < 0.0001)
+		pct = 0.0001;
+	int rc = ecplan_ranges_split(&g->rs, r->conn, cur_table(r)->schema, cur_table(r)->table,
+				     g->cat->key_columns, pct, want, &samples, err);
+	if (rc < 0)
+		return rc;
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	for (size_t i = 0; i < g->rs.count; i++) {
+		if (!g->rs.items[i].is_new && !g->rs.items[i].upper_changed)
+			continue;
+		char *d = ecplan_ranges_describe(&g->rs, &g->rs.items[i]);
+		ecplan_strbuf_addf(&sb, "%s%s", sb.len ? "; " : "", d);
+		free(d);
+	}
+	if (!sb.len) {
+		ecplan_strbuf_release(&sb);
+		return 0;
+	}
+	rc = state_change(r, do_store_ranges, g, "ranges", ECPLAN_PHASE_BACKFILL, err,
+			  "backfill key split for %zu workers: %zu ranges, %zu unfinished (%lld sampled keys, %.3f s): %s",
+			  want, g->rs.count, ecplan_ranges_unfinished(&g->rs), samples, now_s() - t0, sb.buf);
+	if (rc == 0)
+		info(r, "backfill: %zu key ranges for %zu workers (%lld sampled keys, %.3f s)", g->rs.count, want,
+		     samples, now_s() - t0);
+	ecplan_strbuf_release(&sb);
+	return rc;
+}
+
+/* With every worker idle: as many connections as backfill.workers. */
+static int set_workers(ranged *g, ecplan_error *err)
+{
+	ecplan_runner *r = g->r;
+	size_t want = (size_t)r->plan->backfill.workers;
+	while (g->nslots > want)
+		ecplan_worker_close(g->slots[--g->nslots].w);
+	if (want > g->nslots) {
+		g->slots = ecplan_xrealloc(g->slots, want * sizeof(*g->slots));
+		for (; g->nslots < want; g->nslots++) {
+			wslot *s = &g->slots[g->nslots];
+			memset(s, 0, sizeof(*s));
+			s->range = -1;
+			s->size = r->plan->backfill.batch_size;
+			int rc = ecplan_worker_open(&s->w, r->conninfo, r->plan->safety.lock_timeout_ms,
+						    r->plan->safety.statement_timeout_ms, err);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	for (size_t i = 0; i < g->nslots; i++)
+		ecplan_db_set_session_timeouts(ecplan_worker_conn(g->slots[i].w), r->plan->safety.lock_timeout_ms,
+					       r->plan->safety.statement_timeout_ms, NULL);
+	return 0;
+}
+
+/* An unfinished range no worker has, or -1. */
+static int free_range(const ranged *g)
+{
+	for (size_t i = 0; i < g->rs.count; i++) {
+		bool taken = g->rs.items[i].done;
+		for (size_t k = 0; k < g->nslots && !taken; k++)
+			taken = g->slots[k].range == (int)i;
+		if (!taken)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Between batches, without waiting: true when the plan is paused, its
+ * settings changed or a health signal is over its limit (a barrier is
+ * due; before_batch() then says which and waits). */
+static bool wait_due(ecplan_runner *r)
+{
+	ecplan_state_live live;
+	ecplan_error e;
+	ecplan_error_clear(&e);
+	if (ecplan_state_poll(&live, r->conn, r->plan->name, r->plan->sha256, &e) < 0)
+		return true;
+	bool due = live.paused || live.plan_json;
+	free(live.plan_json);
+	const ecplan_throttle_settings *ts = &r->plan->backfill.throttle;
+	if (!due && ecplan_throttle_enabled(ts)) {
+		ecplan_throttle_readings rd;
+		char reason[600] = "";
+		if (ecplan_throttle_read(&rd, r->conn, ts, cur_table(r)->schema, cur_table(r)->table, &e) < 0)
+			return true;
+		due = ecplan_throttle_decide(reason, sizeof(reason), ts, &rd) || reason[0];
+	}
+	return due;
+}
+
+static int run_backfill_ranged(ecplan_runner *r, const ecplan_catalog *cat, int step_index, char **start,
+			       const ecplan_batch_sql *sql, long long total, bool first_walk, ecplan_error *err)
+{
+	ranged g = { .r = r, .cat = cat, .sql = sql, .step = step_index };
+	bool same = true, stop = false;
+	int rc;
+	/* total: every table's rows (progress); g.total: this table's (sample) */
+	g.total = estimate_rows(r, cat);
+	if ((rc = ecplan_ranges_load(&g.rs, &same, r->conn, r->plan->name, step_index, cat->nkey, err)) < 0)
+		return rc;
+	if (g.rs.count && !same) {
+		/* As for the single cursor: text written under other settings
+		 * could point elsewhere; walk again (filled rows are skipped). */
+		if ((rc = log_event_or_fail(r, err, "backfill", ECPLAN_PHASE_BACKFILL,
+					    "the saved key ranges were written under other session settings;"
+					    " walking the key again from the start")) < 0 ||
+		    (rc = ecplan_ranges_clear(r->conn, r->plan->name, err)) < 0)
+			goto done;
+		ecplan_ranges_release(&g.rs);
+		start = NULL;
+	}
+	if (g.rs.count == 0) {
+		if (!start || r->row->rows_total < 0)
+			ecplan_state_set_rows_total(r->conn, r->plan->name, total, !start && first_walk, NULL);
+		/* One range from the single cursor (or the start) to the end,
+		 * cut for the workers below. */
+		ecplan_ranges_add(&g.rs, 0, start, NULL, NULL)->is_new = true;
+	} else if (r->row->rows_total < 0) {
+		ecplan_state_set_rows_total(r->conn, r->plan->name, total, false, NULL);
+	}
+	if ((rc = reload(r, err)) < 0)
+		goto done;
+	long long done_rows = r->row->rows_done, run_rows = 0;
+	double seconds = r->row->backfill_seconds, run_start = now_s(), last_log = 0, tick = now_s();
+	r->rows_done = done_rows;
+	info(r, "backfill: %s with %ld workers (about %lld rows, batches of %ld)",
+	     start || g.rs.count > 1 || g.rs.items[0].cursor ? "resuming" : "starting", r->plan->backfill.workers,
+	     total, r->plan->backfill.batch_size);
+	backfill_wait w = { false, false, 0, 0, done_rows, false };
+	ecplan_state_set_throttled(r->conn, r->plan->name, NULL, 0, NULL);
+	batch_arg gate = { .cat = cat, .sql = sql, .size = r->plan->backfill.batch_size };
+	while (ecplan_ranges_unfinished(&g.rs) > 0) {
+		/* The barrier: every worker idle, no transaction open. */
+		const ecplan_plan *was = r->plan;
+		long was_size = r->plan->backfill.batch_size;
+		bool reset = false;
+		if ((rc = before_batch(r, &gate, &w, &reset, err)) < 0)
+			goto done;
+		if (reset) {
+			run_rows = 0;
+			run_start = now_s();
+		}
+		if (r->plan != was && (r->plan->backfill.batch_size != was_size || r->plan->backfill.target_batch_ms <= 0))
+			for (size_t i = 0; i < g.nslots; i++)
+				g.slots[i].size = r->plan->backfill.batch_size;
+		if ((rc = split_ranges(&g, err)) < 0 || (rc = set_workers(&g, err)) < 0)
+			goto done;
+		g.clock = tick = now_s();
+		bool drain = false;
+		for (;;) {
+			double now = now_s(), wake = now + 1.0;
+			size_t busy = 0;
+			for (size_t i = 0; i < g.nslots; i++) {
+				wslot *s = &g.slots[i];
+				if (ecplan_worker_busy(s->w)) {
+					busy++;
+					continue;
+				}
+				if (drain || stop)
+					continue;
+				if (s->range < 0 || g.rs.items[s->range].done) {
+					s->range = free_range(&g);
+					s->attempts = 0;
+				}
+				if (s->range < 0)
+					continue;
+				if (s->not_before > now) {
+					if (s->not_before < wake)
+						wake = s->not_before;
+					continue;
+				}
+				ecplan_range *rg = &g.rs.items[s->range];
+				ecplan_worker_job job = {
+					.plan_name = r->plan->name, .step = step_index, .range = rg->id,
+					.nkey = cat->nkey, .key = cat->key_columns,
+					.lower = rg->cursor ? rg->cursor : rg->lower, .upper = rg->upper,
+					.size = s->size, .lock_timeout_ms = r->plan->safety.lock_timeout_ms,
+					.statement_timeout_ms = r->plan->safety.statement_timeout_ms,
+					.disable_triggers = r->plan->backfill.disable_triggers, .sql = sql,
+					.clock = &g.clock,
+				};
+				if ((rc = ecplan_worker_start(s->w, &job, err)) < 0) {
+					stop = true;
+					continue;
+				}
+				busy++;
+			}
+			if (!busy) {
+				if (drain || stop || ecplan_ranges_unfinished(&g.rs) == 0)
+					break;
+				short_sleeps(r, (long)((wake - now_s()) * 1000.0) + 1);
+				if (ecplan_db_interrupted())
+					stop = true;
+				g.clock = tick = now_s();
+				continue;
+			}
+			ecplan_worker *ws[16];
+			for (size_t i = 0; i < g.nslots && i < 16; i++)
+				ws[i] = g.slots[i].w;
+			ecplan_workers_wait(ws, g.nslots, (long)((wake - now_s()) * 1000.0) + 1);
+			if (ecplan_db_interrupted() && !stop) {
+				stop = true;
+				for (size_t i = 0; i < g.nslots; i++)
+					ecplan_worker_stop(g.slots[i].w);
+			}
+			for (size_t i = 0; i < g.nslots; i++) {
+				wslot *s = &g.slots[i];
+				ecplan_worker_result res;
+				if (!ecplan_worker_busy(s->w) || ecplan_worker_pump(s->w, &res) == 0)
+					continue;
+				ecplan_range *rg = &g.rs.items[s->range];
+				now = now_s();
+				if (res.rc == 0) {
+					char **c = ecplan_worker_take_cursor(s->w);
+					if (c) {
+						free_cursor(rg->cursor, rg->cursor ? cat->nkey : 0);
+						rg->cursor = c;
+					}
+					rg->rows_done += res.rows;
+					rg->done = res.last;
+					s->attempts = 0;
+					done_rows += res.rows;
+					run_rows += res.rows;
+					seconds += now - tick;
+					tick = now;
+					r->rows_done = w.rows_done = done_rows;
+					if (r->opts.progress) {
+						ecplan_progress p = { done_rows, total, ecplan_backfill_rate(done_rows, seconds),
+								      ecplan_backfill_eta(done_rows, total, seconds), s->size };
+						r->opts.progress(&p, r->opts.ctx);
+					}
+					if (res.last) {
+						char *d = ecplan_ranges_describe(&g.rs, rg);
+						log_event(r, "range", ECPLAN_PHASE_BACKFILL, NULL, "%s done: %lld rows",
+							  d, rg->rows_done);
+						free(d);
+						s->range = -1;
+					}
+					if (now - last_log > 10) {
+						log_event(r, "backfill", ECPLAN_PHASE_BACKFILL, NULL,
+							  "%lld rows done, batch size %ld, %zu workers, %zu of %zu ranges left",
+							  done_rows, s->size, g.nslots, ecplan_ranges_unfinished(&g.rs),
+							  g.rs.count);
+						last_log = now;
+					}
+					s->size = ecplan_backfill_next_size(s->size, res.seconds * 1000.0,
+									    r->plan->backfill.target_batch_ms,
+									    r->plan->backfill.batch_size);
+					s->not_before = now + (double)ecplan_backfill_throttle_ms(run_rows, now - run_start,
+						r->plan->backfill.max_rows_per_second, r->plan->backfill.pause_ms) / 1000.0;
+					long backoff = ecplan_throttle_latency_backoff_ms(&r->plan->backfill.throttle,
+						r->plan->backfill.target_batch_ms, res.seconds * 1000.0);
+					if (backoff > 0) {
+						s->not_before += (double)backoff / 1000.0;
+						if (!w.slow)
+							log_event(r, "throttled", ECPLAN_PHASE_BACKFILL, NULL,
+								  "backfill throttled: a batch of range %d took %.0f ms, more "
+								  "than %ld x target_batch_ms (%ld); its worker waits as long",
+								  rg->id, res.seconds * 1000.0,
+								  r->plan->backfill.throttle.max_batch_ms_factor,
+								  r->plan->backfill.target_batch_ms);
+						ecplan_state_set_throttled(r->conn, r->plan->name, NULL,
+									   (double)backoff / 1000.0, NULL);
+					}
+					w.slow = backoff > 0;
+					if (!drain && !stop && wait_due(r))
+						drain = true;
+					continue;
+				}
+				if (stop || ecplan_db_interrupted())
+					continue;
+				if (ecplan_db_error_is_retryable(&res.err) && s->attempts < r->plan->safety.lock_retries) {
+					long delay = ecplan_backoff_delay_ms((int)s->attempts, 200, 30000,
+									     ecplan_backoff_splitmix64, &r->rng);
+					s->attempts++;
+					log_event(r, ecplan_db_error_is_lock_timeout(&res.err) ? "lock_timeout" : "retry",
+						  ECPLAN_PHASE_BACKFILL, NULL,
+						  "backfill range %d: %s (SQLSTATE %s, try %ld of %ld); retrying in %ld ms",
+						  rg->id, res.err.message, res.err.sqlstate, s->attempts,
+						  r->plan->safety.lock_retries + 1, delay);
+					s->not_before = now + (double)delay / 1000.0;
+					continue;
+				}
+				/* The first failure stops every worker: the others roll
+				 * back their batch at its next statement. */
+				stop = true;
+				for (size_t k = 0; k < g.nslots; k++)
+					ecplan_worker_stop(g.slots[k].w);
+				if (err && !err->code) {
+					char *d = ecplan_ranges_describe(&g.rs, rg);
+					if (ecplan_db_error_is_lock_timeout(&res.err)) {
+						ecplan_error_set(err, ECPLAN_ELOCKTIMEOUT, "backfill batch of %s: lock not "
+								 "granted within %ld ms, %ld retries exhausted", d,
+								 r->plan->safety.lock_timeout_ms, r->plan->safety.lock_retries);
+						describe_lockers(r, err);
+						ecplan_error_hint(err, "end the long transactions, or raise safety.lock_retries; "
+								       "run the same command again to resume");
+					} else {
+						*err = res.err;
+						char *m = ecplan_xstrfmt("backfill %s: %s", d, res.err.message);
+						size_t n = strlen(m) < sizeof(err->message) ? strlen(m) : sizeof(err->message) - 1;
+						memcpy(err->message, m, n);
+						err->message[n] = '\0';
+						free(m);
+					}
+					free(d);
+				}
+				rc = err && err->code ? err->code : ECPLAN_ERR;
+			}
+		}
+		if (stop || ecplan_db_interrupted()) {
+			rc = interrupted(r, rc < 0 ? rc : ECPLAN_ERR, err);
+			if (err && !err->code)
+				ecplan_error_set(err, ECPLAN_ERR, "the parallel backfill stopped");
+			goto done;
+		}
+	}
+	if (total < done_rows)
+		ecplan_state_set_rows_total(r->conn, r->plan->name, done_rows, false, NULL);
+	log_event(r, "backfill", ECPLAN_PHASE_BACKFILL, NULL, "%lld rows done, batch size %ld, %zu workers, "
+		  "all %zu ranges done", done_rows, g.nslots ? g.slots[0].size : r->plan->backfill.batch_size,
+		  g.nslots, g.rs.count);
+	/* The step is done; a plan with several tables starts the next one
+	 * without the single cursor this one may have begun from. */
+	if ((rc = ecplan_db_begin(r->conn, err)) == 0 &&
+	    (r->plan->ntables <= 1 ||
+	     (rc = ecplan_state_save_batch(r->conn, r->plan->name, NULL, 0, 0, 0.0, err)) == 0) &&
+	    (rc = ecplan_state_set_step(r->conn, r->plan->name, step_index, err)) == 0)
+		rc = ecplan_db_commit(r->conn, err);
+	if (rc < 0 && ecplan_db_in_transaction(r->conn))
+		ecplan_db_rollback(r->conn, NULL);
+done:
+	for (size_t i = 0; i < g.nslots; i++)
+		ecplan_worker_close(g.slots[i].w);
+	free(g.slots);
+	ecplan_ranges_release(&g.rs);
+	return rc;
+}
+
 static int run_backfill(ecplan_runner *r, const catalogs *cs, int table, int step_index, bool first_walk,
 			ecplan_error *err)
 {
 	const ecplan_catalog *cat = table_catalog(r, cs, table);
-	batch_arg a = { .cat = cat, .cs = cs, .table = table, .size = r->plan->backfill.batch_size,
+	ecplan_batch_sql sql;
+	batch_arg a = { .sql = &sql, .cat = cat, .cs = cs, .table = table, .size = r->plan->backfill.batch_size,
 			.step_index = step_index };
 	int rc;
 	if (cat->nkey == 0)
@@ -1162,6 +1570,7 @@ static int run_backfill(ecplan_runner *r, const catalogs *cs, int table, int ste
 		return ecplan_error_set(err, ECPLAN_EPRECONDITION,
 					"the saved backfill cursor does not match the table's key");
 	}
+	batch_sql(r, cs, table, cat, &sql);
 	long long total = estimate_all(r, cs);
 	if (a.cursor && !same_settings && !key_text_is_stable(cat)) {
 		/* Saved by an older release, as text in that session's DateStyle,
@@ -1177,6 +1586,21 @@ static int run_backfill(ecplan_runner *r, const catalogs *cs, int table, int ste
 		free_cursor(a.cursor, a.ncursor);
 		a.cursor = NULL;
 		a.ncursor = 0;
+	}
+	/* backfill.workers > 1, or ranges left by a parallel run of this
+	 * step: the parallel backfill, from the single cursor on. */
+	bool parallel = r->plan->backfill.workers > 1;
+	if (!parallel) {
+		ecplan_ranges rs;
+		bool same;
+		if ((rc = ecplan_ranges_load(&rs, &same, r->conn, r->plan->name, step_index, cat->nkey, err)) < 0)
+			goto done;
+		parallel = rs.count > 0;
+		ecplan_ranges_release(&rs);
+	}
+	if (parallel) {
+		rc = run_backfill_ranged(r, cat, step_index, a.cursor, &sql, total, first_walk, err);
+		goto done;
 	}
 	if (r->row->rows_total < 0 || !a.cursor)
 		ecplan_state_set_rows_total(r->conn, r->plan->name, total, !a.cursor && first_walk, NULL);
@@ -1196,6 +1620,14 @@ static int run_backfill(ecplan_runner *r, const catalogs *cs, int table, int ste
 		if (reset) {
 			run_rows = 0;
 			run_start = now_s();
+		}
+		if (r->plan->backfill.workers > 1) {
+			/* `ecplan update` raised workers: the parallel backfill
+			 * goes on from the cursor this loop saved. */
+			info(r, "backfill: workers is now %ld; going on in parallel from the saved cursor",
+			     r->plan->backfill.workers);
+			rc = run_backfill_ranged(r, cat, step_index, a.cursor, &sql, total, false, err);
+			goto done;
 		}
 		rc = with_lock_retries(r, ECPLAN_PHASE_BACKFILL, "backfill batch", try_batch, &a, err);
 		if (rc < 0)
@@ -1255,6 +1687,7 @@ static int run_backfill(ecplan_runner *r, const catalogs *cs, int table, int ste
 		ecplan_state_set_rows_total(r->conn, r->plan->name, done_rows, false, NULL);
 done:
 	free_cursor(a.cursor, a.ncursor);
+	ecplan_batch_sql_release(&sql);
 	return rc;
 }
 

@@ -66,7 +66,21 @@ static const char *const migrations[] = {
 	/* 3: pause/resume and throttling (ecplan pause, backfill.throttle) */
 	"ALTER TABLE ecplan.plans ADD COLUMN paused boolean NOT NULL DEFAULT false,"
 	" ADD COLUMN throttled text,"
-	" ADD COLUMN throttled_seconds double precision NOT NULL DEFAULT 0;"
+	" ADD COLUMN throttled_seconds double precision NOT NULL DEFAULT 0;",
+	/* 4: the key ranges of a parallel backfill (backfill.workers, ranges.h),
+	 * per backfill step, each with its own cursor */
+	"CREATE TABLE ecplan.backfill_ranges ("
+	"  plan text NOT NULL,"
+	"  step integer NOT NULL,"
+	"  range integer NOT NULL,"
+	"  lower text[],"
+	"  upper text[],"
+	"  cursor text[],"
+	"  cursor_settings text,"
+	"  rows_done bigint NOT NULL DEFAULT 0,"
+	"  done boolean NOT NULL DEFAULT false,"
+	"  updated_at timestamptz NOT NULL DEFAULT now(),"
+	"  PRIMARY KEY (plan, step, range));"
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -658,8 +672,10 @@ int ecplan_state_finish_phase(PGconn *conn, const char *name, ecplan_state state
 	const char *params[4] = { name, ecplan_state_name(state),
 				  ecplan_state_resets_progress(state) ? "true" : "false",
 				  ecplan_phase_reached(state, ECPLAN_PHASE_SWITCH) ? "false" : "true" };
+	/* The ranges of a parallel backfill go with the cursor. */
 	return update_plan(conn,
-		"UPDATE ecplan.plans SET state = $2, running_phase = NULL, rolling_back = false,"
+		"WITH ranges AS (DELETE FROM ecplan.backfill_ranges WHERE plan = $1 AND $3::bool)"
+		" UPDATE ecplan.plans SET state = $2, running_phase = NULL, rolling_back = false,"
 		" step = 0, last_error = NULL, updated_at = now(),"
 		" switched_at = CASE WHEN $2 = 'switched' THEN now()"
 		"   WHEN $4::bool THEN NULL ELSE switched_at END,"
@@ -851,6 +867,8 @@ int ecplan_state_forget(PGconn *conn, const char *name, ecplan_error *err)
 	ecplan_strbuf_release(&started);
 	if ((rc = ecplan_db_query(NULL, conn, "DELETE FROM ecplan.deliveries WHERE plan = $1", 1, params, err)) < 0 ||
 	    (rc = ecplan_db_query(NULL, conn, "DELETE FROM ecplan.events WHERE plan = $1", 1, params, err)) < 0 ||
+	    (rc = ecplan_db_query(NULL, conn, "DELETE FROM ecplan.backfill_ranges WHERE plan = $1", 1, params,
+				  err)) < 0 ||
 	    (rc = ecplan_db_query(NULL, conn, "DELETE FROM ecplan.plans WHERE name = $1", 1, params, err)) < 0)
 		goto done;
 	rc = ecplan_db_commit(conn, err);
