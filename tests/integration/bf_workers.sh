@@ -23,6 +23,10 @@
 #    --json sums the ranges.
 # 3. A partitioned table (the key is the parent's) with workers 3: 3 ranges over
 #    the partitions, 0 unfilled; a rollback to synced clears the ranges.
+# 4. An error in one worker's batch (a row the sync trigger never saw, which
+#    up() cannot convert) stops every worker: the error names the range, no
+#    session is left in a transaction, and once the row is fixed the same
+#    command finishes.
 # Assertions are on states, counts and events only (no timing).
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -239,4 +243,37 @@ assert_eq 0 "$(q "SELECT rows_done FROM ecplan.plans WHERE name = '$E'")" "and i
 assert_exit 0 ecplan advance "$PE" --to backfill
 assert_eq 3 "$(ranges_q $E "count(*) FILTER (WHERE done)")" "advanced again: 3 new ranges"
 check_cover $E "partitioned, advanced again" 0
+
+# --- 4. an error in one worker stops all, naming the range ---------------------
+q "CREATE TABLE public.nums (id integer PRIMARY KEY, s text NOT NULL);
+   INSERT INTO public.nums SELECT g, g::text FROM generate_series(1, 20000) g; ANALYZE public.nums" >/dev/null
+PN=$IT_TMP/nums.json
+cat >"$PN" <<EOF
+{ "format": "ecplan/v1", "name": "nums", "table": "public.nums",
+  "change": { "column": "s", "new_column": "n", "type": "integer", "up": "s::integer", "down": "n::text" },
+  "backfill": { "workers": 2, "batch_size": 100, "target_batch_ms": 0, "pause_ms": 50 } }
+EOF
+assert_exit 0 ecplan advance "$PN" --to sync
+"$BIN" advance "$PN" --to backfill >"$IT_TMP/bg5.out" 2>"$IT_TMP/bg5.err" &
+bg=$!
+until_true 120 "SELECT count(*) = 2 AND bool_and(rows_done > 0) FROM ecplan.backfill_ranges WHERE plan = 'nums'" ||
+	fail "the backfill of nums did not start: $(cat "$IT_TMP/bg5.err")"
+# The last row, far ahead of the last range's cursor, written behind the
+# sync trigger's back (session_replication_role = replica skips it).
+q "SET session_replication_role = replica; UPDATE public.nums SET s = 'x' WHERE id = 20000" >/dev/null
+rc=0
+wait $bg || rc=$?
+assert_ne 0 "$rc" "the backfill failed"
+assert_contains "$(cat "$IT_TMP/bg5.err")" "backfill range 1 (key > (" "the error names the range"
+assert_contains "$(cat "$IT_TMP/bg5.err")" 'invalid input syntax for type integer: "x"' "and the cause"
+assert_eq 1 "$(q "SELECT count(*) FROM ecplan.events WHERE plan = 'nums' AND kind = 'error' AND message LIKE 'backfill range 1 %'")" \
+	"an error event names the range"
+sm_wait_no_runner 10 || fail "the failed runner's sessions did not end"
+assert_eq 0 "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'")" \
+	"no session left in a transaction"
+assert_eq f "$(ranges_q nums "bool_and(done)")" "stopped before every range was done"
+check_cover nums "after the error" 0
+q "SET session_replication_role = replica; UPDATE public.nums SET s = '20000' WHERE id = 20000" >/dev/null
+assert_exit 0 ecplan advance "$PN" --to backfill
+assert_eq 0 "$(q "SELECT count(*) FROM public.nums WHERE n IS DISTINCT FROM s::integer")" "fixed and resumed: 0 unfilled rows"
 pass
