@@ -21,7 +21,9 @@
 #   --trigger-rounds R    rounds of the trigger-overhead runs, interleaved (default 5)
 #   --repeat R            repetitions of each backfill measurement, on fresh tables, the
 #                         order (plain first / ecplan first) alternating (default 3; 1 at 10M)
-#   --only LIST           comma-separated subset of: fill,impact,trigger,status
+#   --workers N           backfill.workers of the parallel runs (default 2)
+#   --no-10m              parallel: skip the 10,000,000-row run (slow)
+#   --only LIST           comma-separated subset of: fill,parallel,impact,trigger,status
 #
 # What it measures, side by side on identical tables (see the report for details):
 #  1. backfill rows/s of `ecplan advance --to backfill` vs one plain
@@ -33,7 +35,11 @@
 #     hand-written sync_name_columns trigger (rename name -> full_name), and the
 #     same without/with ecplan's trigger for the type change;
 #  4. peak RSS of `ecplan advance` during the backfills and the time of
-#     `ecplan status --json`.
+#     `ecplan status --json`;
+#  5. the parallel backfill (backfill.workers): --workers workers vs 1 worker vs
+#     one plain UPDATE (and the same UPDATE through the sync trigger) side by
+#     side at --rows rows, then --workers workers at 10,000,000 rows, with WAL,
+#     commits and the server time of each kind of statement.
 # The change benchmarked: orders.quantity integer -> quantity_big bigint NOT NULL
 # (plans/orders-quantity-bigint.json without its rate limit and default) on an
 # orders table with a bigint identity key, text and timestamptz columns and an
@@ -63,7 +69,9 @@ trigger_rows=100000
 trigger_s=8
 trigger_rounds=5
 repeat=3
-only=fill,impact,trigger,status
+only=fill,parallel,impact,trigger,status
+par_workers=2
+no_10m=0
 cmdline="scripts/bench.sh $*"
 while (($#)); do
 	case "$1" in
@@ -81,6 +89,8 @@ while (($#)); do
 	--trigger-s) trigger_s=${2:?}; shift ;;
 	--trigger-rounds) trigger_rounds=${2:?}; shift ;;
 	--only) only=${2:?}; shift ;;
+	--workers) par_workers=${2:?}; shift ;;
+	--no-10m) no_10m=1 ;;
 	--repeat) repeat=${2:?}; shift ;;
 	-h | --help)
 		awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "${BASH_SOURCE[0]}"
@@ -356,6 +366,132 @@ if wants fill; then
 		done
 	done
 fi
+# --- 1b. parallel backfill (backfill.workers) --------------------------------
+# Side by side in one run at --rows rows, on identical tables in one database:
+# one plain UPDATE, the same UPDATE with ecplan's sync trigger installed and
+# the backfill mark set (the trigger's early return alone), ecplan with 1
+# worker and with --workers workers. Then --workers workers at 10,000,000 rows
+# (--no-10m skips it). For each ecplan run: WAL bytes, commits, and the server
+# time of every statement by kind (log_min_duration_statement = 0 on the bench
+# database, read from the throwaway server's log), so the report says where
+# the time goes.
+par_plan() { # par_plan WORKERS NAME TABLE: the bench plan with backfill.workers; prints its path
+	python3 - "$plan" "$results/plans/$2.json" "$1" "$2" "$3" <<'EOF'
+import json, sys
+src, dst, w, name, table = sys.argv[1:]
+p = json.load(open(src))
+p["name"], p["table"] = name, "public." + table
+p["description"] = f"bench.sh: the bench plan with backfill.workers {w}"
+p["backfill"]["workers"] = int(w)
+json.dump(p, open(dst, "w"), indent=2)
+print(dst)
+EOF
+}
+wal_lsn() { sql "$1" "SELECT pg_current_wal_lsn()"; }
+wal_since() { sql "$1" "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$2')::bigint"; }
+commits() { sql "$1" "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"; }
+timed_sql() { # timed_sql DB SQL: prints the seconds of the last statement
+	local out ms
+	out=$(printf '%s\n' '\timing on' "$2" | psql -Xq -v ON_ERROR_STOP=1 -d "$1")
+	ms=$(sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' <<<"$out" | tail -n 1)
+	awk -v ms="$ms" 'BEGIN {printf "%.3f", ms / 1000}'
+}
+pg_log=${ECPLAN_PG_DIR:+$ECPLAN_PG_DIR/postgres.log}
+par_ecplan() { # par_ecplan DB N WORKERS TABLE: one ecplan backfill; appends a figure
+	local db=$1 n=$2 w=$3 tbl=$4 name p wal0 x0 t0 t1 wal x step_s line0=0
+	name="bench-par-w$w"
+	p=$(par_plan "$w" "$name" "$tbl")
+	ecp "$db" advance "$p" --to sync --quiet
+	sql "$db" "CHECKPOINT" >/dev/null
+	[[ -r "$pg_log" ]] && line0=$(wc -l <"$pg_log")
+	wal0=$(wal_lsn "$db")
+	x0=$(commits "$db")
+	t0=$(now)
+	ecp "$db" advance "$p" --to backfill --quiet
+	t1=$(now)
+	wal=$(wal_since "$db" "$wal0")
+	x=$(($(commits "$db") - x0))
+	hist_json "$db" "$name" >"$results/logs/history-par-$w-$n.json"
+	[[ -r "$pg_log" ]] && tail -n +"$((line0 + 1))" "$pg_log" | grep -F "db=$db " >"$results/logs/statements-par-$w-$n.log" || true
+	python3 - "$figs" "$n" "$w" "$results/logs/history-par-$w-$n.json" "$results/logs/statements-par-$w-$n.log" \
+		"$wal" "$x" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')" <<'EOF'
+import json, re, sys
+figs, n, w, hist, stmts, wal, x, phase_s = sys.argv[1:]
+n, w = int(n), int(w)
+h = json.load(open(hist))
+step = [float(m.group(1)) for e in h for m in [re.search(r"backfill: backfill \S+ done in ([0-9.]+) s", e["message"])] if m]
+split = [float(m.group(1)) for e in h for m in [re.search(r"sampled keys, ([0-9.]+) s\)", e["message"])] if m]
+bs = [int(m.group(1)) for e in h for m in [re.search(r"batch size (\d+)", e["message"])] if m]
+kinds = {"bound query": r"OFFSET \$\d+ LIMIT 1", "UPDATE of the batch": r"^UPDATE \"public\"",
+         "cursor save": r"ecplan\.backfill_ranges SET cursor|UPDATE ecplan\.plans SET cursor",
+         "batch settings": r"set_config\('ecplan\.backfill'", "BEGIN / COMMIT": r"^(BEGIN|COMMIT)$",
+         "plan poll": r"SELECT paused, sha256", "key sample": r"TABLESAMPLE"}
+agg = {k: [0, 0.0] for k in kinds}
+try:
+    for line in open(stmts):
+        m = re.search(r"duration: ([0-9.]+) ms  (?:statement|execute [^:]*|parse [^:]*|bind [^:]*): (.*)$", line)
+        if not m:
+            continue
+        for k, rx in kinds.items():
+            if re.search(rx, m.group(2)):
+                agg[k][0] += 1 if " execute " in line or "statement:" in line else 0
+                agg[k][1] += float(m.group(1))
+                break
+except OSError:
+    pass
+s = step[-1] if step else None
+rec = {"section": "parallel_run", "rows": n, "workers": w, "ecplan_seconds": s,
+       "ecplan_rows_per_s": round(n / s) if s else None, "phase_seconds": float(phase_s),
+       "split_seconds": split[-1] if split else None, "final_batch_size": bs[-1] if bs else None,
+       "wal_bytes": int(wal), "commits": int(x),
+       "server_ms": {k: {"statements": v[0], "ms": round(v[1], 1)} for k, v in agg.items() if v[0] or v[1]}}
+open(figs, "a").write(json.dumps(rec) + "\n")
+print(json.dumps(rec))
+EOF
+}
+par_plain() { # par_plain DB N TABLE [TRIGGER-PLAN-NAME]: one UPDATE of the whole table; appends a figure
+	local db=$1 n=$2 tbl=$3 mark=${4:-} wal0 s wal set=
+	sql "$db" "CHECKPOINT" >/dev/null
+	[[ -n "$mark" ]] && set="SELECT set_config('ecplan.backfill', '$mark', false);"
+	wal0=$(wal_lsn "$db")
+	s=$(timed_sql "$db" "$set UPDATE $tbl SET quantity_big = quantity::bigint;")
+	wal=$(wal_since "$db" "$wal0")
+	fig parallel_plain rows="$n" trigger="$([[ -n "$mark" ]] && echo true || echo false)" seconds="$s" \
+		rows_per_s="$(awk -v n="$n" -v s="$s" 'BEGIN {printf "%.0f", n / s}')" wal_bytes="$wal"
+	say "parallel: plain UPDATE at $n rows${mark:+ with the sync trigger}: $s s"
+}
+par_size() { # par_size N [full]: full = plain, plain + trigger, 1 worker and --workers workers
+	local n=$1 full=${2:-} db=bench_par_$1
+	say "parallel backfill at $n rows: making the tables"
+	mkdb "$db"
+	sql "$admin_db" "ALTER DATABASE \"$db\" SET log_min_duration_statement = 0" >/dev/null
+	mk_orders "$db" "bench_par_w$par_workers" "$n"
+	if [[ -n "$full" ]]; then
+		mk_orders "$db" bench_par_plain "$n"
+		sql "$db" "ALTER TABLE bench_par_plain ADD COLUMN quantity_big bigint" >/dev/null
+		mk_orders "$db" bench_par_trig "$n"
+		ecp "$db" advance "$(par_plan 1 bench-par-trig bench_par_trig)" --to sync --quiet
+		mk_orders "$db" bench_par_w1 "$n"
+		par_plain "$db" "$n" bench_par_plain
+		par_plain "$db" "$n" bench_par_trig bench-par-trig
+		say "parallel: ecplan, 1 worker, at $n rows"
+		par_ecplan "$db" "$n" 1 bench_par_w1
+	fi
+	say "parallel: ecplan, $par_workers workers, at $n rows"
+	par_ecplan "$db" "$n" "$par_workers" "bench_par_w$par_workers"
+	# A round trip, for scale: psql's SELECT 1 through pgbench, one client.
+	if [[ -n "$full" ]]; then
+		printf 'SELECT 1;\n' >"$results/logs/select1.sql"
+		PGDATABASE=$db "$pgbench" -n -c 1 -t 2000 -f "$results/logs/select1.sql" >"$results/logs/select1.out" 2>&1 || true
+		fig parallel_rtt ms="$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$results/logs/select1.out")"
+	fi
+	sql "$admin_db" "SET client_min_messages = warning; DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
+}
+if wants parallel; then
+	par_size "$rows" full
+	((no_10m)) || par_size 10000000
+fi
+
 if wants status; then
 	last=$(tr ' ' '\n' <<<"$sizes" | grep . | tail -n 1)
 	if ! sql "$admin_db" "SELECT 1 FROM pg_database WHERE datname = 'bench_fill_$last'" | grep -q 1; then

@@ -369,6 +369,62 @@ def cmd_render(args):
                       f"in the same loop: median {r.get('psql_select1_median_ms')} ms.")
             md.append("")
 
+    # 5. parallel backfill (backfill.workers)
+    par = by.get("parallel_run", [])
+    plains = by.get("parallel_plain", [])
+    if par:
+        md += ["## 5. Parallel backfill (backfill.workers, no workload)", ""]
+        plain = next((p for p in plains if p.get("trigger") in (False, "false")), None)
+        ptrig = next((p for p in plains if p.get("trigger") in (True, "true")), None)
+        rows = []
+        if plain:
+            rows.append([fmt(plain["rows"]), "plain UPDATE", fmt(plain["seconds"], 2), fmt(plain["rows_per_s"]),
+                         "1.00", fmt(plain["wal_bytes"] / 1048576, 0), "1", "", ""])
+        if ptrig:
+            rows.append([fmt(ptrig["rows"]), "plain UPDATE through the sync trigger (mark set: early return)",
+                         fmt(ptrig["seconds"], 2), fmt(ptrig["rows_per_s"]),
+                         fmt(ptrig["rows_per_s"] / plain["rows_per_s"], 2) if plain else "",
+                         fmt(ptrig["wal_bytes"] / 1048576, 0), "1", "", ""])
+        for r in sorted(par, key=lambda x: (x["rows"], x["workers"])):
+            ratio = (r["ecplan_rows_per_s"] / plain["rows_per_s"]) if plain and r.get("ecplan_rows_per_s") and \
+                r["rows"] == plain["rows"] else None
+            rows.append([fmt(r["rows"]), f"ecplan, {r['workers']} worker{'s' if r['workers'] > 1 else ''}",
+                         fmt(r.get("ecplan_seconds"), 2), fmt(r.get("ecplan_rows_per_s")),
+                         fmt(ratio, 2) if ratio else "", fmt(r["wal_bytes"] / 1048576, 0), fmt(r["commits"]),
+                         fmt(r.get("final_batch_size")), fmt(r.get("split_seconds"), 3)])
+        md.append(table(["rows", "run", "seconds", "rows/s", "× plain UPDATE", "WAL MiB", "commits",
+                         "last batch size", "key split s"], rows))
+        md.append("")
+        md.append("Server time per kind of statement (log_min_duration_statement = 0; parse, bind and execute "
+                  "summed; a worker's wall time not in its statements is the client and the round trips):")
+        md.append("")
+        srows = []
+        for r in sorted(par, key=lambda x: (x["rows"], x["workers"])):
+            tot = sum(v["ms"] for v in r.get("server_ms", {}).values())
+            conn_s = (r.get("ecplan_seconds") or 0) * r["workers"]
+            for k, v in sorted(r.get("server_ms", {}).items(), key=lambda kv: -kv[1]["ms"]):
+                srows.append([fmt(r["rows"]), r["workers"], k, fmt(v["statements"]), fmt(v["ms"] / 1000, 2),
+                              fmt(100 * v["ms"] / 1000 / conn_s, 1) if conn_s else ""])
+            srows.append([fmt(r["rows"]), r["workers"], "outside statements (client, round trips, waits)", "",
+                          fmt(conn_s - tot / 1000, 2), fmt(100 * (conn_s - tot / 1000) / conn_s, 1) if conn_s else ""])
+        md.append(table(["rows", "workers", "statement", "executed", "server s", "% of connection time"], srows))
+        md.append("")
+        rtt = by.get("parallel_rtt", [])
+        if rtt and rtt[-1].get("ms"):
+            md += [f"One round trip (pgbench, `SELECT 1`, one client): {rtt[-1]['ms']} ms.", ""]
+        main_rows = meta.get("rows")
+        many = [r for r in par if r["workers"] > 1 and r.get("ecplan_rows_per_s")]
+        at_main = next((r for r in many if r["rows"] == main_rows), None)
+        if at_main and plain:
+            v = at_main["ecplan_rows_per_s"] / plain["rows_per_s"]
+            targets.append((f"{at_main['workers']}-worker backfill ≥ 1.0× single UPDATE rows/s at {fmt(main_rows)} rows",
+                            f"{v:.2f}×", v >= 1.0))
+        at_10m = next((r for r in many if r["rows"] == 10000000), None)
+        if at_main and at_10m:
+            v = at_10m["ecplan_rows_per_s"] / at_main["ecplan_rows_per_s"]
+            targets.append((f"{at_10m['workers']}-worker rows/s at 10,000,000 within 10% of {fmt(main_rows)}",
+                            f"{v:.2f}×", v >= 0.9))
+
     # targets
     if targets:
         md += ["## Targets", ""]
@@ -385,6 +441,7 @@ def cmd_render(args):
     with open(os.path.join(d, "report.md"), "w") as f:
         f.write(text)
     out = {"meta": meta, "backfill": fill, "backfill_runs": runs, "impact": imp, "trigger": trig,
+           "parallel": par, "parallel_plain": plains,
            "status_time": by.get("status_time", []), "notes": notes,
            "targets": [{"target": t, "measured": m, "met": ok} for t, m, ok in targets]}
     with open(os.path.join(d, "figures.json"), "w") as f:
