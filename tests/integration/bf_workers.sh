@@ -27,6 +27,9 @@
 #    up() cannot convert) stops every worker: the error names the range, no
 #    session is left in a transaction, and once the row is fixed the same
 #    command finishes.
+# 5. A plan with several tables (plans/users-orders-several.json) and workers
+#    2: each table's backfill step gets its own ranges (keyed by the step),
+#    every table is filled, rows_done counts every row of both once.
 # Assertions are on states, counts and events only (no timing).
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -276,4 +279,21 @@ check_cover nums "after the error" 0
 q "SET session_replication_role = replica; UPDATE public.nums SET s = '20000' WHERE id = 20000" >/dev/null
 assert_exit 0 ecplan advance "$PN" --to backfill
 assert_eq 0 "$(q "SELECT count(*) FROM public.nums WHERE n IS DISTINCT FROM s::integer")" "fixed and resumed: 0 unfilled rows"
+
+# --- 5. several tables in one plan: ranges per backfill step -------------------
+export PGDATABASE
+PGDATABASE=$(sm_extra_db several)
+sm_mk_users 20000
+sm_mk_orders 30000
+PS=$IT_TMP/several.json
+sm_plan "$src/plans/users-orders-several.json" "$PS" backfill.workers=2 backfill.batch_size=1000
+assert_exit 0 ecplan advance "$PS" --to backfill
+assert_eq backfilled "$(sm_state users-orders-several)" "several tables: backfilled"
+assert_eq "2 2" "$(q "SELECT string_agg(n::text, ' ') FROM (SELECT count(*) FILTER (WHERE done) AS n FROM ecplan.backfill_ranges WHERE plan = 'users-orders-several' GROUP BY step ORDER BY step) s")" \
+	"two backfill steps, 2 ranges each, all done"
+assert_eq 0 "$(q "SELECT count(*) FROM public.users WHERE display_name IS DISTINCT FROM name OR signed_up_at IS DISTINCT FROM created_at")" \
+	"several tables: users filled"
+assert_eq 0 "$(q "SELECT count(*) FROM public.orders WHERE quantity_big IS DISTINCT FROM quantity")" "several tables: orders filled"
+assert_eq 50000 "$(q "SELECT rows_done FROM ecplan.plans WHERE name = 'users-orders-several'")" \
+	"several tables: rows_done counts every row of both tables once"
 pass
