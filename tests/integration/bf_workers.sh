@@ -17,7 +17,8 @@
 # 2. A composite key (tenant int, code text with quotes, commas, braces and
 #    backslashes) started with workers 1 (the single cursor), raised to 4 by
 #    `ecplan update` mid-run (the ranges start at the single cursor), killed
-#    with SIGKILL after range batches committed. With no writers the check is
+#    with SIGKILL after range batches committed (and a pause, during which no
+#    worker is in a transaction and nothing is filled). With no writers the check is
 #    exact: the filled rows are the plan's rows_done, every row up to a range's
 #    cursor is filled and none above it; a resume fills everything; status
 #    --json sums the ranges.
@@ -187,7 +188,7 @@ PA=$IT_TMP/acc.json
 cat >"$PA" <<EOF
 { "format": "ecplan/v1", "name": "$A", "table": "public.accounts",
   "change": { "column": "email", "new_column": "email_lower", "type": "text", "up": "lower(email)", "down": "email_lower" },
-  "backfill": { "workers": 1, "batch_size": 100, "target_batch_ms": 0, "pause_ms": 40 } }
+  "backfill": { "workers": 1, "batch_size": 100, "target_batch_ms": 0, "pause_ms": 60 } }
 EOF
 assert_exit 0 ecplan advance "$PA" --to sync
 "$BIN" advance "$PA" --to backfill >"$IT_TMP/bg3.out" 2>"$IT_TMP/bg3.err" &
@@ -198,6 +199,21 @@ assert_eq 0 "$(ranges_q $A "count(*)")" "workers 1: no ranges, the single cursor
 assert_eq t "$(q "SELECT cursor IS NOT NULL FROM ecplan.plans WHERE name = '$A'")" "workers 1: the single cursor moves"
 sm_plan "$PA" "$PA.4" backfill.workers=4
 assert_exit 0 ecplan update "$PA.4"
+# Pausing stops every worker between batches: no session of the plan in a
+# transaction, nothing filled while paused.
+until_true 120 "SELECT count(*) >= 4 AND bool_and(rows_done > 0) FROM ecplan.backfill_ranges WHERE plan = '$A'" ||
+	fail "the parallel backfill did not start: $(cat "$IT_TMP/bg3.err")"
+assert_exit 0 ecplan pause $A
+until_true 120 "SELECT count(*) = 1 FROM ecplan.events WHERE plan = '$A' AND kind = 'paused'" || fail "no paused event"
+f1=$(q "SELECT count(*) FROM public.accounts WHERE email_lower IS NOT NULL")
+for i in 1 2 3; do
+	sleep 0.3
+	assert_eq 0 "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'ecplan' AND state LIKE 'idle in transaction%'")" \
+		"paused, poll $i: no ecplan session in a transaction"
+	assert_eq "$f1" "$(q "SELECT count(*) FROM public.accounts WHERE email_lower IS NOT NULL")" "paused, poll $i: nothing filled"
+done
+assert_exit 0 ecplan resume $A
+until_true 120 "SELECT count(*) = 1 FROM ecplan.events WHERE plan = '$A' AND kind = 'resumed'" || fail "no resumed event"
 kill_when $bg "SELECT count(*) >= 4 AND bool_and(rows_done > 0) FROM ecplan.backfill_ranges WHERE plan = '$A'"
 single=$(q "SELECT rows_done FROM ecplan.plans WHERE name = '$A'")
 check_cover $A "composite key, after the kill" "(SELECT count(*) FROM public.accounts a WHERE (a.tenant, a.code) <= (SELECT lower[1]::int, lower[2] FROM ecplan.backfill_ranges WHERE plan = '$A' AND range = 0))" 0
