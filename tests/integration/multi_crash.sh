@@ -39,9 +39,13 @@ kill_when() {
 	done
 	kill -9 "$bg"
 	wait "$bg" 2>/dev/null || true
-	# The server notices the dead client and ends its session (and lock).
+	# The server notices the dead client and ends its session and releases
+	# its locks (the runner's advisory lock among them).
 	tries=600
-	until [[ $(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'ecplan%'") == 0 ]]; do
+	until [[ $(q "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+	                      AND application_name LIKE 'ecplan%')
+	                   + (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+	                      AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))") == 0 ]]; do
 		((tries-- > 0)) || fail "the killed runner's session stayed"
 		sleep 0.1
 	done
