@@ -90,6 +90,12 @@ char *ecplan_depend_describe(const ecplan_catalog *cat);
 /* The collation the new column is created with (SQL-ready), or NULL. */
 const char *ecplan_dep_column_collation(const ecplan_catalog *cat);
 
+/* For an old column that is GENERATED ALWAYS AS IDENTITY (dep_identity.c):
+ * PL/pgSQL for the sync trigger, run after its backfill-mark check, that
+ * refuses what PostgreSQL refuses once the new column is the identity (a
+ * value given for the new column); NULL otherwise. Caller frees. */
+char *ecplan_dep_identity_trigger_guard(const ecplan_plan *plan, const ecplan_catalog *cat);
+
 /* Shared by the constraint kinds (dep_constraint.c): the copy's work in a
  * slot (what: "check", "foreign key"; the locks its ADD and VALIDATE take),
  * a constraint's state by name (*out "missing", or "true"/"false":

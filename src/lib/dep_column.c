@@ -3,7 +3,7 @@
  * the collation, the comment, column-level privileges, the statistics
  * target, storage, compression and attribute options of the old column end
  * on the new one; a sequence the column owns (serial) moves to it at
- * contract. Identity and generated columns are refused.
+ * contract. Generated columns are refused; an identity is dep_identity.c's.
  *
  * NOT NULL and the default are applied by the renderer itself (render.c:
  * ecplan_render_not_null, ecplan_render_default), the collation in the ADD
@@ -49,11 +49,6 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 	ecplan_strbuf sql = ECPLAN_STRBUF_INIT;
 	int rc;
 
-	if (c->identity) {
-		ecplan_dep *d = prop(inv, kind, P_REFUSED, ecplan_xstrfmt("identity column \"%s\"", c->name), NULL);
-		d->refusal = ecplan_xstrdup("ecplan does not move an identity to a new column yet; "
-					    "change a column that is not an identity");
-	}
 	if (c->generated) {
 		ecplan_dep *d = prop(inv, kind, P_REFUSED, ecplan_xstrfmt("generated column \"%s\"", c->name), NULL);
 		d->refusal = ecplan_xstrdup("the column is generated; change its expression instead");
@@ -70,7 +65,7 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 	}
 	if (c->comment)
 		prop(inv, kind, P_COMMENT, ecplan_xstrdup("column comment"), ecplan_xstrdup(c->comment));
-	if (c->owned_sequence) {
+	if (c->owned_sequence && !c->identity) { /* an identity's: dep_identity.c */
 		ecplan_dep *d = prop(inv, kind, P_SEQUENCE, ecplan_xstrfmt("owned sequence %s", c->owned_sequence),
 				     ecplan_xstrdup(c->owned_sequence));
 		/* A sequence narrower than the new type is widened at contract (its

@@ -20,6 +20,7 @@ extern const ecplan_dep_kind ecplan_dep_trigger;
 extern const ecplan_dep_kind ecplan_dep_function;
 extern const ecplan_dep_kind ecplan_dep_refused;
 extern const ecplan_dep_kind ecplan_dep_index;
+extern const ecplan_dep_kind ecplan_dep_identity;
 
 /* One line per kind. */
 const ecplan_dep_kind *const ecplan_dep_kinds[] = {
@@ -31,6 +32,7 @@ const ecplan_dep_kind *const ecplan_dep_kinds[] = {
 	&ecplan_dep_function,
 	&ecplan_dep_refused,
 	&ecplan_dep_index,
+	&ecplan_dep_identity,
 };
 const int ecplan_dep_nkinds = (int)(sizeof(ecplan_dep_kinds) / sizeof(ecplan_dep_kinds[0]));
 

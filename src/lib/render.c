@@ -331,6 +331,11 @@ static char *trigger_function(const group *g, bool new_wins)
 	ecplan_strbuf_adds(&body, "  IF current_setting('ecplan.backfill', true) = ");
 	ecplan_sql_literal(&body, plan->name);
 	ecplan_strbuf_adds(&body, " THEN\n    RETURN NEW;\n  END IF;\n");
+	for (size_t i = 0; i < g->n; i++) { /* GENERATED ALWAYS identities (dep_identity.c) */
+		char *guard = ecplan_dep_identity_trigger_guard(g->ch[i], g->cat[i]);
+		ecplan_strbuf_adds(&body, guard ? guard : "");
+		free(guard);
+	}
 	for (size_t i = 0; i < g->n; i++)
 		trigger_block(&body, g->ch[i], g->cat[i], new_wins);
 	ecplan_strbuf_adds(&body, "  RETURN NEW;\nEND\n");
