@@ -1,0 +1,1 @@
+INSERT INTO public.ledger (amount) VALUES (0.5);

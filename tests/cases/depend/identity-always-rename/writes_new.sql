@@ -1,0 +1,1 @@
+INSERT INTO public.things (id, kind) VALUES (200000, 'new');
