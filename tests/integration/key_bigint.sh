@@ -9,7 +9,8 @@
 # writer inserts (letting the sequence pick the id) and updates rows through
 # every phase. The oracle is PostgreSQL's own ALTER TYPE + RENAME + ALTER
 # SEQUENCE AS bigint. A key that other tables reference, and an identity
-# column, are refused before anything changes.
+# column to a type an identity cannot have, are refused before anything
+# changes (an identity key to bigint: key_identity.sh).
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 src=${ECPLAN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -113,10 +114,10 @@ assert_exit 3 ecplan advance "$IT_TMP/r1.json"
 assert_exit 3 ecplan check "$IT_TMP/r1.json"
 assert_contains "$(cat "$OUT")" "issues_project_id_fkey" "a referenced key is refused, naming the foreign key"
 printf '{"format": "ecplan/v1", "name": "identity-key", "table": "public.things",
-  "change": {"column": "id", "new_column": "id_big", "type": "bigint"}}\n' >"$IT_TMP/r2.json"
+  "change": {"column": "id", "new_column": "id_num", "type": "numeric"}}\n' >"$IT_TMP/r2.json"
 assert_exit 3 ecplan check "$IT_TMP/r2.json"
-assert_contains "$(cat "$OUT")" "identity column" "an identity key is refused"
+assert_contains "$(cat "$OUT")" "an identity column must be smallint, integer or bigint" "an identity key to numeric is refused"
 assert_exit 3 ecplan advance "$IT_TMP/r2.json"
-assert_eq 0 "$(sm_col_exists public.things id_big)" "nothing added"
+assert_eq 0 "$(sm_col_exists public.things id_num)" "nothing added"
 assert_eq 0 "$(sm_col_exists public.projects id_num)" "nothing added"
 pass
