@@ -31,7 +31,9 @@
  * Refused before expand: a new type other than smallint, integer or bigint;
  * change.default (an identity has no default); a partitioned table; a
  * sequence whose type is not the column's (PostgreSQL's identity always
- * creates it AS the column's type).
+ * creates it AS the column's type); a narrower type that cannot hold the
+ * sequence's current value (checked again before every phase: the inventory
+ * is taken again, so contract stops with exit 3 rather than failing).
  *
  * Inventory items (ecplan_dep.number says which):
  *   IDENT_MAIN   name: the sequence (SQL-ready schema.name); copy_definition:
@@ -81,7 +83,9 @@ static const char PARAMS_SQL[] =
 	"  CASE WHEN nt.oid <> a.atttypid AND s.seqmax = ob.hi THEN nb.hi ELSE s.seqmax END::text," /* 7 */
 	"  s.seqcache::text, s.seqcycle,"                                       /* 8, 9 */
 	"  pg_catalog.obj_description(s.seqrelid, 'pg_class'),"                 /* 10 */
-	"  pg_catalog.format_type(a.atttypid, NULL)"                            /* 11 */
+	"  pg_catalog.format_type(a.atttypid, NULL),"                           /* 11 */
+	"  coalesce(pg_catalog.pg_sequence_last_value(s.seqrelid) BETWEEN nb.lo AND nb.hi, true)," /* 12 */
+	"  pg_catalog.pg_sequence_last_value(s.seqrelid)::text"                 /* 13 */
 	" FROM pg_catalog.pg_sequence s"
 	" JOIN pg_catalog.pg_attribute a ON a.attrelid = $3::oid AND a.attnum = $4::int2"
 	" LEFT JOIN pg_catalog.pg_type nt ON nt.oid = to_regtype($2)"
@@ -138,6 +142,11 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 					    "creates an identity's sequence AS the column's type: make them agree "
 					    "first (ALTER SEQUENCE %s AS %s)", seq, PQgetvalue(res, 0, 3),
 					    PQgetvalue(res, 0, 11), seq, PQgetvalue(res, 0, 11));
+		goto done;
+	}
+	if (PQgetvalue(res, 0, 12)[0] != 't') {
+		d->refusal = ecplan_xstrfmt("the identity's sequence %s is at %s, which %s cannot hold: keep a type "
+					    "wide enough for the ids already given", seq, PQgetvalue(res, 0, 13), type);
 		goto done;
 	}
 	d->definition = ecplan_xstrfmt("ecplan.identity_%s", PQgetvalue(res, 0, 0));

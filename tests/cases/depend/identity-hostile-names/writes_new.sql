@@ -1,0 +1,1 @@
+INSERT INTO "My Schema"."Odd ""Things""" (id) VALUES (500000);
