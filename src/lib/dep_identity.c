@@ -99,34 +99,48 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 	const ecplan_column_info *c = &cat->column;
 	if (!c->identity || c->generated)
 		return 0;
-	const char *seq = c->owned_sequence;
+	char oid[16], att[16];
+	ecplan_dep_params(oid, att, cat);
+	/* The identity's own sequence (an internal dependency), not another one
+	 * the column may own as well. */
+	char *own = NULL;
+	const char *ip[2] = { oid, att };
+	int rc = ecplan_db_query_value(
+		&own, conn,
+		"SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)"
+		" FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_class c ON c.oid = d.objid AND c.relkind = 'S'"
+		" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+		" WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass"
+		"   AND d.refobjid = $1::oid AND d.refobjsubid = $2::int2 AND d.deptype = 'i'"
+		" UNION ALL SELECT NULL LIMIT 1",
+		2, ip, err);
+	if (rc < 0)
+		return rc;
+	const char *seq = own;
 	ecplan_dep *d = item(inv, kind, IDENT_MAIN, seq ? seq : "",
 			     ecplan_xstrfmt("identity (GENERATED %s) of \"%s\"%s%s", kind_sql(c->identity), c->name,
 					    seq ? ", sequence " : "", seq ? seq : ""));
+	PGresult *res = NULL;
 	if (!seq) {
 		d->refusal = ecplan_xstrdup("the identity's sequence was not found in the catalog; "
 					    "check the column with \\d in psql");
-		return 0;
+		goto done;
 	}
 	if (plan->default_expr) {
 		d->refusal = ecplan_xstrdup("an identity column has no default: remove change.default (the new "
 					    "column becomes the identity at contract)");
-		return 0;
+		goto done;
 	}
 	if (cat->relkind == 'p') {
 		d->refusal = ecplan_xstrdup("ecplan does not move an identity on a partitioned table; change a "
 					    "column that is not an identity");
-		return 0;
+		goto done;
 	}
 
-	char oid[16], att[16];
-	ecplan_dep_params(oid, att, cat);
 	const char *type = plan->type ? plan->type : c->type;
 	const char *params[4] = { seq, type, oid, att };
-	PGresult *res = NULL;
-	int rc = ecplan_db_query(&res, conn, PARAMS_SQL, 4, params, err);
-	if (rc < 0)
-		return rc;
+	if ((rc = ecplan_db_query(&res, conn, PARAMS_SQL, 4, params, err)) < 0)
+		goto done;
 	if (PQntuples(res) != 1) {
 		d->refusal = ecplan_xstrfmt("the identity's sequence %s was not found", seq);
 		goto done;
@@ -183,6 +197,7 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 	}
 done:
 	PQclear(res);
+	free(own);
 	return rc;
 }
 
