@@ -65,6 +65,29 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 	}
 	if (c->comment)
 		prop(inv, kind, P_COMMENT, ecplan_xstrdup("column comment"), ecplan_xstrdup(c->comment));
+	/* ecplan moves one sequence with the column (its serial's, or its
+	 * identity's): any other sequence OWNED BY it would go with the old
+	 * column's drop. */
+	if (c->owned_sequence) {
+		char *nseq = NULL;
+		const char *sp[2] = { oid, att };
+		if ((rc = ecplan_db_query_value(&nseq, conn,
+			"SELECT CASE WHEN count(*) > 1 THEN string_agg(sc.oid::regclass::text, ', ' ORDER BY sc.oid) END"
+			" FROM pg_catalog.pg_depend sd JOIN pg_catalog.pg_class sc ON sc.oid = sd.objid AND sc.relkind = 'S'"
+			" WHERE sd.classid = 'pg_catalog.pg_class'::regclass AND sd.refclassid = 'pg_catalog.pg_class'::regclass"
+			"   AND sd.refobjid = $1::oid AND sd.refobjsubid = $2::int2 AND sd.deptype IN ('a', 'i')",
+			2, sp, err)) < 0)
+			return rc;
+		if (nseq) {
+			ecplan_dep *d = prop(inv, kind, P_REFUSED, ecplan_xstrfmt("sequences owned by the column: %s", nseq),
+					     NULL);
+			d->refusal = ecplan_xstrdup("the column owns more than one sequence and ecplan moves only one to "
+						    "the new column (the others would be dropped with the old one): make the "
+						    "others owned by nothing (ALTER SEQUENCE ... OWNED BY NONE) or by "
+						    "another column first");
+			free(nseq);
+		}
+	}
 	if (c->owned_sequence && !c->identity) { /* an identity's: dep_identity.c */
 		ecplan_dep *d = prop(inv, kind, P_SEQUENCE, ecplan_xstrfmt("owned sequence %s", c->owned_sequence),
 				     ecplan_xstrdup(c->owned_sequence));
