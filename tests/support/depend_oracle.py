@@ -1,11 +1,22 @@
 #!/usr/bin/env python3
 """Helpers of the dependent-object oracle (tests/support/depend_lib.sh).
 
-  depend_oracle.py table PLAN               the plan's table as a quoted SQL name
+  depend_oracle.py table PLAN               the plan's table as a quoted SQL name (with
+                                            "changes": the first change's table)
+  depend_oracle.py tables PLAN              every table the plan changes, quoted, one a line, in
+                                            the order the plan first names them
   depend_oracle.py info PLAN                 three lines: the plan's name, table (quoted), column
-  depend_oracle.py field PLAN KEY           change.KEY of the plan (column, new_column, ...), raw
+                                            (with "changes": of the first change)
+  depend_oracle.py changes PLAN             one line per change: table (quoted), column,
+                                            new_column, type (empty when none), tab-separated
+  depend_oracle.py field PLAN KEY [N]       change.KEY of the plan (column, new_column, ...), raw;
+                                            with "changes": changes[N].KEY (N default 0; "table"
+                                            gives the change's table, quoted)
   depend_oracle.py naive PLAN               the naive DDL that means what the plan means, on the
-                                            database of the PG* environment (reads the old column)
+                                            database of the PG* environment (reads the old column);
+                                            with "changes": that of every change, each on its own
+                                            table (all type changes, then all renames, then NOT
+                                            NULL and defaults, so that every `up` reads old names)
   depend_oracle.py compare EXPECTED GOT [--expected-label L] [--got-label L]
                                             compares two snapshots (depend_snapshot.sql output):
                                             prints one block per object that differs, exit 1
@@ -80,9 +91,30 @@ def load_plan(path):
         return json.load(f)
 
 
-def qtable(plan):
-    s, t = parse_table(plan["table"])
+def plan_changes(plan):
+    """The plan's changes as a list of (table text, change object): `change` is one,
+    `changes` each with its own `table` or else the plan's."""
+    if "changes" in plan:
+        return [(ch.get("table", plan.get("table")), ch) for ch in plan["changes"]]
+    return [(plan["table"], plan["change"])]
+
+
+def qname(text):
+    s, t = parse_table(text)
     return qident(s) + "." + qident(t)
+
+
+def qtable(plan):
+    return qname(plan_changes(plan)[0][0])
+
+
+def qtables(plan):
+    seen = []
+    for text, _ in plan_changes(plan):
+        q = qname(text)
+        if q not in seen:
+            seen.append(q)
+    return seen
 
 
 def psql(sql, *params):
@@ -97,10 +129,11 @@ def psql(sql, *params):
     return [line.split("\x1f") for line in r.stdout.splitlines()]
 
 
-def naive(plan):
-    schema, table = parse_table(plan["table"])
+def naive_parts(table_text, ch):
+    """The naive DDL of one change as three lists of statements: the rewrite (type,
+    storage, compression, sequence), the rename, and NOT NULL / default."""
+    schema, table = parse_table(table_text)
     t = qident(schema) + "." + qident(table)
-    ch = plan["change"]
     col, new = ch["column"], ch["new_column"]
     rows = psql(
         """SELECT format_type(a.atttypid, a.atttypmod),
@@ -114,11 +147,11 @@ def naive(plan):
               AND NOT a.attisdropped""",
         schema, table, col)
     if len(rows) != 1:
-        sys.exit(f"depend_oracle: column {col!r} not found in {plan['table']!r}")
+        sys.exit(f"depend_oracle: column {col!r} not found in {table_text!r}")
     old_type, old_coll, old_storage, old_compr = rows[0]
     new_type = ch.get("type") or old_type
     up = ch.get("up")
-    stmts = []
+    stmts, rename, after = [], [], []
     # The new type as PostgreSQL spells it, whether it is collatable and varlena.
     probe = psql("CREATE TEMP TABLE depend_oracle_probe (v " + new_type + ");"
                  "SELECT format_type(a.atttypid, a.atttypmod), ty.typcollation <> 0, ty.typstorage <> 'p'"
@@ -139,11 +172,42 @@ def naive(plan):
         if old_compr and is_varlena:
             method = {"p": "pglz", "l": "lz4"}[old_compr]
             stmts.append(f"ALTER TABLE {t} ALTER COLUMN {qident(col)} SET COMPRESSION {method};")
-    stmts.append(f"ALTER TABLE {t} RENAME COLUMN {qident(col)} TO {qident(new)};")
+        stmts += widened_sequence(schema, table, col, new_type)
+    rename.append(f"ALTER TABLE {t} RENAME COLUMN {qident(col)} TO {qident(new)};")
     if ch.get("not_null"):
-        stmts.append(f"ALTER TABLE {t} ALTER COLUMN {qident(new)} SET NOT NULL;")
+        after.append(f"ALTER TABLE {t} ALTER COLUMN {qident(new)} SET NOT NULL;")
     if ch.get("default") is not None:
-        stmts.append(f"ALTER TABLE {t} ALTER COLUMN {qident(new)} SET DEFAULT {ch['default']};")
+        after.append(f"ALTER TABLE {t} ALTER COLUMN {qident(new)} SET DEFAULT {ch['default']};")
+    return stmts, rename, after
+
+
+def widened_sequence(schema, table, col, new_type):
+    """ecplan widens a sequence owned by the column (serial) that is narrower than the
+    new integer type and ends at its type's end (integer -> bigint of a serial key:
+    README, "Keys that other tables reference"); ALTER COLUMN TYPE leaves it as it is,
+    so the naive DDL says it. Nothing for any other change (identity sequences follow
+    the column's type by themselves)."""
+    rows = psql(
+        """SELECT format('%I.%I', sn.nspname, sc.relname), format_type(nt.oid, NULL)
+             FROM pg_depend d
+             JOIN pg_class sc ON sc.oid = d.objid AND sc.relkind = 'S'
+             JOIN pg_namespace sn ON sn.oid = sc.relnamespace
+             JOIN pg_sequence s ON s.seqrelid = sc.oid
+             JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+             CROSS JOIN LATERAL (SELECT to_regtype(:'p4') AS oid) nt
+            WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+              AND d.deptype = 'a' AND a.attidentity = ''
+              AND d.refobjid = format('%I.%I', :'p1', :'p2')::regclass AND a.attname = :'p3'
+              AND s.seqtypid <> nt.oid AND nt.oid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
+              AND s.seqmax = CASE s.seqtypid WHEN 'int2'::regtype THEN 32767
+                                             WHEN 'int4'::regtype THEN 2147483647 ELSE s.seqmax END""",
+        schema, table, col, new_type)
+    return [f"ALTER SEQUENCE {seq} AS {typ};" for seq, typ in rows]
+
+
+def naive(plan):
+    parts = [naive_parts(text, ch) for text, ch in plan_changes(plan)]
+    stmts = [x for p in parts for x in p[0]] + [x for p in parts for x in p[1]] + [x for p in parts for x in p[2]]
     return "\n".join(stmts) + "\n"
 
 
@@ -247,8 +311,20 @@ def main(argv):
     cmd = argv[1]
     if cmd == "table":
         print(qtable(load_plan(argv[2])))
+    elif cmd == "tables":
+        for q in qtables(load_plan(argv[2])):
+            print(q)
+    elif cmd == "changes":
+        for text, ch in plan_changes(load_plan(argv[2])):
+            print("\t".join([qname(text), ch["column"], ch["new_column"], ch.get("type") or ""]))
     elif cmd == "field":
-        v = load_plan(argv[2])["change"].get(argv[3])
+        plan = load_plan(argv[2])
+        k = int(argv[4]) if len(argv) > 4 else 0
+        changes = plan_changes(plan)
+        if not 0 <= k < len(changes):
+            sys.exit(f"depend_oracle: the plan has no change {k}")
+        text, ch = changes[k]
+        v = qname(text) if argv[3] == "table" else ch.get(argv[3])
         print("" if v is None else (v if isinstance(v, str) else json.dumps(v)))
     elif cmd == "name":
         print(load_plan(argv[2])["name"])
@@ -256,7 +332,7 @@ def main(argv):
         plan = load_plan(argv[2])
         print(plan["name"])
         print(qtable(plan))
-        print(plan["change"]["column"])
+        print(plan_changes(plan)[0][1]["column"])
     elif cmd == "naive":
         sys.stdout.write(naive(load_plan(argv[2])))
     elif cmd == "both":
