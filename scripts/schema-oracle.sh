@@ -25,10 +25,21 @@
 #               images.sql and data.sql, the stock templates: real rows to backfill)
 #   --no-data   schema only
 #   --keep      keep the databases of failing columns (their names are printed)
+#   --referenced  instead of one column per plan: N keys that other tables'
+#               foreign keys reference, each with ONE plan with "changes": the key
+#               plus every column that references it (and, in turn, every column
+#               that references one of those), each renamed to <col>_new; all
+#               retyped to bigint when every one of them is integer/smallint
+#   --several   instead: N plans of 2-4 random columns of one table (a type change
+#               or a rename each, as above), leaving out a column that shares an
+#               index, constraint, trigger, view or policy with one already taken
+#               (ecplan refuses those by design; such a refusal counts as refused)
+#   In both, the whole database's catalog and the rows of every table of the plan
+#   (and of the tables a foreign key links to them) are compared, as for one column.
 # The server: the PG* environment when PGHOST is set, else a throwaway one
 # (scripts/pg.sh). ecplan: $ECPLAN_BIN, else build/ecplan.
 #
-# Prints one line per column, then a summary: columns tried, carried and
+# Prints one line per column (plan), then a summary: columns tried, carried and
 # identical, refused (reasons grouped), errors (ecplan failed after starting),
 # no oracle (the naive DDL itself fails), and FAILURES: ecplan exited 0 but the
 # schema or the rows differ from the naive DDL's, or a refusal changed something.
@@ -48,6 +59,7 @@ schema=
 data=
 no_data=0
 keep=0
+mode=columns
 while (($#)); do
 	case $1 in
 	-n) n=${2:?-n needs a number}; shift ;;
@@ -56,8 +68,10 @@ while (($#)); do
 	--data) data=${2:?--data needs a file}; shift ;;
 	--no-data) no_data=1 ;;
 	--keep) keep=1 ;;
+	--referenced) mode=referenced ;;
+	--several) mode=several ;;
 	-h | --help)
-		sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+		sed -n '2,46p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*) die "unknown option '$1' (see --help)" ;;
@@ -137,7 +151,7 @@ dep_snapshot "$O" "$work/orig.snap"
 
 # The sample: user columns of ordinary tables, in a deterministic order per seed.
 # kind = type when the column gets a type change, rename otherwise.
-dep_psql "$O" -F "$(printf '\t')" -v seed="$seed" -v n="$n" >"$work/sample" <<'SQL'
+[[ $mode == columns ]] && dep_psql "$O" -F "$(printf '\t')" -v seed="$seed" -v n="$n" >"$work/sample" <<'SQL'
 SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
        CASE WHEN a.atttypid IN ('int2'::regtype, 'int4'::regtype) AND get_byte(decode(md5(:'seed' || a.attname), 'hex'), 0) % 2 = 0
             THEN 'bigint'
@@ -172,6 +186,125 @@ with open(path, "w", encoding="utf-8") as f:
 PY
 }
 
+# mkplans MODE SEED N WORKDIR < CATALOG_JSON: the plans of --referenced and
+# --several (WORKDIR/planI.json, and WORKDIR/tablesI: the plan's tables, one a
+# line), and one line per plan on stdout: I, what it changes.
+mkplans() {
+	"$DEP_PY" - "$@" <<'PY'
+import json, random, sys
+mode, seed, n, work = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+cat = json.load(sys.stdin)
+cols = {(c["rel"], c["num"]): c for c in cat["cols"] or []}
+rels = {r for r, _ in cols}
+fks = [f for f in cat["fks"] or [] if f["rel"] in rels and f["frel"] in rels]
+# Objects that name two or more columns of one table: (rel, {attnum, ...}).
+objs = [(o["rel"], set(o["cols"])) for o in cat["objs"] or []]
+rng = random.Random(f"{mode}:{seed}")
+INTS = ("smallint", "integer")
+TEXTS = ("character varying", "text", "character")
+
+def part(s):
+    return '"' + s.replace('"', '""') + '"' if ('.' in s or s.startswith('"')) else s
+
+def tname(c):
+    return part(c["schema"]) + "." + part(c["table"])
+
+def qname(c):
+    return '"' + c["schema"].replace('"', '""') + '"."' + c["table"].replace('"', '""') + '"'
+
+def label(c):
+    return f'{c["schema"]}.{c["table"]}.{c["col"]}'
+
+def write(i, members):
+    """members: [(column, new type or "")]; the first one's table is the plan's."""
+    first = members[0][0]
+    changes = []
+    for c, newtype in members:
+        ch = {"column": c["col"], "new_column": (c["col"] + "_new")[:63]}
+        if c["rel"] != first["rel"]:
+            ch = {"table": tname(c), **ch}
+        if newtype:
+            ch["type"] = newtype
+        changes.append(ch)
+    plan = {"format": "ecplan/v1", "name": f"oracle-{i}", "table": tname(first), "changes": changes,
+            "backfill": {"batch_size": 2000, "target_batch_ms": 0}}
+    with open(f"{work}/plan{i}.json", "w", encoding="utf-8") as f:
+        json.dump(plan, f, ensure_ascii=False)
+    tables = []
+    for c, _ in members:
+        if qname(c) not in tables:
+            tables.append(qname(c))
+    with open(f"{work}/tables{i}", "w", encoding="utf-8") as f:
+        f.write("\n".join(tables))
+
+out = []
+if mode == "referenced":
+    keys = sorted({(f["frel"], k) for f in fks for k in f["fkey"]})
+    rng.shuffle(keys)
+    seen = set()
+    for key in keys:
+        if len(out) >= n:
+            break
+        # The key, every column referencing it, and so on (a referencing column that
+        # is itself referenced changes with the columns that reference it).
+        members = [key]
+        grew = True
+        while grew:
+            grew = False
+            for f in fks:
+                for k, fk in zip(f["key"], f["fkey"]):
+                    if (f["frel"], fk) in members and (f["rel"], k) not in members:
+                        members.append((f["rel"], k))
+                        grew = True
+        if frozenset(members) in seen:
+            continue
+        seen.add(frozenset(members))
+        members = [members[0]] + sorted(members[1:], key=lambda m: (label(cols[m]), m))
+        mc = [cols[m] for m in members]
+        widen = all(c["typ"] in INTS for c in mc)
+        i = len(out) + 1
+        write(i, [(c, "bigint" if widen else "") for c in mc])
+        kind = f'{mc[0]["type"]} -> bigint' if widen else f'{mc[0]["type"]}, rename'
+        refs = ", ".join(label(c) for c in mc[1:])
+        out.append(f"{label(mc[0])} ({kind}) + {len(mc) - 1} referencing: {refs}")
+elif mode == "several":
+    bytable = {}
+    for key in sorted(cols):
+        bytable.setdefault(key[0], []).append(cols[key])
+    order = sorted(r for r, cs in bytable.items() if len(cs) >= 2)
+    rng.shuffle(order)
+    for rel in order:
+        if len(out) >= n:
+            break
+        want = rng.randint(2, 4)
+        cands = list(bytable[rel])
+        rng.shuffle(cands)
+        taken = []
+        for c in cands:
+            if len(taken) >= want:
+                break
+            # ecplan refuses an object that names two changed columns of one table.
+            if any(orel == rel and c["num"] in ocols and t["num"] in ocols
+                   for t in taken for orel, ocols in objs):
+                continue
+            taken.append(c)
+        if len(taken) < 2:
+            continue
+        members = []
+        for c in taken:
+            newtype = ""
+            if rng.random() < 0.5:
+                newtype = "bigint" if c["typ"] in INTS else "text" if c["typ"] in TEXTS else ""
+            members.append((c, newtype))
+        i = len(out) + 1
+        write(i, members)
+        out.append(f'{taken[0]["schema"]}.{taken[0]["table"]}: ' + ", ".join(
+            f'{c["col"]} ({c["type"]} -> {t})' if t else f'{c["col"]} ({c["type"]}, rename)' for c, t in members))
+for i, what in enumerate(out, 1):
+    print(f"{i}\t{what}")
+PY
+}
+
 # reason FILE: the refusal's detail with names and numbers taken out, so that
 # refusals of one kind group together.
 reason() {
@@ -180,22 +313,60 @@ reason() {
 	printf '%s' "$line" | sed -E 's/"([^"]|"")*"/"…"/g; s/[0-9]+/N/g' | cut -c1-150
 }
 
+# The manifest: one line per plan (I, what it changes); its plan is
+# $work/planI.json, its tables (SQL names, one a line) $work/tablesI.
+if [[ $mode == columns ]]; then
+	i=0
+	while IFS=$'\t' read -r sch tbl col typ newtype; do
+		i=$((i + 1))
+		if [[ -n "$newtype" ]]; then
+			what="$sch.$tbl.$col ($typ -> $newtype)"
+		else
+			what="$sch.$tbl.$col ($typ, rename)"
+		fi
+		mkplan "$work/plan$i.json" "oracle-$i" "$sch" "$tbl" "$col" "$newtype"
+		printf '%s' "\"${sch//\"/\"\"}\".\"${tbl//\"/\"\"}\"" >"$work/tables$i"
+		printf '%d\t%s\n' "$i" "$what"
+	done <"$work/sample" >"$work/manifest"
+else
+	# Columns of ordinary tables, foreign keys, and the objects that name two or
+	# more columns of one table (index, constraint, trigger, rule, policy,
+	# statistics object: through pg_depend).
+	dep_psql "$O" >"$work/catalog.json" <<'SQL'
+SELECT json_build_object(
+  'cols', (SELECT json_agg(json_build_object('rel', c.oid, 'schema', n.nspname, 'table', c.relname,
+                  'col', a.attname, 'num', a.attnum, 'type', format_type(a.atttypid, a.atttypmod),
+                  'typ', format_type(a.atttypid, NULL)) ORDER BY c.oid, a.attnum)
+             FROM pg_attribute a
+             JOIN pg_class c ON c.oid = a.attrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+              AND n.nspname NOT IN ('pg_catalog', 'information_schema')),
+  'fks', (SELECT json_agg(json_build_object('rel', conrelid, 'key', conkey, 'frel', confrelid, 'fkey', confkey)
+                          ORDER BY oid)
+            FROM pg_constraint WHERE contype = 'f'),
+  'objs', (SELECT json_agg(json_build_object('rel', rel, 'cols', cols))
+             FROM (SELECT d.refobjid AS rel, array_agg(DISTINCT d.refobjsubid) AS cols
+                     FROM pg_depend d
+                    WHERE d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
+                      AND d.classid IN ('pg_class'::regclass, 'pg_constraint'::regclass, 'pg_trigger'::regclass,
+                                        'pg_rewrite'::regclass, 'pg_policy'::regclass,
+                                        'pg_statistic_ext'::regclass)
+                    GROUP BY d.classid, d.objid, d.refobjid
+                   HAVING count(DISTINCT d.refobjsubid) > 1) s))
+SQL
+	mkplans "$mode" "$seed" "$n" "$work" <"$work/catalog.json" >"$work/manifest"
+fi
+
 tried=0 identical=0 refused=0 errors=0 failures=0 nooracle=0
 declare -A reasons=()
 failed_list=()
-i=0
-while IFS=$'\t' read -r sch tbl col typ newtype; do
-	i=$((i + 1))
+while IFS=$'\t' read -r i what; do
 	tried=$((tried + 1))
-	if [[ -n "$newtype" ]]; then
-		what="$sch.$tbl.$col ($typ -> $newtype)"
-	else
-		what="$sch.$tbl.$col ($typ, rename)"
-	fi
-	# Rows: of the table and the tables a foreign key links to it (no other can change).
-	qt="\"${sch//\"/\"\"}\".\"${tbl//\"/\"\"}\""
+	# Rows: of the plan's tables and the tables a foreign key links to them (no
+	# other can change).
+	qt=$(<"$work/tables$i")
 	plan=$work/plan$i.json
-	mkplan "$plan" "oracle-$i" "$sch" "$tbl" "$col" "$newtype"
 	A=${prefix}_${i}a
 	B=${prefix}_${i}b
 	dep_createdb "$B" "$O"
@@ -253,12 +424,16 @@ while IFS=$'\t' read -r sch tbl col typ newtype; do
 	esac
 	[[ " ${kept[*]:-} " == *" $A "* ]] || dep_dropdb "$A"
 	[[ " ${kept[*]:-} " == *" $B "* ]] || dep_dropdb "$B"
-done <"$work/sample"
+done <"$work/manifest"
 
 echo
 echo "==================== $me summary ===================="
 printf '  schema:                 %s%s (%s tables), seed %s\n' "$(basename "$schema")" "$datanames" "$ntables" "$seed"
-printf '  columns tried:          %d\n' "$tried"
+case $mode in
+columns) printf '  columns tried:          %d\n' "$tried" ;;
+*) printf '  mode:                   --%s (one plan with several changes each)\n' "$mode"
+	printf '  plans tried:            %d\n' "$tried" ;;
+esac
 printf '  carried and identical:  %d\n' "$identical"
 printf '  refused (exit 3):       %d\n' "$refused"
 for r in "${!reasons[@]}"; do

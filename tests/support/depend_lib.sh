@@ -15,7 +15,8 @@
 #   dep_dropdb DB                     DROP DATABASE ... WITH (FORCE), unless DEP_KEEP_DB=1
 #   dep_snapshot DB FILE              catalog snapshot into FILE
 #   dep_rows DB FILE [TABLE]          every row of every user table (or of TABLE and the
-#                                     tables a foreign key links to it), one line each
+#                                     tables a foreign key links to it), one line each;
+#                                     TABLE may be several SQL names, one a line
 #   dep_state DB SNAP ROWS [TABLE]    both of the above in one psql session
 #   dep_naive_sql DB PLAN             prints the naive DDL for PLAN (reads DB's catalog)
 #   dep_compare EXP GOT LE LG         prints the differences (labels LE/LG), returns 1 if any
@@ -80,9 +81,12 @@ dep_state() {
 _dep_rows_sql() {
 	local filter=
 	if [[ -n "${1:-}" ]]; then
-		filter="AND (c.oid = to_regclass(:'t') OR c.oid IN (
-		          SELECT confrelid FROM pg_constraint WHERE contype = 'f' AND conrelid = to_regclass(:'t')
-		          UNION SELECT conrelid FROM pg_constraint WHERE contype = 'f' AND confrelid = to_regclass(:'t')))"
+		# Several tables: one a line (a plan with "changes").
+		filter="AND (c.oid IN (SELECT to_regclass(x) FROM regexp_split_to_table(:'t', E'\\n') x) OR c.oid IN (
+		          SELECT confrelid FROM pg_constraint WHERE contype = 'f'
+		             AND conrelid IN (SELECT to_regclass(x) FROM regexp_split_to_table(:'t', E'\\n') x)
+		          UNION SELECT conrelid FROM pg_constraint WHERE contype = 'f'
+		             AND confrelid IN (SELECT to_regclass(x) FROM regexp_split_to_table(:'t', E'\\n') x)))"
 	fi
 	# One SELECT per user table (psql's \gexec runs each); each row as
 	# "<table> <jsonb>": jsonb sorts its keys, so column order does not matter.
