@@ -186,14 +186,15 @@ with open(path, "w", encoding="utf-8") as f:
 PY
 }
 
-# mkplans MODE SEED N WORKDIR < CATALOG_JSON: the plans of --referenced and
+# mkplans MODE SEED N WORKDIR CATALOG_JSON: the plans of --referenced and
 # --several (WORKDIR/planI.json, and WORKDIR/tablesI: the plan's tables, one a
 # line), and one line per plan on stdout: I, what it changes.
 mkplans() {
 	"$DEP_PY" - "$@" <<'PY'
 import json, random, sys
 mode, seed, n, work = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-cat = json.load(sys.stdin)
+with open(sys.argv[5], encoding="utf-8") as f:
+    cat = json.load(f)
 cols = {(c["rel"], c["num"]): c for c in cat["cols"] or []}
 rels = {r for r, _ in cols}
 fks = [f for f in cat["fks"] or [] if f["rel"] in rels and f["frel"] in rels]
@@ -355,7 +356,7 @@ SELECT json_build_object(
                     GROUP BY d.classid, d.objid, d.refobjid
                    HAVING count(DISTINCT d.refobjsubid) > 1) s))
 SQL
-	mkplans "$mode" "$seed" "$n" "$work" <"$work/catalog.json" >"$work/manifest"
+	mkplans "$mode" "$seed" "$n" "$work" "$work/catalog.json" >"$work/manifest"
 fi
 
 tried=0 identical=0 refused=0 errors=0 failures=0 nooracle=0
