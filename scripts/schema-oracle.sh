@@ -174,7 +174,7 @@ mkplan() {
 import json, sys
 path, name, schema, table, column, newtype = sys.argv[1:7]
 def part(s):
-    return '"' + s.replace('"', '""') + '"' if ('.' in s or s.startswith('"')) else s
+    return '"' + s.replace('"', '""') + '"' if ('.' in s or '"' in s) else s
 new = (column + "_new")[:63]
 change = {"column": column, "new_column": new}
 if newtype:
@@ -205,7 +205,7 @@ INTS = ("smallint", "integer")
 TEXTS = ("character varying", "text", "character")
 
 def part(s):
-    return '"' + s.replace('"', '""') + '"' if ('.' in s or s.startswith('"')) else s
+    return '"' + s.replace('"', '""') + '"' if ('.' in s or '"' in s) else s
 
 def tname(c):
     return part(c["schema"]) + "." + part(c["table"])
@@ -311,7 +311,9 @@ PY
 reason() {
 	local line
 	line=$(grep -m1 '^detail:' "$1" || grep -m1 '^ecplan:' "$1" || echo "(no message)")
-	printf '%s' "$line" | sed -E 's/"([^"]|"")*"/"…"/g; s/[0-9]+/N/g' | cut -c1-150
+	# (150 characters, not bytes: cut -c cuts bytes and splits the "…")
+	printf '%s' "$line" | sed -E 's/"([^"]|"")*"/"…"/g; s/[0-9]+/N/g' |
+		"$DEP_PY" -c 'import sys; sys.stdout.write(sys.stdin.read()[:150])'
 }
 
 # The manifest: one line per plan (I, what it changes); its plan is
