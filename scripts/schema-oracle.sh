@@ -31,9 +31,11 @@
 #               that references one of those), each renamed to <col>_new; all
 #               retyped to bigint when every one of them is integer/smallint
 #   --several   instead: N plans of 2-4 random columns of one table (a type change
-#               or a rename each, as above), leaving out a column that shares an
-#               index, constraint, trigger, view or policy with one already taken
-#               (ecplan refuses those by design; such a refusal counts as refused)
+#               or a rename each, as above; tables in a random order, then again
+#               with other columns while N is not reached), leaving out a column
+#               that shares an index, constraint, trigger, view or policy with one
+#               already taken (ecplan refuses those by design; such a refusal
+#               counts as refused)
 #   In both, the whole database's catalog and the rows of every table of the plan
 #   (and of the tables a foreign key links to them) are compared, as for one column.
 # The server: the PG* environment when PGHOST is set, else a throwaway one
@@ -71,7 +73,7 @@ while (($#)); do
 	--referenced) mode=referenced ;;
 	--several) mode=several ;;
 	-h | --help)
-		sed -n '2,46p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+		sed -n '2,48p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*) die "unknown option '$1' (see --help)" ;;
@@ -273,8 +275,14 @@ elif mode == "several":
     for key in sorted(cols):
         bytable.setdefault(key[0], []).append(cols[key])
     order = sorted(r for r, cs in bytable.items() if len(cs) >= 2)
-    rng.shuffle(order)
-    for rel in order:
+    # Tables in a random order, then again (other columns) while N is not reached.
+    seen = set()
+    def rounds():
+        for _ in range(20):
+            o = list(order)
+            rng.shuffle(o)
+            yield from o
+    for rel in rounds():
         if len(out) >= n:
             break
         want = rng.randint(2, 4)
@@ -289,8 +297,9 @@ elif mode == "several":
                    for t in taken for orel, ocols in objs):
                 continue
             taken.append(c)
-        if len(taken) < 2:
+        if len(taken) < 2 or frozenset((rel, c["num"]) for c in taken) in seen:
             continue
+        seen.add(frozenset((rel, c["num"]) for c in taken))
         members = []
         for c in taken:
             newtype = ""
