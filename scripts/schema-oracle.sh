@@ -38,6 +38,8 @@
 #               counts as refused)
 #   In both, the whole database's catalog and the rows of every table of the plan
 #   (and of the tables a foreign key links to them) are compared, as for one column.
+#   Zabbix's keys are all bigint (its --referenced plans only rename); the integer
+#   -> bigint cases: --schema tests/support/oracle_keys.sql (PostgreSQL 15+).
 # The server: the PG* environment when PGHOST is set, else a throwaway one
 # (scripts/pg.sh). ecplan: $ECPLAN_BIN, else build/ecplan.
 #
@@ -73,7 +75,7 @@ while (($#)); do
 	--referenced) mode=referenced ;;
 	--several) mode=several ;;
 	-h | --help)
-		sed -n '2,48p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+		sed -n '2,50p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*) die "unknown option '$1' (see --help)" ;;
