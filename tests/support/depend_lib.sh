@@ -18,7 +18,9 @@
 #                                     tables a foreign key links to it), one line each;
 #                                     TABLE may be several SQL names, one a line
 #   dep_state DB SNAP ROWS [TABLE]    both of the above in one psql session
-#   dep_naive_sql DB PLAN             prints the naive DDL for PLAN (reads DB's catalog)
+#   dep_naive_sql DB PLAN             prints the naive DDL for PLAN (reads DB's catalog;
+#                                     every change of a plan with "changes")
+#   dep_plan_tables PLAN              the plan's tables (SQL names, one a line)
 #   dep_compare EXP GOT LE LG         prints the differences (labels LE/LG), returns 1 if any
 #   dep_compare_rows EXP GOT LE LG    the same for row dumps
 #   dep_compare_both SE SG RE RG LE LG  both at once (exit 1 catalog, 2 rows, 3 both)
@@ -131,6 +133,12 @@ dep_plan_name() {
 
 dep_plan_table() {
 	"$DEP_PY" "$DEP_SUPPORT_DIR/depend_oracle.py" table "$1"
+}
+
+# dep_plan_tables PLAN: every table of the plan (several with "changes"), one a
+# line: what dep_rows / dep_state take as TABLE.
+dep_plan_tables() {
+	"$DEP_PY" "$DEP_SUPPORT_DIR/depend_oracle.py" tables "$1"
 }
 
 # dep_wait_no_runner DB: waits (up to 5 s) until the previous ecplan's session has

@@ -28,6 +28,8 @@ The naive DDL is what PostgreSQL does when you change the column in place, under
 ACCESS EXCLUSIVE lock for the whole rewrite:
 
   ALTER TABLE t ALTER COLUMN c TYPE <type> [COLLATE <old>] USING (<up>);   -- type change or up
+  ALTER SEQUENCE s AS <type>;              -- a serial's sequence narrower than the new integer
+                                           -- type and at its type's end (ecplan widens it)
   ALTER TABLE t RENAME COLUMN c TO n;
   ALTER TABLE t ALTER COLUMN n SET NOT NULL;                               -- not_null
   ALTER TABLE t ALTER COLUMN n SET DEFAULT <default>;                      -- default
