@@ -10,6 +10,7 @@
 #
 # Usage: bash scripts/schema-oracle.sh [-n N] [--seed S] [--schema FILE.sql[.gz]]
 #                                      [--data FILE.sql[.gz] | --no-data] [--keep]
+#                                      [--referenced | --several] [--workers N]
 #   -n N        columns to try (default 40); each gets one plan: a type change for
 #               integer/smallint (-> bigint) and varchar/text (-> text) columns on
 #               about half of them, otherwise a rename
@@ -25,6 +26,8 @@
 #               images.sql and data.sql, the stock templates: real rows to backfill)
 #   --no-data   schema only
 #   --keep      keep the databases of failing columns (their names are printed)
+#   --workers N backfill.workers of every plan (parallel backfill; default: not
+#               set, one cursor)
 #   --referenced  instead of one column per plan: N keys that other tables'
 #               foreign keys reference, each with ONE plan with "changes": the key
 #               plus every column that references it (and, in turn, every column
@@ -64,6 +67,7 @@ data=
 no_data=0
 keep=0
 mode=columns
+workers=
 while (($#)); do
 	case $1 in
 	-n) n=${2:?-n needs a number}; shift ;;
@@ -74,8 +78,9 @@ while (($#)); do
 	--keep) keep=1 ;;
 	--referenced) mode=referenced ;;
 	--several) mode=several ;;
+	--workers) workers=${2:?--workers needs a number}; shift ;;
 	-h | --help)
-		sed -n '2,50p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+		sed -n '2,53p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*) die "unknown option '$1' (see --help)" ;;
@@ -83,6 +88,8 @@ while (($#)); do
 	shift
 done
 [[ "$n" =~ ^[0-9]+$ && "$n" -gt 0 ]] || die "-n needs a positive number"
+[[ -z "$workers" || "$workers" =~ ^[0-9]+$ ]] || die "--workers needs a number"
+export ORACLE_WORKERS=$workers
 
 export ECPLAN_BIN=${ECPLAN_BIN:-$root/build/ecplan}
 [[ -x "$ECPLAN_BIN" ]] || die "ecplan not built: $ECPLAN_BIN (cmake -S . -B build && cmake --build build)"
@@ -175,7 +182,7 @@ SQL
 # mkplan FILE NAME SCHEMA TABLE COLUMN NEWTYPE: a plan for one column.
 mkplan() {
 	"$DEP_PY" - "$@" <<'PY'
-import json, sys
+import json, os, sys
 path, name, schema, table, column, newtype = sys.argv[1:7]
 def part(s):
     return '"' + s.replace('"', '""') + '"' if ('.' in s or '"' in s) else s
@@ -185,6 +192,8 @@ if newtype:
     change["type"] = newtype
 plan = {"format": "ecplan/v1", "name": name, "table": part(schema) + "." + part(table),
         "change": change, "backfill": {"batch_size": 2000, "target_batch_ms": 0}}
+if os.environ.get("ORACLE_WORKERS"):
+    plan["backfill"]["workers"] = int(os.environ["ORACLE_WORKERS"])
 with open(path, "w", encoding="utf-8") as f:
     json.dump(plan, f, ensure_ascii=False)
 PY
@@ -195,7 +204,7 @@ PY
 # line), and one line per plan on stdout: I, what it changes.
 mkplans() {
 	"$DEP_PY" - "$@" <<'PY'
-import json, random, sys
+import json, os, random, sys
 mode, seed, n, work = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 with open(sys.argv[5], encoding="utf-8") as f:
     cat = json.load(f)
@@ -233,6 +242,8 @@ def write(i, members):
         changes.append(ch)
     plan = {"format": "ecplan/v1", "name": f"oracle-{i}", "table": tname(first), "changes": changes,
             "backfill": {"batch_size": 2000, "target_batch_ms": 0}}
+    if os.environ.get("ORACLE_WORKERS"):
+        plan["backfill"]["workers"] = int(os.environ["ORACLE_WORKERS"])
     with open(f"{work}/plan{i}.json", "w", encoding="utf-8") as f:
         json.dump(plan, f, ensure_ascii=False)
     tables = []
@@ -443,6 +454,7 @@ done <"$work/manifest"
 echo
 echo "==================== $me summary ===================="
 printf '  schema:                 %s%s (%s tables), seed %s\n' "$(basename "$schema")" "$datanames" "$ntables" "$seed"
+[[ -z "$workers" ]] || printf '  backfill.workers:       %s\n' "$workers"
 case $mode in
 columns) printf '  columns tried:          %d\n' "$tried" ;;
 *) printf '  mode:                   --%s (one plan with several changes each)\n' "$mode"
