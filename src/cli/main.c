@@ -102,7 +102,9 @@ const cli_command cli_commands[] = {
 	  "dropped concurrently, NOT NULL check dropped), sync (trigger and function\n"
 	  "dropped) and expand (new column dropped), newest first, until the plan is\n"
 	  "at STATE (planned by default: the plan ends rolled_back). Fires the\n"
-	  "rollback.before and rollback.after webhooks. After contract: exit 9.\n"
+	  "rollback.before and rollback.after webhooks. After contract: exit 9;\n"
+	  "a contract that stopped before its drop (exit 6, say) is undone back\n"
+	  "to switched.\n"
 	  "--json: as for advance (no progress, a result object on stdout, errors as\n"
 	  "one JSON object on stderr). SIGINT/SIGTERM: as for advance.\n" },
 	{ "history", cmd_history, "NAME [--json] [--db CONNINFO]",

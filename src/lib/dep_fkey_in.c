@@ -66,10 +66,12 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 						    "the column, then recreate it");
 		} else if (!plan_changes(plan, nsp, rel, col)) {
 			/* The entry to add, as the plan would hold it. */
-			const char *type = plan->type ? plan->type : PQgetvalue(res, i, 4);
+			/* With the plan's type when it changes the type (a rename
+			 * renames the referencing column too). */
 			char *nc = ecplan_xstrfmt("%s_new", col);
-			json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "table", qt, "column", col, "new_column", nc,
-					      "type", type);
+			json_t *j = json_pack("{s:s, s:s, s:s}", "table", qt, "column", col, "new_column", nc);
+			if (plan->type)
+				json_object_set_new(j, "type", json_string(plan->type));
 			char *entry = json_dumps(j, JSON_PRESERVE_ORDER | JSON_COMPACT);
 			json_decref(j);
 			free(nc);
@@ -79,6 +81,33 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 			free(entry);
 		}
 		free(qt);
+	}
+	PQclear(res);
+	/* A foreign key that references other columns through an index that
+	 * names this one (an INCLUDE column of the unique key, say): the index
+	 * goes with the old column at contract, and the foreign key with it. */
+	if ((rc = ecplan_db_query(
+		&res, conn,
+		"SELECT c.conname, c.conrelid::regclass::text, c.conindid::regclass::text"
+		" FROM pg_catalog.pg_constraint c"
+		" WHERE c.contype = 'f' AND c.confrelid = $1::oid AND c.conparentid = 0"
+		"   AND NOT ($2::int2 = ANY (c.confkey))"
+		"   AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
+		"     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.conindid"
+		"       AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = $1::oid"
+		"       AND d.refobjsubid = $2::int2)"
+		" ORDER BY c.conname",
+		2, params, err)) < 0)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		ecplan_dep *d = ecplan_inventory_add(inv, kind);
+		d->name = ecplan_xstrdup(PQgetvalue(res, i, 0));
+		d->label = ecplan_xstrfmt("foreign key \"%s\" on %s (uses index %s)", d->name, PQgetvalue(res, i, 1),
+					  PQgetvalue(res, i, 2));
+		d->refusal = ecplan_xstrfmt("it depends on index %s, which names \"%s\": at contract that index goes "
+					    "with the old column and ecplan does not move a foreign key to the rebuilt "
+					    "one; drop the foreign key before the change and add it again after contract",
+					    PQgetvalue(res, i, 2), plan->column);
 	}
 	PQclear(res);
 	return 0;

@@ -65,8 +65,10 @@ static const struct state_rule {
 	  ECPLAN_STATE_SYNCED,      true,  3, false },
 	{ ECPLAN_STATE_SWITCHED,    ECPLAN_PHASE_SWITCH,   ECPLAN_PHASE_CONTRACT, ECPLAN_PHASE_SWITCH,
 	  ECPLAN_STATE_BACKFILLED,  true,  4, false },
+	/* A finished contract cannot be rolled back (no rollback starts here);
+	 * a contract that stopped before its drop is undone back to switched. */
 	{ ECPLAN_STATE_CONTRACTED,  ECPLAN_PHASE_CONTRACT, ECPLAN_PHASE_NONE,     ECPLAN_PHASE_NONE,
-	  ECPLAN_STATE_INVALID,     false, 5, false },
+	  ECPLAN_STATE_SWITCHED,    false, 5, false },
 	{ ECPLAN_STATE_ROLLED_BACK, ECPLAN_PHASE_NONE,     ECPLAN_PHASE_EXPAND,   ECPLAN_PHASE_NONE,
 	  ECPLAN_STATE_INVALID,     true,  0, true },
 };

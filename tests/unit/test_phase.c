@@ -193,6 +193,10 @@ static void test_transition_table(void **state)
 	assert_false(ecplan_state_rollback_allowed(ECPLAN_STATE_INVALID));
 	assert_int_equal(ecplan_state_undo(ECPLAN_STATE_INVALID), ECPLAN_PHASE_NONE);
 	assert_int_equal(ecplan_phase_undone_to(ECPLAN_PHASE_NONE), ECPLAN_STATE_INVALID);
+	/* A contract that stopped before its drop (lock not granted, say) is
+	 * undone back to switched, though a finished one cannot be. */
+	assert_int_equal(ecplan_phase_undone_to(ECPLAN_PHASE_CONTRACT), ECPLAN_STATE_SWITCHED);
+	assert_false(ecplan_state_rollback_allowed(ECPLAN_STATE_CONTRACTED));
 }
 
 int main(void)
