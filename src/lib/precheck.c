@@ -442,7 +442,9 @@ static void check_shared_objects(ecplan_checklist *l, const ecplan_plan *plan,
 								   a->column, b->column);
 			for (size_t x = 0; x < cats[i]->deps.count; x++) {
 				const ecplan_dep *dx = &cats[i]->deps.items[x];
-				if (!dx->copy_name && strcmp(ecplan_dep_kinds[dx->kind]->name, "trigger naming the column"))
+				/* Indexes were compared above, from the catalog. */
+				if (!strcmp(ecplan_dep_kinds[dx->kind]->name, "index") ||
+				    (!dx->copy_name && strcmp(ecplan_dep_kinds[dx->kind]->name, "trigger naming the column")))
 					continue;
 				for (size_t y = 0; y < cats[k]->deps.count; y++) {
 					const ecplan_dep *dy = &cats[k]->deps.items[y];
@@ -455,7 +457,9 @@ static void check_shared_objects(ecplan_checklist *l, const ecplan_plan *plan,
 	}
 	item(l, "no object names two of the columns this plan changes", d.len == 0,
 	     d.len ? "%s. ecplan rewrites an object for one changed column at a time: change these "
-		     "columns in two plans, one after the other" : NULL, d.buf);
+		     "columns in two plans, one after the other; where that is not possible (two columns "
+		     "that reference one key must change with it), drop the object before the change and "
+		     "create it again after contract" : NULL, d.buf);
 	ecplan_strbuf_release(&d);
 }
 
