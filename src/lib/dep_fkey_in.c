@@ -92,10 +92,10 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 		" FROM pg_catalog.pg_constraint c"
 		" WHERE c.contype = 'f' AND c.confrelid = $1::oid AND c.conparentid = 0"
 		"   AND NOT ($2::int2 = ANY (c.confkey))"
-		"   AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
-		"     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.conindid"
-		"       AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = $1::oid"
-		"       AND d.refobjsubid = $2::int2)"
+		/* (the unique index a foreign key uses has plain columns, no
+		 * expression or predicate) */
+		"   AND EXISTS (SELECT 1 FROM pg_catalog.pg_index i"
+		"     WHERE i.indexrelid = c.conindid AND $2::int2 = ANY (i.indkey::int2[]))"
 		" ORDER BY c.conname",
 		2, params, err)) < 0)
 		return rc;
