@@ -150,6 +150,15 @@ static inline const ecplan_plan *ecplan_plan_root(const ecplan_plan *plan)
 const ecplan_plan *ecplan_plan_change(const ecplan_plan *plan, size_t i);
 /* The first change on table t (0 <= t < ntables). */
 const ecplan_plan *ecplan_plan_table_first(const ecplan_plan *plan, size_t t);
+/* The change of the plan (root or sub-plan: the whole plan is searched) of
+ * column `column` of table schema.table, or NULL. */
+const ecplan_plan *ecplan_plan_find_change(const ecplan_plan *plan, const char *schema, const char *table,
+					   const char *column);
+/* What webhooks and ${table}, ${column}, ${new_column} name: the tables
+ * ("schema.table", once when the plan changes one table, else each change's),
+ * the columns or the new columns of every change, ", "-separated. Caller frees. */
+typedef enum ecplan_change_field { ECPLAN_FIELD_TABLE, ECPLAN_FIELD_COLUMN, ECPLAN_FIELD_NEW_COLUMN } ecplan_change_field;
+char *ecplan_plan_changes_text(const ecplan_plan *plan, ecplan_change_field what);
 /* A plan with more than one change is refused by code that handles one
  * ("ecplan verify"): true when it has exactly one. */
 static inline bool ecplan_plan_single(const ecplan_plan *plan) { return plan->nchanges <= 1; }

@@ -30,19 +30,6 @@ static json_t *runner_json(const ecplan_runner_info *who)
 	return o;
 }
 
-/* "changes": every change of the registered plan, in plan order. */
-static json_t *changes_json(const ecplan_plan_row *row)
-{
-	ecplan_diags d = ECPLAN_DIAGS_INIT;
-	ecplan_plan *p = NULL;
-	json_t *a = row->plan_json &&
-		    ecplan_plan_parse(&p, row->plan_json, strlen(row->plan_json), "<registered>", &d) == 0
-		    ? cli_changes_json(p) : json_array();
-	ecplan_plan_free(p);
-	ecplan_diags_release(&d);
-	return a;
-}
-
 json_t *cli_status_json(PGconn *conn, const ecplan_plan_row *row)
 {
 	ecplan_runner_info who;
@@ -63,20 +50,18 @@ json_t *cli_status_json(PGconn *conn, const ecplan_plan_row *row)
 	/* backfill_seconds is time inside batches: the plan's pause_ms and
 	 * max_rows_per_second (the registered ones) slow the real pace. */
 	bool limited = false;
-	{
-		ecplan_diags d = ECPLAN_DIAGS_INIT;
-		ecplan_plan *p = NULL;
-		if (row->plan_json &&
-		    ecplan_plan_parse(&p, row->plan_json, strlen(row->plan_json), "<registered>", &d) == 0 &&
-		    rate > 0) {
-			rate = ecplan_backfill_effective_rate(rate, p->backfill.batch_size, p->backfill.pause_ms,
-							      p->backfill.max_rows_per_second, &limited);
-			if (!filled && row->rows_total >= 0)
-				eta = row->rows_done >= row->rows_total ? 0
-					: (double)(row->rows_total - row->rows_done) / rate;
-		}
-		ecplan_plan_free(p);
-		ecplan_diags_release(&d);
+	/* The registered plan: its settings and its changes. */
+	ecplan_diags d = ECPLAN_DIAGS_INIT;
+	ecplan_plan *p = NULL;
+	if (row->plan_json && ecplan_plan_parse(&p, row->plan_json, strlen(row->plan_json), "<registered>", &d) < 0)
+		p = NULL;
+	ecplan_diags_release(&d);
+	if (p && rate > 0) {
+		rate = ecplan_backfill_effective_rate(rate, p->backfill.batch_size, p->backfill.pause_ms,
+						      p->backfill.max_rows_per_second, &limited);
+		if (!filled && row->rows_total >= 0)
+			eta = row->rows_done >= row->rows_total ? 0
+				: (double)(row->rows_total - row->rows_done) / rate;
 	}
 	json_t *bf = json_pack("{s:I, s:o, s:f, s:o, s:o}", "rows_done", (json_int_t)row->rows_done,
 			       "rows_total", row->rows_total >= 0 ? json_integer(row->rows_total) : json_null(),
@@ -97,7 +82,8 @@ json_t *cli_status_json(PGconn *conn, const ecplan_plan_row *row)
 			      "backfill", bf, "pending_webhooks", (json_int_t)pending,
 			      "last_error", row->last_error ? json_string(row->last_error) : json_null(),
 			      "updated_at", row->updated_at ? row->updated_at : "");
-	json_object_set_new(o, "changes", changes_json(row));
+	json_object_set_new(o, "changes", p ? cli_changes_json(p) : json_array());
+	ecplan_plan_free(p);
 	json_object_set_new(o, "rolling_back", json_boolean(row->rolling_back));
 	json_object_set_new(o, "step", json_integer(row->step));
 	json_object_set_new(o, "switched_at", row->switched_at ? json_string(row->switched_at) : json_null());

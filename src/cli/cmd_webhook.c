@@ -96,15 +96,9 @@ int cmd_webhook(int argc, char **argv)
 		goto done;
 	}
 	/* As the runner sends them: several changes are listed, comma-separated. */
-	ecplan_strbuf tb = ECPLAN_STRBUF_INIT, cb = ECPLAN_STRBUF_INIT, nb = ECPLAN_STRBUF_INIT;
-	for (size_t k = 0; k < plan->nchanges; k++) {
-		const ecplan_plan *ch = ecplan_plan_change(plan, k);
-		if (k == 0 || plan->ntables > 1)
-			ecplan_strbuf_addf(&tb, "%s%s.%s", k ? ", " : "", ch->schema, ch->table);
-		ecplan_strbuf_addf(&cb, "%s%s", k ? ", " : "", ch->column);
-		ecplan_strbuf_addf(&nb, "%s%s", k ? ", " : "", ch->new_column);
-	}
-	const char *table = tb.buf;
+	char *table = ecplan_plan_changes_text(plan, ECPLAN_FIELD_TABLE),
+	     *column = ecplan_plan_changes_text(plan, ECPLAN_FIELD_COLUMN),
+	     *new_column = ecplan_plan_changes_text(plan, ECPLAN_FIELD_NEW_COLUMN);
 	char phase[16] = "";
 	const char *dot = strchr(event, '.');
 	if (dot && strncmp(event, "rollback", 8))
@@ -118,8 +112,8 @@ int cmd_webhook(int argc, char **argv)
 			break;
 		}
 		ecplan_webhook_request req = {
-			.plan_name = plan->name, .table = table, .column = cb.buf,
-			.new_column = nb.buf, .event = event, .phase = phase[0] ? phase : NULL,
+			.plan_name = plan->name, .table = table, .column = column,
+			.new_column = new_column, .event = event, .phase = phase[0] ? phase : NULL,
 			.state = NULL, .delivery_id = id, .phase_attempt = 1, .test = true,
 			.error = !strcmp(event, "failed") ? "test delivery: no error happened" : NULL,
 		};
@@ -128,9 +122,9 @@ int cmd_webhook(int argc, char **argv)
 			rc = EXIT_GATE;
 		}
 	}
-	ecplan_strbuf_release(&tb);
-	ecplan_strbuf_release(&cb);
-	ecplan_strbuf_release(&nb);
+	free(table);
+	free(column);
+	free(new_column);
 	ecplan_webhook_global_cleanup();
 done:
 	free(hooks);

@@ -49,18 +49,6 @@ static char *rewrite(const char *def, const ecplan_plan *plan, int *n)
 	return out;
 }
 
-/* The change of the plan that changes table nsp.rel's column col, or NULL. */
-static const ecplan_plan *change_of(const ecplan_plan *plan, const char *nsp, const char *rel, const char *col)
-{
-	const ecplan_plan *root = ecplan_plan_root(plan);
-	for (size_t i = 0; i < root->nchanges; i++) {
-		const ecplan_plan *c = ecplan_plan_change(root, i);
-		if (!strcmp(c->schema, nsp) && !strcmp(c->table, rel) && !strcmp(c->column, col))
-			return c;
-	}
-	return NULL;
-}
-
 /* Rewrites the referenced column list, "REFERENCES t(a, b)", for the
  * change of the referenced key. */
 static char *rewrite_referenced(const char *def, const ecplan_plan *ref, int *n)
@@ -155,7 +143,7 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 		int n = 0;
 		d->copy_definition = rewrite(def, plan, &n);
 		/* The plan changes the referenced key too: the copy references it. */
-		const ecplan_plan *ref = change_of(plan, PQgetvalue(res, i, 6), PQgetvalue(res, i, 7),
+		const ecplan_plan *ref = ecplan_plan_find_change(plan, PQgetvalue(res, i, 6), PQgetvalue(res, i, 7),
 						   PQgetvalue(res, i, 8));
 		if (ref) {
 			int m = 0;

@@ -18,18 +18,6 @@
 #include "ecplan/sql.h"
 #include "ecplan/strbuf.h"
 
-/* True when the plan changes column col of table nsp.rel. */
-static bool plan_changes(const ecplan_plan *plan, const char *nsp, const char *rel, const char *col)
-{
-	const ecplan_plan *root = ecplan_plan_root(plan);
-	for (size_t i = 0; i < root->nchanges; i++) {
-		const ecplan_plan *c = ecplan_plan_change(root, i);
-		if (!strcmp(c->schema, nsp) && !strcmp(c->table, rel) && !strcmp(c->column, col))
-			return true;
-	}
-	return false;
-}
-
 static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan_plan *plan,
 		     const ecplan_catalog *cat, ecplan_error *err)
 {
@@ -64,7 +52,7 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 		if (PQgetvalue(res, i, 5)[0] == 't' && !strcmp(col, plan->column)) {
 			d->refusal = ecplan_xstrdup("it references the column from the column itself; drop it, change "
 						    "the column, then recreate it");
-		} else if (!plan_changes(plan, nsp, rel, col)) {
+		} else if (!ecplan_plan_find_change(plan, nsp, rel, col)) {
 			/* The entry to add, as the plan would hold it. */
 			/* With the plan's type when it changes the type (a rename
 			 * renames the referencing column too). */

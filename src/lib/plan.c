@@ -736,6 +736,35 @@ const ecplan_plan *ecplan_plan_change(const ecplan_plan *plan, size_t i)
 	return plan->changes ? plan->changes[i] : plan;
 }
 
+const ecplan_plan *ecplan_plan_find_change(const ecplan_plan *plan, const char *schema, const char *table,
+					   const char *column)
+{
+	const ecplan_plan *root = ecplan_plan_root(plan);
+	for (size_t i = 0; i < (root->nchanges ? root->nchanges : 1); i++) {
+		const ecplan_plan *c = ecplan_plan_change(root, i);
+		if (c->schema && c->table && c->column && !strcmp(c->schema, schema) && !strcmp(c->table, table) &&
+		    !strcmp(c->column, column))
+			return c;
+	}
+	return NULL;
+}
+
+char *ecplan_plan_changes_text(const ecplan_plan *plan, ecplan_change_field what)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	for (size_t i = 0; i < (plan->nchanges ? plan->nchanges : 1); i++) {
+		const ecplan_plan *c = ecplan_plan_change(plan, i);
+		if (what == ECPLAN_FIELD_TABLE && i > 0 && plan->ntables <= 1)
+			break;
+		ecplan_strbuf_adds(&sb, i ? ", " : "");
+		if (what == ECPLAN_FIELD_TABLE)
+			ecplan_strbuf_addf(&sb, "%s.%s", c->schema, c->table);
+		else
+			ecplan_strbuf_adds(&sb, what == ECPLAN_FIELD_COLUMN ? c->column : c->new_column);
+	}
+	return ecplan_strbuf_detach(&sb);
+}
+
 const ecplan_plan *ecplan_plan_table_first(const ecplan_plan *plan, size_t t)
 {
 	for (size_t i = 0; i < plan->nchanges; i++)

@@ -332,14 +332,19 @@ static int check_switch_ready(ecplan_checklist *l, PGconn *conn, const ecplan_pl
 	return 0;
 }
 
-int ecplan_precheck_phase(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan,
-			  const ecplan_catalog *cat, ecplan_phase phase, double switched_for_s,
-			  ecplan_error *err)
+/* What a precondition concerns: the whole plan (the server, checks[], the
+ * soak time), the change's table, or the change itself (always). A plan with
+ * several changes runs each once. */
+enum { SCOPE_PLAN = 1, SCOPE_TABLE = 2 };
+
+static int precheck(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan, const ecplan_catalog *cat,
+		    ecplan_phase phase, double switched_for_s, unsigned scope, ecplan_error *err)
 {
 	int rc = 0;
-	item(l, "server version is 13 or later", cat->server_version_num >= 130000,
-	     cat->server_version_num >= 130000 ? NULL : "the server is version %d; ecplan needs 13 or later",
-	     cat->server_version_num);
+	if (scope & SCOPE_PLAN)
+		item(l, "server version is 13 or later", cat->server_version_num >= 130000,
+		     cat->server_version_num >= 130000 ? NULL : "the server is version %d; ecplan needs 13 or later",
+		     cat->server_version_num);
 	item(l, "table exists", cat->table_exists,
 	     cat->table_exists ? NULL : "no table %s.%s; check \"table\" in the plan (names are case-sensitive)",
 	     plan->schema, plan->table);
@@ -385,7 +390,7 @@ int ecplan_precheck_phase(ecplan_checklist *l, PGconn *conn, const ecplan_plan *
 			return rc;
 		if (ecplan_render_not_null(plan, cat))
 			check_not_null(l, conn, plan, cat);
-		if ((rc = ecplan_table_triggers_precheck(l, conn, plan, err)) < 0)
+		if ((scope & SCOPE_TABLE) && (rc = ecplan_table_triggers_precheck(l, conn, plan, err)) < 0)
 			return rc;
 	}
 	if (phase == ECPLAN_PHASE_CONTRACT) {
@@ -398,9 +403,11 @@ int ecplan_precheck_phase(ecplan_checklist *l, PGconn *conn, const ecplan_plan *
 	if ((phase == ECPLAN_PHASE_SWITCH || phase == ECPLAN_PHASE_CONTRACT) &&
 	    (rc = check_switch_ready(l, conn, plan, cat, err)) < 0)
 		return rc;
-	if (phase != ECPLAN_PHASE_SWITCH)
+	if (phase != ECPLAN_PHASE_SWITCH && (scope & SCOPE_TABLE))
 		if ((rc = check_long_transactions(l, conn, plan, err)) < 0)
 			return rc;
+	if (!(scope & SCOPE_PLAN))
+		return 0;
 	if (phase == ECPLAN_PHASE_CONTRACT) {
 		bool ok = switched_for_s >= (double)plan->contract.min_soak_s;
 		item(l, "soak time since switch has passed", ok,
@@ -409,6 +416,13 @@ int ecplan_precheck_phase(ecplan_checklist *l, PGconn *conn, const ecplan_plan *
 		     (double)plan->contract.min_soak_s - (switched_for_s < 0 ? 0 : switched_for_s));
 	}
 	return run_checks(l, conn, plan, phase);
+}
+
+int ecplan_precheck_phase(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan,
+			  const ecplan_catalog *cat, ecplan_phase phase, double switched_for_s,
+			  ecplan_error *err)
+{
+	return precheck(l, conn, plan, cat, phase, switched_for_s, SCOPE_PLAN | SCOPE_TABLE, err);
 }
 
 /* Whether the list already has an item with the same name, result and detail. */
@@ -471,11 +485,14 @@ int ecplan_precheck_plan(ecplan_checklist *l, PGconn *conn, const ecplan_plan *p
 		return ecplan_precheck_phase(l, conn, plan, cats[0], phase, switched_for_s, err);
 	for (size_t i = 0; i < plan->nchanges; i++) {
 		size_t from = l->count;
-		int rc = ecplan_precheck_phase(l, conn, ecplan_plan_change(plan, i), cats[i], phase,
-					       switched_for_s, err);
+		const ecplan_plan *c = ecplan_plan_change(plan, i);
+		unsigned scope = (i == 0 ? SCOPE_PLAN : 0) |
+				 (ecplan_plan_table_first(plan, (size_t)c->table_index) == c ? SCOPE_TABLE : 0);
+		int rc = precheck(l, conn, c, cats[i], phase, switched_for_s, scope, err);
 		if (rc < 0)
 			return rc;
-		/* What holds for the plan or the table once is listed once. */
+		/* A result every change shares (a column that exists, say) is
+		 * listed once. */
 		size_t keep = from;
 		for (size_t k = from; k < l->count; k++) {
 			if (has_item(l, from, &l->items[k])) {

@@ -894,6 +894,25 @@ static void drop_old_column(ecplan_step *st, const ecplan_plan *plan, const ecpl
 	}
 }
 
+/* DROP TRIGGER and DROP FUNCTION of a table's sync trigger (IF EXISTS when
+ * undoing: a rollback may have run part way). */
+static void drop_sync_trigger(ecplan_step *st, const ecplan_plan *tp, bool if_exists)
+{
+	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
+	char *tn = ecplan_render_trigger_name(tp), *fn = ecplan_render_function_name(tp);
+	ecplan_strbuf_addf(&sb, "DROP TRIGGER %s", if_exists ? "IF EXISTS " : "");
+	ecplan_sql_ident(&sb, tn);
+	ecplan_strbuf_adds(&sb, " ON ");
+	table_ref(&sb, tp);
+	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
+	ecplan_strbuf_addf(&sb, "DROP FUNCTION %s", if_exists ? "IF EXISTS " : "");
+	function_ref(&sb, fn);
+	ecplan_strbuf_adds(&sb, "()");
+	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_NONE);
+	free(tn);
+	free(fn);
+}
+
 static void render_contract(ecplan_steps *out, const group *g)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
@@ -914,18 +933,7 @@ static void render_contract(ecplan_steps *out, const group *g)
 	size_t at = out->count - 1;
 	for (size_t i = 0; first->contract.archive && i < g->n; i++)
 		add_archive(st, g->ch[i], g->cat[i], i == 0);
-	char *tn = ecplan_render_trigger_name(first), *fn = ecplan_render_function_name(first);
-	ecplan_strbuf_adds(&sb, "DROP TRIGGER ");
-	ecplan_sql_ident(&sb, tn);
-	ecplan_strbuf_adds(&sb, " ON ");
-	table_ref(&sb, first);
-	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
-	ecplan_strbuf_adds(&sb, "DROP FUNCTION ");
-	function_ref(&sb, fn);
-	ecplan_strbuf_adds(&sb, "()");
-	ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_NONE);
-	free(tn);
-	free(fn);
+	drop_sync_trigger(st, first, false);
 	/* What depends on the old columns is dropped by name first (an object
 	 * ecplan does not know about then stops the DROP COLUMN, which has no
 	 * CASCADE), foreign keys before the rest; a sequence a column owns moves
@@ -978,7 +986,6 @@ static void render_group_undo(ecplan_steps *out, const group *g, ecplan_phase ph
 		}
 		break;
 	case ECPLAN_PHASE_SYNC: {
-		char *tn = ecplan_render_trigger_name(first), *fn = ecplan_render_function_name(first);
 		ecplan_steps_add(out, ECPLAN_STEP_DDL, true, "remove sync trigger");
 		size_t at = out->count - 1;
 		for (size_t i = 0; i < g->n; i++) {
@@ -986,18 +993,7 @@ static void render_group_undo(ecplan_steps *out, const group *g, ecplan_phase ph
 			if (g->ch[i]->default_expr)
 				ecplan_step_add_stmt(step_at(out, at), default_ddl(g->ch[i], false), LOCK_AE_META);
 		}
-		st = step_at(out, at);
-		ecplan_strbuf_adds(&sb, "DROP TRIGGER IF EXISTS ");
-		ecplan_sql_ident(&sb, tn);
-		ecplan_strbuf_adds(&sb, " ON ");
-		table_ref(&sb, first);
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_AE_META);
-		ecplan_strbuf_adds(&sb, "DROP FUNCTION IF EXISTS ");
-		function_ref(&sb, fn);
-		ecplan_strbuf_adds(&sb, "()");
-		ecplan_step_add_stmt(st, ecplan_strbuf_detach(&sb), LOCK_NONE);
-		free(tn);
-		free(fn);
+		drop_sync_trigger(step_at(out, at), first, true);
 		break;
 	}
 	case ECPLAN_PHASE_EXPAND: {
@@ -1107,21 +1103,8 @@ static void render_contract_linked(ecplan_steps *out, const ecplan_plan *plan, c
 	st->target = order[0];
 	for (size_t i = 0; first->contract.archive && i < nc; i++)
 		add_archive(st, ecplan_plan_change(plan, i), cats[i], i == 0);
-	for (size_t k = 0; k < nt; k++) {
-		const ecplan_plan *tp = gs[order[k]].ch[0];
-		char *tn = ecplan_render_trigger_name(tp), *fn = ecplan_render_function_name(tp);
-		ecplan_strbuf_adds(&sb, "DROP TRIGGER ");
-		ecplan_sql_ident(&sb, tn);
-		ecplan_strbuf_adds(&sb, " ON ");
-		table_ref(&sb, tp);
-		ecplan_step_add_stmt(step_at(out, at), ecplan_strbuf_detach(&sb), LOCK_AE_META);
-		ecplan_strbuf_adds(&sb, "DROP FUNCTION ");
-		function_ref(&sb, fn);
-		ecplan_strbuf_adds(&sb, "()");
-		ecplan_step_add_stmt(step_at(out, at), ecplan_strbuf_detach(&sb), LOCK_NONE);
-		free(tn);
-		free(fn);
-	}
+	for (size_t k = 0; k < nt; k++)
+		drop_sync_trigger(step_at(out, at), gs[order[k]].ch[0], false);
 	static const ecplan_dep_slot slots[] = { ECPLAN_SLOT_CONTRACT_FK_DROP, ECPLAN_SLOT_CONTRACT_DROP };
 	for (size_t s = 0; s < 2; s++)
 		for (size_t k = 0; k < nt; k++)

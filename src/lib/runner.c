@@ -78,21 +78,6 @@ static const ecplan_catalog *const *cats_of(const catalogs *c)
 	return (const ecplan_catalog *const *)c->cats;
 }
 
-/* ", "-joined list of a field of every change (for webhooks). */
-static char *changes_list(const ecplan_plan *plan, int what)
-{
-	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
-	for (size_t i = 0; i < plan->nchanges; i++) {
-		const ecplan_plan *c = ecplan_plan_change(plan, i);
-		ecplan_strbuf_adds(&sb, i ? ", " : "");
-		if (what == 0)
-			ecplan_strbuf_addf(&sb, "%s.%s", c->schema, c->table);
-		else
-			ecplan_strbuf_adds(&sb, what == 1 ? c->column : c->new_column);
-	}
-	return ecplan_strbuf_detach(&sb);
-}
-
 static void info(ecplan_runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void info(ecplan_runner *r, const char *fmt, ...)
@@ -454,9 +439,9 @@ static int fire(ecplan_runner *r, const char *event, ecplan_phase phase, int pha
 	size_t n = ecplan_plan_webhooks_for(r->plan, event, &hooks);
 	int result = 0;
 	/* A plan with several changes names them all, comma-separated. */
-	const ecplan_plan *c0 = ecplan_plan_change(r->plan, 0);
-	char *table = r->plan->ntables > 1 ? changes_list(r->plan, 0) : ecplan_xstrfmt("%s.%s", c0->schema, c0->table);
-	char *column = changes_list(r->plan, 1), *new_column = changes_list(r->plan, 2);
+	char *table = ecplan_plan_changes_text(r->plan, ECPLAN_FIELD_TABLE),
+	     *column = ecplan_plan_changes_text(r->plan, ECPLAN_FIELD_COLUMN),
+	     *new_column = ecplan_plan_changes_text(r->plan, ECPLAN_FIELD_NEW_COLUMN);
 	for (size_t i = 0; i < n; i++) {
 		ecplan_delivery d;
 		ecplan_error e;
@@ -1139,10 +1124,7 @@ static int before_batch(ecplan_runner *r, batch_arg *a, backfill_wait *w, bool *
 /* The catalog of the first change of table t. */
 static const ecplan_catalog *table_catalog(const ecplan_runner *r, const catalogs *cs, int t)
 {
-	for (size_t i = 0; i < cs->n; i++)
-		if (ecplan_plan_change(r->plan, i)->table_index == t)
-			return cs->cats[i];
-	return cs->cats[0];
+	return cs->cats[ecplan_plan_table_first(r->plan, (size_t)t)->change_index];
 }
 
 /* Rows to fill in every table of the plan (-1: unknown). */

@@ -56,6 +56,10 @@ snapshot() {
 	     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 	    WHERE i.indrelid IN ('public.projects'::regclass, 'public.issues'::regclass, 'public.merge_requests'::regclass)
 	   UNION ALL
+	   SELECT 'trigger ' || tgname || ': ' || pg_get_triggerdef(oid) FROM pg_trigger
+	    WHERE tgrelid IN ('public.projects'::regclass, 'public.issues'::regclass, 'public.merge_requests'::regclass)
+	      AND NOT tgisinternal
+	   UNION ALL
 	   SELECT 'sequence ' || seqrelid::regclass || ': ' || format_type(seqtypid, NULL) || ' max=' || seqmax
 	     FROM pg_sequence WHERE seqrelid = 'public.projects_id_seq'::regclass
 	   ORDER BY 1"

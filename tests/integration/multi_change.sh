@@ -27,6 +27,8 @@ mk() {
 	   CREATE INDEX people_last_idx ON public.people (last);
 	   CREATE UNIQUE INDEX people_nick_key ON public.people (nick) WHERE nick IS NOT NULL;
 	   COMMENT ON COLUMN public.people.nick IS 'what friends say';
+	   CREATE FUNCTION public.people_touch() RETURNS trigger LANGUAGE plpgsql AS \$\$BEGIN RETURN NEW; END\$\$;
+	   CREATE TRIGGER people_touch BEFORE UPDATE ON public.people FOR EACH ROW EXECUTE FUNCTION public.people_touch();
 	   CREATE TABLE public.orders (id bigint PRIMARY KEY, amount integer NOT NULL DEFAULT 0,
 	     CONSTRAINT orders_amount_pos CHECK (amount >= 0));
 	   INSERT INTO public.people (first, last, nick)
@@ -49,7 +51,7 @@ snapshot() {
 	     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 	    WHERE i.indrelid IN ('public.people'::regclass, 'public.orders'::regclass)
 	   UNION ALL
-	   SELECT 'trigger ' || tgname FROM pg_trigger
+	   SELECT 'trigger ' || tgname || ': ' || pg_get_triggerdef(oid) FROM pg_trigger
 	    WHERE tgrelid IN ('public.people'::regclass, 'public.orders'::regclass) AND NOT tgisinternal
 	   ORDER BY 1"
 }
