@@ -133,6 +133,8 @@ char *ecplan_dep_read_value(PGconn *conn, const char *sql, char **out);
  * the same plan changes (dep_fkey.c): its table contracts together with the
  * referenced one. */
 bool ecplan_dep_follows_key(const ecplan_dep *d);
+/* True when a foreign key references the column (dep_fkey_in.c). */
+bool ecplan_dep_key_referenced(const ecplan_catalog *cat);
 /* True when the plan lists fn ("schema.name") in change.functions. */
 bool ecplan_dep_function_listed(const ecplan_plan *plan, const char *fn);
 

@@ -43,6 +43,8 @@ int ecplan_precheck_plan(ecplan_checklist *out, PGconn *conn, const ecplan_plan 
 /* Fills err (ECPLAN_EPRECONDITION) from the first failed item; 0 when all pass. */
 int ecplan_checklist_result(const ecplan_checklist *list, ecplan_phase phase, ecplan_error *err);
 void ecplan_checklist_release(ecplan_checklist *list);
+/* Appends one item (detail: malloc'ed or NULL; the list takes it). */
+void ecplan_checklist_add(ecplan_checklist *list, const char *name, bool ok, char *detail);
 
 
 

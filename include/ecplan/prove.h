@@ -32,4 +32,12 @@
 int ecplan_prove_precheck(ecplan_checklist *list, PGconn *conn, const ecplan_plan *plan,
 			  const ecplan_catalog *cat, ecplan_phase phase, ecplan_error *err);
 
+/*
+ * The uniqueness proof for one unique index ix on the old column (the
+ * primary key's is the key change's, kind_key.c): appends a failed item with
+ * the first duplicate value and some keys when up(old) gives one.
+ */
+void ecplan_prove_unique(ecplan_checklist *list, PGconn *conn, const ecplan_plan *plan,
+			 const ecplan_catalog *cat, const ecplan_index_info *ix);
+
 #endif

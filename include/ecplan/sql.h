@@ -36,4 +36,8 @@ void ecplan_sql_dollar_quote(ecplan_strbuf *sb, const char *body);
  */
 char *ecplan_sql_object_name(const char *prefix, const char *name, const char *suffix);
 
+/* Appends name quoted as an identifier for a -- or block comment: no line
+ * breaks, no comment opener or closer. */
+void ecplan_sql_comment_ident(ecplan_strbuf *sb, const char *name);
+
 #endif

@@ -11,6 +11,7 @@
 #include "ecplan/backfill.h"
 #include "ecplan/catalog.h"
 #include "ecplan/depend.h"
+#include "ecplan/kind.h"
 #include "ecplan/db.h"
 #include "ecplan/precheck.h"
 #include "ecplan/render.h"
@@ -249,6 +250,11 @@ int cmd_check(int argc, char **argv)
 				"state", ecplan_state_name(state), "registered", row != NULL,
 				"next", next != ECPLAN_PHASE_NONE ? json_string(ecplan_phase_name(next)) : json_null());
 	json_object_set_new(out, "changes", cli_changes_json(plan));
+	/* The kind of each change, known from the catalog (a key, say). */
+	for (size_t c = 0; c < plan->nchanges; c++)
+		json_object_set_new(json_array_get(json_object_get(out, "changes"), c), "kind",
+				    json_string(ecplan_change_kind_of(ecplan_plan_change(plan, c), cats[c])->name));
+	json_object_set_new(out, "kind", one ? json_string(ecplan_change_kind_of(c0, cats[0])->name) : json_null());
 	if (!as_json) {
 		char *summary = cli_plan_summary(plan);
 		if (one)
@@ -278,6 +284,10 @@ int cmd_check(int argc, char **argv)
 			continue;
 		any_column = true;
 		char *inv = ecplan_depend_describe(cat);
+		const ecplan_change_kind *kind = ecplan_change_kind_of(ch, cat);
+		if (!as_json)
+			printf("%s%s%s is a %s: %s\n", one ? "" : ch->table, one ? "" : ".", ch->column, kind->name,
+			       kind->summary);
 		if (!as_json)
 			printf("objects that depend on or name \"%s\"%s%s%s, and what each phase does to them:\n%s",
 			       ch->column, one ? "" : " (", one ? "" : ch->table, one ? "" : ")", inv);

@@ -10,6 +10,7 @@
 #include "ecplan/strbuf.h"
 #include "ecplan/catalog.h"
 #include "ecplan/db.h"
+#include "ecplan/kind.h"
 #include "ecplan/render.h"
 
 /*
@@ -64,6 +65,29 @@ static int verify_one(PGconn *conn, const ecplan_plan *plan, bool as_json, json_
 		       PQgetvalue(res, 0, 3), divergent, divergent ? "" : " (in agreement)",
 		       PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 	rc = divergent == 0 ? EXIT_DONE : EXIT_PRECONDITION;
+	/* What the kind of change needs at contract (a new key without duplicates). */
+	const ecplan_change_kind *kind = ecplan_change_kind_of(plan, cat);
+	json_object_set_new(out, "kind", json_string(kind->name));
+	char *ksql = kind->verify ? kind->verify(plan, cat) : NULL;
+	long long kbad = 0;
+	if (ksql) {
+		char *v = NULL;
+		if (ecplan_db_query_value(&v, conn, ksql, 0, NULL, &err) < 0) {
+			free(ksql);
+			json_decref(out);
+			cli_print_error(&err);
+			rc = EXIT_RUNTIME;
+			goto done;
+		}
+		kbad = v ? atoll(v) : 0;
+		free(v);
+		free(ksql);
+		json_object_set_new(out, kind->verify_field, json_integer((json_int_t)kbad));
+		if (!as_json)
+			printf("%s (%s): %lld\n", kind->verify_label, kind->name, kbad);
+		if (kbad)
+			rc = EXIT_PRECONDITION;
+	}
 	if (divergent && cat->nkey) {
 		PGresult *sample = NULL;
 		char *ssql = ecplan_render_divergent_sample(plan, cat, 10);
@@ -98,6 +122,12 @@ static int verify_one(PGconn *conn, const ecplan_plan *plan, bool as_json, json_
 		free(table);
 	}
 	*json = out;
+	if (kbad) {
+		cli_fail(ECPLAN_EPRECONDITION, NULL,
+			 "the new key's unique index cannot be built while rows share a value: make them distinct "
+			 "(or fix change.up), or roll the plan back",
+			 "%lld rows share a value of the new key \"%s\"", kbad, plan->new_column);
+	}
 	if (divergent) {
 		char *hint = ecplan_xstrfmt("rows written to \"%s\" before the sync trigger existed (or with it "
 					    "disabled) stay out of agreement; fix them, or roll the plan back and "

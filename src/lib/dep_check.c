@@ -10,6 +10,7 @@
 
 #include "ecplan/db.h"
 #include "ecplan/depend.h"
+#include "ecplan/kind.h"
 #include "ecplan/render.h"
 #include "ecplan/rewrite.h"
 #include "ecplan/sql.h"
@@ -105,10 +106,10 @@ static char *precheck(PGconn *conn, const ecplan_plan *plan, const ecplan_catalo
 		free(up);
 		free(expr);
 		free(orig);
-		if (r || !plan->type)
+		if (r || !ecplan_change_retypes(plan))
 			return r;
 	}
-	if (ecplan_phase_order(phase, ECPLAN_PHASE_SYNC) <= 0 && plan->type) {
+	if (ecplan_phase_order(phase, ECPLAN_PHASE_SYNC) <= 0 && ecplan_change_retypes(plan)) {
 		/* The rewritten rule must make sense for the new type. */
 		char *from = ecplan_dep_row_source(plan, cat);
 		size_t skip = strncmp(d->copy_definition, "CHECK ", 6) ? 0 : 6;

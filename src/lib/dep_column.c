@@ -15,6 +15,7 @@
 
 #include "ecplan/db.h"
 #include "ecplan/depend.h"
+#include "ecplan/kind.h"
 #include "ecplan/render.h"
 #include "ecplan/sql.h"
 #include "ecplan/strbuf.h"
@@ -42,7 +43,7 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 	const ecplan_column_info *c = &cat->column;
 	char oid[16], att[16];
 	ecplan_dep_params(oid, att, cat);
-	const char *type = plan->type ? plan->type : c->type;
+	const char *type = ecplan_change_new_type(plan, cat);
 	const char *params[3] = { oid, att, type };
 	bool v14 = cat->server_version_num >= 140000;
 	PGresult *res = NULL;
@@ -95,7 +96,7 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 		 * value is kept), or the wider column would still run out at the
 		 * sequence's end: integer -> bigint of a serial key. */
 		char *wider = NULL;
-		const char *sp[2] = { c->owned_sequence, plan->type ? plan->type : c->type };
+		const char *sp[2] = { c->owned_sequence, ecplan_change_new_type(plan, cat) };
 		if ((rc = ecplan_db_query_value(&wider, conn,
 			"SELECT CASE WHEN s.seqtypid <> t.oid AND t.oid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)"
 			"   AND s.seqmax = CASE s.seqtypid WHEN 'int2'::regtype THEN 32767"

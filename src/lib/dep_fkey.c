@@ -20,6 +20,7 @@
 
 #include "ecplan/db.h"
 #include "ecplan/depend.h"
+#include "ecplan/kind.h"
 #include "ecplan/rewrite.h"
 #include "ecplan/sql.h"
 #include "ecplan/strbuf.h"
@@ -242,7 +243,7 @@ static char *precheck(PGconn *conn, const ecplan_plan *plan, const ecplan_catalo
 	if (d->number == 1 && phase == ECPLAN_PHASE_BACKFILL)
 		return NULL;
 	if (ecplan_phase_order(phase, ECPLAN_PHASE_SYNC) <= 0) {
-		if (!plan->type || !d->extra)
+		if (!ecplan_change_retypes(plan) || !d->extra)
 			return NULL;
 		char *sql = ecplan_xstrfmt("SELECT CAST(NULL AS %s) = CAST(NULL AS %s)", plan->type, d->extra);
 		char *m = ecplan_dep_compile(conn, sql);

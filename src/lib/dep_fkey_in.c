@@ -18,6 +18,8 @@
 #include "ecplan/sql.h"
 #include "ecplan/strbuf.h"
 
+enum { REFERENCES = 1 }; /* d->number of a foreign key that references the column */
+
 static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan_plan *plan,
 		     const ecplan_catalog *cat, ecplan_error *err)
 {
@@ -45,6 +47,7 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 	for (int i = 0; i < PQntuples(res); i++) {
 		const char *nsp = PQgetvalue(res, i, 1), *rel = PQgetvalue(res, i, 2), *col = PQgetvalue(res, i, 3);
 		ecplan_dep *d = ecplan_inventory_add(inv, kind);
+		d->number = REFERENCES;
 		char *qt = ecplan_xstrfmt("%s.%s", nsp, rel);
 		d->name = ecplan_xstrdup(PQgetvalue(res, i, 0));
 		d->label = ecplan_xstrfmt("foreign key \"%s\" on %s (references this column)", d->name, qt);
@@ -110,3 +113,12 @@ const ecplan_dep_kind ecplan_dep_fkey_in = {
 		   "columns references the new key once its unique index is built, is validated before "
 		   "switch and takes the old name at contract, where the old one is dropped first",
 };
+
+bool ecplan_dep_key_referenced(const ecplan_catalog *cat)
+{
+	for (size_t i = 0; cat && i < cat->deps.count; i++)
+		if (ecplan_dep_kinds[cat->deps.items[i].kind] == &ecplan_dep_fkey_in &&
+		    cat->deps.items[i].number == REFERENCES)
+			return true;
+	return false;
+}

@@ -47,6 +47,7 @@
 
 #include "ecplan/db.h"
 #include "ecplan/depend.h"
+#include "ecplan/kind.h"
 #include "ecplan/sql.h"
 #include "ecplan/strbuf.h"
 
@@ -137,7 +138,7 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 		goto done;
 	}
 
-	const char *type = plan->type ? plan->type : c->type;
+	const char *type = ecplan_change_new_type(plan, cat);
 	const char *params[4] = { seq, type, oid, att };
 	if ((rc = ecplan_db_query(&res, conn, PARAMS_SQL, 4, params, err)) < 0)
 		goto done;

@@ -17,6 +17,7 @@
 
 #include "ecplan/db.h"
 #include "ecplan/depend.h"
+#include "ecplan/kind.h"
 #include "ecplan/precheck.h"
 #include "ecplan/render.h"
 #include "ecplan/rewrite.h"
@@ -65,7 +66,7 @@ static char *index_blocker(const ecplan_plan *plan, const ecplan_catalog *cat, c
 	if (idx->constraint_type == 'x')
 		return ecplan_xstrfmt("exclusion constraint \"%s\" uses \"%s\"; ecplan cannot rebuild it",
 				      idx->constraint_name ? idx->constraint_name : idx->name, plan->column);
-	for (size_t i = 0; plan->type && i < idx->nkeys; i++) {
+	for (size_t i = 0; ecplan_change_retypes(plan) && i < idx->nkeys; i++) {
 		const ecplan_index_column *k = &idx->keys[i];
 		if (k->name && !strcmp(k->name, plan->column) && (k->opclass || k->collation))
 			return ecplan_xstrfmt("index \"%s\" uses a non-default operator class or collation on "

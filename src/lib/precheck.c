@@ -12,6 +12,7 @@
 
 #include "ecplan/db.h"
 #include "ecplan/depend.h"
+#include "ecplan/kind.h"
 #include "ecplan/privs.h"
 #include "ecplan/prove.h"
 #include "ecplan/render.h"
@@ -23,21 +24,27 @@
 static void item(ecplan_checklist *l, const char *name, bool ok, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-static void item(ecplan_checklist *l, const char *name, bool ok, const char *fmt, ...)
+void ecplan_checklist_add(ecplan_checklist *l, const char *name, bool ok, char *detail)
 {
 	l->items = ecplan_xrealloc(l->items, (l->count + 1) * sizeof(*l->items));
 	ecplan_check_item *it = &l->items[l->count++];
 	it->name = ecplan_xstrdup(name);
 	it->ok = ok;
-	it->detail = NULL;
+	it->detail = detail;
+}
+
+static void item(ecplan_checklist *l, const char *name, bool ok, const char *fmt, ...)
+{
+	char *detail = NULL;
 	if (fmt) {
 		ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
 		va_list ap;
 		va_start(ap, fmt);
 		ecplan_strbuf_vaddf(&sb, fmt, ap);
 		va_end(ap);
-		it->detail = ecplan_strbuf_detach(&sb);
+		detail = ecplan_strbuf_detach(&sb);
 	}
+	ecplan_checklist_add(l, name, ok, detail);
 }
 
 void ecplan_checklist_release(ecplan_checklist *l)
@@ -72,7 +79,7 @@ static void check_expressions(ecplan_checklist *l, PGconn *conn, const ecplan_pl
 {
 	ecplan_strbuf sql = ECPLAN_STRBUF_INIT, from = ECPLAN_STRBUF_INIT;
 	char *up = ecplan_render_up_expr(plan), *down = ecplan_render_down_expr(plan, cat);
-	const char *type = plan->type ? plan->type : cat->column.type;
+	const char *type = ecplan_change_new_type(plan, cat);
 	/* The row as it will be after expand: the table plus the new column. */
 	ecplan_strbuf_adds(&from, "(SELECT ");
 	if (!cat->new_column_exists) {
@@ -387,6 +394,8 @@ static int precheck(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan, 
 		check_refusals(l, plan, cat);
 		check_expressions(l, conn, plan, cat);
 		if ((rc = ecplan_prove_precheck(l, conn, plan, cat, phase, err)) < 0)
+			return rc;
+		if ((rc = ecplan_change_precheck(l, conn, plan, cat, phase, err)) < 0)
 			return rc;
 		if (ecplan_render_not_null(plan, cat))
 			check_not_null(l, conn, plan, cat);

@@ -14,20 +14,12 @@
 #include <string.h>
 
 #include "ecplan/db.h"
+#include "ecplan/kind.h"
 #include "ecplan/render.h"
 #include "ecplan/sql.h"
 #include "ecplan/strbuf.h"
 
 #define SEP "\x1f"
-
-static void add_item(ecplan_checklist *l, const char *name, bool ok, char *detail)
-{
-	l->items = ecplan_xrealloc(l->items, (l->count + 1) * sizeof(*l->items));
-	ecplan_check_item *it = &l->items[l->count++];
-	it->name = ecplan_xstrdup(name);
-	it->ok = ok;
-	it->detail = detail;
-}
 
 /* Runs sql in a read-only transaction without statement timeout; returns
  * 0 or ECPLAN_ERR with err filled; *out (may be NULL) gets the result. */
@@ -48,7 +40,7 @@ static int read_only(PGresult **out, PGconn *conn, const char *sql, ecplan_error
 static void add_from(ecplan_strbuf *sb, const ecplan_plan *plan, const ecplan_catalog *cat)
 {
 	char *up = ecplan_render_up_expr(plan), *down = ecplan_render_down_expr(plan, cat);
-	const char *type = plan->type ? plan->type : cat->column.type;
+	const char *type = ecplan_change_new_type(plan, cat);
 	ecplan_strbuf_adds(sb, " FROM ");
 	ecplan_sql_qualified(sb, plan->schema, plan->table);
 	ecplan_strbuf_addf(sb, " AS ecplan_t CROSS JOIN LATERAL (SELECT CAST((%s) AS %s) AS ", up, type);
@@ -78,7 +70,7 @@ static void find_first_failure(char **detail, PGconn *conn, const ecplan_plan *p
 {
 	ecplan_strbuf sql = ECPLAN_STRBUF_INIT, label = ECPLAN_STRBUF_INIT;
 	char *up = ecplan_render_up_expr(plan), *down = ecplan_render_down_expr(plan, cat);
-	const char *type = plan->type ? plan->type : cat->column.type;
+	const char *type = ecplan_change_new_type(plan, cat);
 	key_cols(&label, cat, "");
 	/* The dollar-quote tag cannot occur in the body unless the plan's
 	 * expressions contain it; they are checked below. */
@@ -171,25 +163,25 @@ static void prove_expressions(ecplan_checklist *l, PGconn *conn, const ecplan_pl
 		goto done;
 	rc = read_only(NULL, conn, sql.buf, &e);
 	if (rc == 0) {
-		add_item(l, name, true, NULL);
+		ecplan_checklist_add(l, name, true, NULL);
 	} else if (PQstatus(conn) != CONNECTION_OK || cat->nkey == 0) {
-		add_item(l, name, false, ecplan_xstrfmt("the proof failed: %s", e.message));
+		ecplan_checklist_add(l, name, false, ecplan_xstrfmt("the proof failed: %s", e.message));
 	} else {
 		char *detail = NULL;
 		find_first_failure(&detail, conn, plan, cat, e.message);
-		add_item(l, name, false, detail);
+		ecplan_checklist_add(l, name, false, detail);
 	}
 done:
 	ecplan_strbuf_release(&sql);
 }
 
 /* up(old) must give no duplicate within a unique index ecplan rebuilds. */
-static void prove_unique(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan,
+void ecplan_prove_unique(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan,
 			 const ecplan_catalog *cat, const ecplan_index_info *ix)
 {
 	ecplan_strbuf sql = ECPLAN_STRBUF_INIT, cols = ECPLAN_STRBUF_INIT, notnull = ECPLAN_STRBUF_INIT;
 	char *up = ecplan_render_up_expr(plan);
-	const char *type = plan->type ? plan->type : cat->column.type;
+	const char *type = ecplan_change_new_type(plan, cat);
 	char *name = ecplan_xstrfmt("\"up\" gives no duplicate in unique index %s", ix->name);
 	ecplan_strbuf_adds(&sql, "SELECT ");
 	for (size_t i = 0; i < ix->nkeys; i++) {
@@ -230,16 +222,16 @@ static void prove_unique(ecplan_checklist *l, PGconn *conn, const ecplan_plan *p
 	if (read_only(&res, conn, sql.buf, &e) < 0) {
 		/* up failing on a row is reported by the up/down proof */
 		if (!strstr(e.message, "does not exist"))
-			add_item(l, name, false, ecplan_xstrfmt("the proof failed: %s", e.message));
+			ecplan_checklist_add(l, name, false, ecplan_xstrfmt("the proof failed: %s", e.message));
 	} else if (PQntuples(res) == 0) {
-		add_item(l, name, true, NULL);
+		ecplan_checklist_add(l, name, true, NULL);
 	} else {
 		ecplan_strbuf v = ECPLAN_STRBUF_INIT;
 		for (size_t i = 0; i < ix->nkeys; i++)
 			ecplan_strbuf_addf(&v, "%s%s", i ? ", " : "",
 					   PQgetisnull(res, 0, (int)i) ? "NULL" : PQgetvalue(res, 0, (int)i));
 		int n = (int)ix->nkeys;
-		add_item(l, name, false,
+		ecplan_checklist_add(l, name, false,
 			 ecplan_xstrfmt("up = %s gives (%s) for %s rows (keys %s%s), so the rebuilt unique index "
 					"on \"%s\" cannot be built: make the rows distinct under \"up\" (or change "
 					"change.up), then retry",
@@ -269,7 +261,7 @@ int ecplan_prove_precheck(ecplan_checklist *l, PGconn *conn, const ecplan_plan *
 			for (size_t k = 0; k < ix->nkeys; k++)
 				keyed |= ix->keys[k].name && !strcmp(ix->keys[k].name, plan->column);
 			if (keyed && ix->unique && !ix->primary && !ix->predicate && !ix->uses_column_in_expression)
-				prove_unique(l, conn, plan, cat, ix);
+				ecplan_prove_unique(l, conn, plan, cat, ix);
 		}
 	if (PQstatus(conn) != CONNECTION_OK)
 		return ecplan_error_set(err, ECPLAN_ERR, "connection to the database was lost");

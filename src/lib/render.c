@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ecplan/depend.h"
+#include "ecplan/kind.h"
 #include "ecplan/rewrite.h"
 #include "ecplan/sql.h"
 #include "ecplan/strbuf.h"
@@ -82,21 +83,6 @@ char *ecplan_render_archive_table(const ecplan_plan *plan)
 
 /* ---- expressions ----------------------------------------------------- */
 
-/* A quoted name inside a -- or block comment: no line breaks, no comment end. */
-static void comment_ident(ecplan_strbuf *sb, const char *name)
-{
-	size_t start = sb->len;
-	ecplan_sql_ident(sb, name);
-	for (size_t i = start; i < sb->len; i++) {
-		if (sb->buf[i] == '\n' || sb->buf[i] == '\r')
-			sb->buf[i] = ' ';
-		/* block comments nest in PostgreSQL: defuse openers and closers */
-		if (i + 1 < sb->len && ((sb->buf[i] == '*' && sb->buf[i + 1] == '/') ||
-					(sb->buf[i] == '/' && sb->buf[i + 1] == '*')))
-			sb->buf[i] = '+';
-	}
-}
-
 /*
  * True when expr names just the column: double-quoted exactly, or unquoted
  * as PostgreSQL reads it (an unquoted identifier is folded to lower case).
@@ -127,15 +113,10 @@ static bool is_bare_column(const char *expr, const char *column)
 char *ecplan_render_up_expr(const ecplan_plan *plan)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
-	if (plan->up) {
+	if (plan->up)
 		ecplan_strbuf_adds(&sb, plan->up);
-	} else if (plan->type) {
-		ecplan_strbuf_adds(&sb, "CAST(");
-		ecplan_sql_ident(&sb, plan->column);
-		ecplan_strbuf_addf(&sb, " AS %s)", plan->type);
-	} else {
-		ecplan_sql_ident(&sb, plan->column);
-	}
+	else
+		ecplan_change_default_up(&sb, plan, "");
 	return ecplan_strbuf_detach(&sb);
 }
 
@@ -163,49 +144,25 @@ char *ecplan_render_carried_default(const ecplan_plan *plan, const ecplan_catalo
 char *ecplan_render_down_expr(const ecplan_plan *plan, const ecplan_catalog *cat)
 {
 	ecplan_strbuf sb = ECPLAN_STRBUF_INIT;
-	if (plan->down) {
+	if (plan->down)
 		ecplan_strbuf_adds(&sb, plan->down);
-	} else if (plan->type) {
-		ecplan_strbuf_adds(&sb, "CAST(");
-		ecplan_sql_ident(&sb, plan->new_column);
-		if (old_type(cat)) {
-			ecplan_strbuf_addf(&sb, " AS %s)", old_type(cat));
-		} else {
-			ecplan_strbuf_adds(&sb, " AS /* type of ");
-			comment_ident(&sb, plan->column);
-			ecplan_strbuf_adds(&sb, ", known with --db */ unknown)");
-		}
-	} else {
-		ecplan_sql_ident(&sb, plan->new_column);
-	}
+	else
+		ecplan_change_default_down(&sb, plan, cat, "");
 	return ecplan_strbuf_detach(&sb);
 }
 
 /*
- * The expression for one column computed from NEW inside the trigger. The
- * default (user_expr NULL: the source column, cast when the type changes) and
- * a bare column are read straight from NEW (PL/pgSQL's fast path for simple
- * expressions); anything else is evaluated against NEW's columns through a
- * one-row subquery, so the plan's expression names columns as in an UPDATE.
- * cast_type NULL with cast_to_old: the old column's type is unknown (no
- * catalog), shown as a placeholder.
+ * The plan's expression for one column computed from NEW inside the
+ * trigger. A bare column is read straight from NEW (PL/pgSQL's fast path for
+ * simple expressions, as the kind's default is); anything else is evaluated
+ * against NEW's columns through a one-row subquery, so the plan's expression
+ * names columns as in an UPDATE.
  */
-static void trigger_expr(ecplan_strbuf *sb, const char *user_expr, const char *source_col,
-			 bool cast, const char *cast_type, const char *old_col)
+static void trigger_expr(ecplan_strbuf *sb, const char *user_expr, const char *source_col)
 {
-	if (!user_expr || is_bare_column(user_expr, source_col)) {
-		bool do_cast = !user_expr && cast;
-		if (do_cast)
-			ecplan_strbuf_adds(sb, "CAST(");
+	if (is_bare_column(user_expr, source_col)) {
 		ecplan_strbuf_adds(sb, "NEW.");
 		ecplan_sql_ident(sb, source_col);
-		if (do_cast && cast_type) {
-			ecplan_strbuf_addf(sb, " AS %s)", cast_type);
-		} else if (do_cast) {
-			ecplan_strbuf_adds(sb, " AS /* type of ");
-			comment_ident(sb, old_col);
-			ecplan_strbuf_adds(sb, ", known with --db */ unknown)");
-		}
 		return;
 	}
 	ecplan_strbuf_addf(sb, "(SELECT (%s) FROM (SELECT NEW.*) AS ecplan_row)", user_expr);
@@ -234,8 +191,14 @@ static void trigger_block(ecplan_strbuf *body, const ecplan_plan *plan, const ec
 	ecplan_strbuf set_n = ECPLAN_STRBUF_INIT, set_o = ECPLAN_STRBUF_INIT;
 	const char *o = plan->column, *n = plan->new_column;
 
-	trigger_expr(&up, plan->up, o, plan->type != NULL, plan->type, o);
-	trigger_expr(&down, plan->down, n, plan->type != NULL, old_type(cat), o);
+	if (plan->up)
+		trigger_expr(&up, plan->up, o);
+	else
+		ecplan_change_default_up(&up, plan, "NEW.");
+	if (plan->down)
+		trigger_expr(&down, plan->down, n);
+	else
+		ecplan_change_default_down(&down, plan, cat, "NEW.");
 	new_col(&set_n, "NEW.", n);
 	ecplan_strbuf_addf(&set_n, " := %s;", up.buf);
 	new_col(&set_o, "NEW.", o);
@@ -318,9 +281,9 @@ static char *trigger_function(const group *g, bool new_wins)
 	ecplan_strbuf_addf(&body, "\n#variable_conflict use_column\n-- ecplan:%s: keeps ", plan->name);
 	for (size_t i = 0; i < g->n; i++) {
 		ecplan_strbuf_adds(&body, i == 0 ? "" : i + 1 < g->n ? ", " : " and ");
-		comment_ident(&body, g->ch[i]->column);
+		ecplan_sql_comment_ident(&body, g->ch[i]->column);
 		ecplan_strbuf_adds(&body, " and ");
-		comment_ident(&body, g->ch[i]->new_column);
+		ecplan_sql_comment_ident(&body, g->ch[i]->new_column);
 	}
 	ecplan_strbuf_addf(&body, " in agreement; the %s column%s a conflict\n"
 			   "BEGIN\n", new_wins ? "new" : "old", g->n > 1 ? "s win" : " wins");
@@ -415,9 +378,7 @@ static void key_params(ecplan_strbuf *sb, const ecplan_catalog *cat, int first)
 
 static const char *new_type(const ecplan_plan *plan, const ecplan_catalog *cat)
 {
-	if (plan->type)
-		return plan->type;
-	return old_type(cat);
+	return ecplan_change_new_type(plan, cat);
 }
 
 char *ecplan_render_batch_bound(const ecplan_plan *plan, const ecplan_catalog *cat, bool has_lower)
@@ -634,7 +595,7 @@ static void render_expand(ecplan_steps *out, const group *g)
 				ecplan_strbuf_addf(&sb, " COLLATE %s", ecplan_dep_column_collation(cat));
 		} else {
 			ecplan_strbuf_adds(&sb, " /* type of ");
-			comment_ident(&sb, plan->column);
+			ecplan_sql_comment_ident(&sb, plan->column);
 			ecplan_strbuf_adds(&sb, ", known with --db */ unknown");
 			ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
 				 "the type of \"%s\" (the plan gives no \"type\")", plan->column);
@@ -678,7 +639,7 @@ static char *trigger_ddl(const ecplan_plan *plan)
 static void note_down_type(ecplan_steps *out, const group *g)
 {
 	for (size_t i = 0; i < g->n; i++)
-		if (g->ch[i]->type && !g->ch[i]->down && !old_type(g->cat[i]))
+		if (ecplan_change_retypes(g->ch[i]) && !g->ch[i]->down && !old_type(g->cat[i]))
 			ecplan_steps_add_line(&out->unknowns, &out->nunknowns,
 				 "the type of \"%s\" (the default \"down\" casts back to it)", g->ch[i]->column);
 }

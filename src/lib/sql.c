@@ -99,3 +99,18 @@ char *ecplan_sql_object_name(const char *prefix, const char *name, const char *s
 		r[63] = '\0';
 	return r;
 }
+
+/* A quoted name inside a -- or block comment: no line breaks, no comment end. */
+void ecplan_sql_comment_ident(ecplan_strbuf *sb, const char *name)
+{
+	size_t start = sb->len;
+	ecplan_sql_ident(sb, name);
+	for (size_t i = start; i < sb->len; i++) {
+		if (sb->buf[i] == '\n' || sb->buf[i] == '\r')
+			sb->buf[i] = ' ';
+		/* block comments nest in PostgreSQL: defuse openers and closers */
+		if (i + 1 < sb->len && ((sb->buf[i] == '*' && sb->buf[i + 1] == '/') ||
+					(sb->buf[i] == '/' && sb->buf[i + 1] == '*')))
+			sb->buf[i] = '+';
+	}
+}
