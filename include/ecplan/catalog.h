@@ -68,6 +68,7 @@ typedef struct ecplan_index_info {
 	size_t ninclude;
 	char *predicate;       /* pg_get_expr of the WHERE clause, or NULL */
 	bool uses_column_in_expression; /* old column inside an expression or predicate */
+	int carrier;           /* 0, or k: change k-1 of the plan carries it (ecplan_depend_share) */
 	/* Added for carrying every property over: */
 	bool deferrable, deferred;  /* of the constraint the index backs */
 	char *comment;              /* COMMENT ON INDEX, or NULL */

@@ -65,6 +65,10 @@ typedef struct ecplan_dep_kind {
 			  const ecplan_dep *d, ecplan_phase phase);
 	/* What the phases do to an object of this kind, with their locks. */
 	const char *summary;
+	/* Its objects may name several columns the plan changes on one table:
+	 * the first change naming one carries it, its copy rewritten for every
+	 * such column (ecplan_dep_rewrite); the others skip it. */
+	bool shared;
 } ecplan_dep_kind;
 
 /* The registry, and its size. */
@@ -73,6 +77,16 @@ extern const int ecplan_dep_nkinds;
 
 /* Fills cat->deps from every kind. Needs cat's table and column. */
 int ecplan_depend_load(ecplan_catalog *cat, PGconn *conn, const ecplan_plan *plan, ecplan_error *err);
+
+/*
+ * With several changes on one table, an object that names two of their
+ * columns is in each change's inventory (an index in each catalog): marks
+ * it, in every change but the first that lists it, as carried by that one
+ * (ecplan_dep.carrier, ecplan_index_info.carrier), so that it is rendered
+ * and checked once. An object of a kind that is not `shared` stays in both
+ * (the plan is refused before expand). cats[i]: change i's catalog.
+ */
+void ecplan_depend_share(ecplan_catalog *const *cats, const ecplan_plan *plan);
 
 /* Renders every carried object's work for slot (pure). */
 void ecplan_depend_render(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan,
@@ -116,6 +130,21 @@ void ecplan_dep_strip_suffix(char *def, const char *suffix);
 void ecplan_dep_params(char oid[16], char att[16], const ecplan_catalog *cat);
 /* Appends the table the plan changes, schema-qualified and quoted. */
 void ecplan_dep_table(ecplan_strbuf *sb, const ecplan_plan *plan);
+/* The columns the plan changes on plan's table, plan->column first, and
+ * their new names: two arrays of n (returned) the caller frees (not the
+ * strings). */
+size_t ecplan_dep_table_columns(const ecplan_plan *plan, const char ***olds, const char ***news);
+/* ecplan_rewrite_columns (rewrite.h) of every column the plan changes on
+ * plan's table to its new name; *count counts plan->column's. */
+char *ecplan_dep_rewrite(const char *sql, size_t from, size_t to, const ecplan_plan *plan, int mode, bool fold,
+			 int *count);
+/* expr with the new column of every change on plan's table replaced by
+ * that change's up, parenthesised: a rule on the new columns, tried on the
+ * old values. Caller frees. */
+char *ecplan_dep_substitute_ups(const char *expr, const ecplan_plan *plan);
+/* The new name of column col of plan's table when the plan changes it,
+ * else NULL. */
+const char *ecplan_dep_new_name(const ecplan_plan *plan, const char *col);
 /* A stable name for the copy of an object on the new column. */
 char *ecplan_dep_copy_name(const char *name);
 /* A read-only row source with the table's columns plus the new column (as

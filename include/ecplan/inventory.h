@@ -24,6 +24,8 @@ typedef struct ecplan_dep {
 	char *other_table;     /* an object on two tables (a foreign key): the other one, quoted and
 				* qualified, locked before this table (the referenced table first) */
 	long number;           /* kind-specific number */
+	int carrier;           /* 0: this change carries it; k: change k-1 of the plan does (the
+				* object names both changes' columns: see ecplan_depend_share) */
 } ecplan_dep;
 
 typedef struct ecplan_inventory {

@@ -37,9 +37,22 @@ typedef enum ecplan_rewrite_mode {
 char *ecplan_rewrite_column(const char *sql, size_t from, size_t to, const char *old_col,
 			    const char *new_col, int mode, bool fold, int *count);
 
+/*
+ * The same for several columns at once, in one pass (so that names may be
+ * swapped): a token naming old_cols[i] becomes new_cols[i]. *count receives
+ * the replacements of old_cols[0] only.
+ */
+char *ecplan_rewrite_columns(const char *sql, size_t from, size_t to, const char *const *old_cols,
+			     const char *const *new_cols, size_t ncols, int mode, bool fold, int *count);
+
 /* Replaces every bare reference to col in an expression with "(text)"
  * (e.g. the new column in a CHECK replaced by the plan's "up"). */
 char *ecplan_rewrite_substitute(const char *sql, const char *col, const char *text, bool fold, int *count);
+
+/* The same for several columns at once (texts[i] for cols[i]); *count as
+ * for ecplan_rewrite_columns. */
+char *ecplan_rewrite_substitute_many(const char *sql, const char *const *cols, const char *const *texts,
+				     size_t ncols, bool fold, int *count);
 
 /* Counts the candidate tokens naming col (nothing is rewritten). */
 int ecplan_rewrite_count(const char *sql, const char *col, int mode, bool fold);

@@ -743,6 +743,7 @@ int ecplan_catalog_load_plan(ecplan_catalog ***out, PGconn *conn, const ecplan_p
 		if (rc < 0)
 			return rc;
 	}
+	ecplan_depend_share(cats, plan);
 	return 0;
 }
 

@@ -47,8 +47,7 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 		char *def = ecplan_xstrdup(d->definition);
 		ecplan_dep_strip_suffix(def, " NOT VALID");
 		int n = 0;
-		d->copy_definition = ecplan_rewrite_column(def, 0, (size_t)-1, plan->column, plan->new_column,
-							   ECPLAN_REWRITE_BARE, false, &n);
+		d->copy_definition = ecplan_dep_rewrite(def, 0, (size_t)-1, plan, ECPLAN_REWRITE_BARE, false, &n);
 		d->copy_name = ecplan_dep_copy_name(d->name);
 		if (n == 0) {
 			d->refusal = ecplan_xstrfmt("ecplan cannot find \"%s\" in its definition %s; recreate it on "
@@ -85,7 +84,7 @@ static char *precheck(PGconn *conn, const ecplan_plan *plan, const ecplan_catalo
 		ecplan_dep_strip_suffix(orig, " NOT VALID");
 		ecplan_dep_strip_suffix(orig, " NO INHERIT");
 		char *up = ecplan_render_up_expr(plan);
-		char *sub = ecplan_rewrite_substitute(expr, plan->new_column, up, false, NULL);
+		char *sub = ecplan_dep_substitute_ups(expr, plan);
 		ecplan_strbuf sql = ECPLAN_STRBUF_INIT;
 		ecplan_strbuf_adds(&sql, "SELECT count(*) FROM (SELECT 1 FROM ");
 		ecplan_dep_table(&sql, plan);
@@ -137,6 +136,7 @@ const ecplan_dep_kind ecplan_dep_check = {
 	.inventory = inventory,
 	.render = render,
 	.precheck = precheck,
+	.shared = true,
 	.summary = "sync adds a copy on the new column NOT VALID (ACCESS EXCLUSIVE, brief); backfill "
 		   "VALIDATEs it (SHARE UPDATE EXCLUSIVE, reads and writes continue); contract drops the "
 		   "original and gives the copy its name (in the contract transaction); a NOT VALID "

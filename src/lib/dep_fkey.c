@@ -34,8 +34,7 @@ static char *rewrite(const char *def, const ecplan_plan *plan, int *n)
 {
 	size_t refs = ecplan_rewrite_find_keyword(def, 0, "REFERENCES");
 	int a = 0, b = 0;
-	char *head = ecplan_rewrite_column(def, 0, refs, plan->column, plan->new_column,
-					   ECPLAN_REWRITE_BARE, false, &a);
+	char *head = ecplan_dep_rewrite(def, 0, refs, plan, ECPLAN_REWRITE_BARE, false, &a);
 	if (refs == (size_t)-1) {
 		*n = a;
 		return head;
@@ -43,8 +42,7 @@ static char *rewrite(const char *def, const ecplan_plan *plan, int *n)
 	size_t refs2 = ecplan_rewrite_find_keyword(head, 0, "REFERENCES");
 	size_t on = ecplan_rewrite_find_keyword(head, refs2, "ON");
 	char *out = on == (size_t)-1 ? ecplan_xstrdup(head)
-		: ecplan_rewrite_column(head, on, (size_t)-1, plan->column, plan->new_column,
-					ECPLAN_REWRITE_BARE, false, &b);
+		: ecplan_dep_rewrite(head, on, (size_t)-1, plan, ECPLAN_REWRITE_BARE, false, &b);
 	free(head);
 	*n = a + b;
 	return out;
@@ -83,7 +81,8 @@ static char *rewrite_referenced(const char *def, const ecplan_plan *ref, int *n)
 			break;
 		}
 	}
-	return ecplan_rewrite_column(def, from, to, ref->column, ref->new_column, ECPLAN_REWRITE_BARE, false, n);
+	/* every key column the plan changes on the referenced table */
+	return ecplan_dep_rewrite(def, from, to, ref, ECPLAN_REWRITE_BARE, false, n);
 }
 
 static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan_plan *plan,
@@ -262,6 +261,7 @@ const ecplan_dep_kind ecplan_dep_fkey = {
 	.inventory = inventory,
 	.render = render,
 	.precheck = precheck,
+	.shared = true,
 	.summary = "sync adds a copy on the new column NOT VALID (SHARE ROW EXCLUSIVE on both tables, "
 		   "brief); backfill VALIDATEs it (SHARE UPDATE EXCLUSIVE, writes continue); contract drops "
 		   "the original and gives the copy its name",

@@ -127,8 +127,7 @@ static bool index_rebuild(ecplan_strbuf *sb, ecplan_steps *out, const ecplan_pla
 	if (idx->uses_column_in_expression) {
 		/* An expression or predicate uses the column: PostgreSQL's own
 		 * definition, with the column renamed token by token. */
-		char *tail = ecplan_rewrite_column(index_tail(idx), 0, (size_t)-1, plan->column,
-						   plan->new_column, ECPLAN_REWRITE_BARE, false, NULL);
+		char *tail = ecplan_dep_rewrite(index_tail(idx), 0, (size_t)-1, plan, ECPLAN_REWRITE_BARE, false, NULL);
 		size_t where = ecplan_rewrite_find_keyword(tail, 0, "WHERE");
 		ecplan_strbuf_addch(sb, ' ');
 		if (idx->tablespace && where != (size_t)-1) {
@@ -145,13 +144,18 @@ static bool index_rebuild(ecplan_strbuf *sb, ecplan_steps *out, const ecplan_pla
 	ecplan_strbuf_addf(sb, " USING %s (", idx->method);
 	for (size_t i = 0; i < idx->nkeys; i++) {
 		const ecplan_index_column *k = &idx->keys[i];
-		bool is_old = k->name && !strcmp(k->name, plan->column);
+		/* the plan's other changes of the table too (an index on two of them) */
+		const char *nn = k->name ? ecplan_dep_new_name(plan, k->name) : NULL;
 		if (i)
 			ecplan_strbuf_adds(sb, ", ");
-		if (k->name)
-			ecplan_sql_ident(sb, is_old ? plan->new_column : k->name);
-		else /* an expression that does not use the old column: kept as is */
-			ecplan_strbuf_addf(sb, "(%s)", k->expression ? k->expression : "NULL");
+		if (k->name) {
+			ecplan_sql_ident(sb, nn ? nn : k->name);
+		} else { /* an expression that does not use the old column (another changed one, maybe) */
+			char *e = ecplan_dep_rewrite(k->expression ? k->expression : "NULL", 0, (size_t)-1, plan,
+						     ECPLAN_REWRITE_BARE, false, NULL);
+			ecplan_strbuf_addf(sb, "(%s)", e);
+			free(e);
+		}
 		if (k->collation)
 			ecplan_strbuf_addf(sb, " COLLATE %s", k->collation);
 		if (k->opclass)
@@ -167,8 +171,8 @@ static bool index_rebuild(ecplan_strbuf *sb, ecplan_steps *out, const ecplan_pla
 		for (size_t i = 0; i < idx->ninclude; i++) {
 			if (i)
 				ecplan_strbuf_adds(sb, ", ");
-			bool is_old = !strcmp(idx->include[i], plan->column);
-			ecplan_sql_ident(sb, is_old ? plan->new_column : idx->include[i]);
+			const char *nn = ecplan_dep_new_name(plan, idx->include[i]);
+			ecplan_sql_ident(sb, nn ? nn : idx->include[i]);
 		}
 		ecplan_strbuf_addch(sb, ')');
 	}
@@ -178,8 +182,11 @@ static bool index_rebuild(ecplan_strbuf *sb, ecplan_steps *out, const ecplan_pla
 		ecplan_strbuf_addf(sb, " WITH (%s)", idx->reloptions);
 	if (idx->tablespace)
 		ecplan_strbuf_addf(sb, " TABLESPACE %s", idx->tablespace);
-	if (idx->predicate)
-		ecplan_strbuf_addf(sb, " WHERE (%s)", idx->predicate);
+	if (idx->predicate) {
+		char *p = ecplan_dep_rewrite(idx->predicate, 0, (size_t)-1, plan, ECPLAN_REWRITE_BARE, false, NULL);
+		ecplan_strbuf_addf(sb, " WHERE (%s)", p);
+		free(p);
+	}
 	return true;
 }
 
@@ -274,6 +281,8 @@ static void render_all(ecplan_steps *out, ecplan_step *st, const ecplan_plan *pl
 	switch (slot) {
 	case ECPLAN_SLOT_EXPAND_STEPS:
 		for (size_t i = 0; cat && i < cat->nindexes; i++) {
+			if (cat->indexes[i].carrier)
+				continue; /* another change of the plan carries it */
 			const ecplan_index_info *idx = &cat->indexes[i];
 			char *nn = ecplan_render_index_name(idx->name);
 			if (!built_at_expand(idx) || !index_rebuild(&sb, out, plan, cat, idx, nn, NULL, BUILD_CONCURRENTLY)) {
@@ -301,6 +310,8 @@ static void render_all(ecplan_steps *out, ecplan_step *st, const ecplan_plan *pl
 		break;
 	case ECPLAN_SLOT_BACKFILL:
 		for (size_t i = 0; cat && i < cat->nindexes; i++) {
+			if (cat->indexes[i].carrier)
+				continue; /* another change of the plan carries it */
 			const ecplan_index_info *idx = &cat->indexes[i];
 			if (!idx->valid || built_at_expand(idx))
 				continue; /* invalid: serves no query, nothing to rebuild; deferrable: built at expand */
@@ -323,6 +334,8 @@ static void render_all(ecplan_steps *out, ecplan_step *st, const ecplan_plan *pl
 		break;
 	case ECPLAN_SLOT_CONTRACT_AFTER:
 		for (size_t i = 0; cat && i < cat->nindexes; i++) {
+			if (cat->indexes[i].carrier)
+				continue; /* another change of the plan carries it */
 			const ecplan_index_info *idx = &cat->indexes[i];
 			if (!index_rebuilt(plan, cat, idx))
 				continue;
@@ -380,6 +393,8 @@ static void render_all(ecplan_steps *out, ecplan_step *st, const ecplan_plan *pl
 		break;
 	case ECPLAN_SLOT_UNDO_BACKFILL:
 		for (size_t i = 0; cat && i < cat->nindexes; i++) {
+			if (cat->indexes[i].carrier)
+				continue; /* another change of the plan carries it */
 			if (built_at_expand(&cat->indexes[i]))
 				continue; /* goes with the new column when expand is undone */
 			if (cat->relkind == 'p') {
@@ -467,6 +482,7 @@ const ecplan_dep_kind ecplan_dep_index = {
 	.inventory = inventory,
 	.render_all = render_all,
 	.precheck = precheck,
+	.shared = true,
 	.summary = "backfill builds a copy on the new column CONCURRENTLY (SHARE UPDATE EXCLUSIVE, reads "
 		   "and writes continue; a DEFERRABLE unique constraint's copy at expand, made deferrable at "
 		   "once); contract gives it the old name, constraint, deferrability, comment, CLUSTER and "

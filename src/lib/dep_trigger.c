@@ -31,10 +31,9 @@ static char *rewrite(const char *def, const ecplan_plan *plan, int *n)
 	size_t on = ecplan_rewrite_find_keyword(def, off + len, "ON");
 	size_t of = ecplan_rewrite_find_keyword(def, off + len, "OF");
 	char *step = (of != (size_t)-1 && on != (size_t)-1 && of < on)
-		? ecplan_rewrite_column(def, of, on, plan->column, plan->new_column, ECPLAN_REWRITE_BARE, false, &a)
+		? ecplan_dep_rewrite(def, of, on, plan, ECPLAN_REWRITE_BARE, false, &a)
 		: ecplan_xstrdup(def);
-	char *out = ecplan_rewrite_column(step, 0, (size_t)-1, plan->column, plan->new_column,
-					  ECPLAN_REWRITE_ROW, false, &b);
+	char *out = ecplan_dep_rewrite(step, 0, (size_t)-1, plan, ECPLAN_REWRITE_ROW, false, &b);
 	free(step);
 	*n = a + b;
 	return out;
@@ -119,6 +118,7 @@ const ecplan_dep_kind ecplan_dep_trigger = {
 	.inventory = inventory,
 	.render = render,
 	.precheck = NULL,
+	.shared = true,
 	.summary = "contract drops it and creates it again for the new column, same name, enabled state "
 		   "and comment (in the contract transaction); until then it fires for the old column only",
 };

@@ -9,6 +9,9 @@
 #include <string.h>
 
 #include "ecplan/db.h"
+#include "ecplan/kind.h"
+#include "ecplan/render.h"
+#include "ecplan/rewrite.h"
 #include "ecplan/sql.h"
 #include "ecplan/strbuf.h"
 
@@ -85,6 +88,32 @@ int ecplan_depend_load(ecplan_catalog *cat, PGconn *conn, const ecplan_plan *pla
 	return 0;
 }
 
+void ecplan_depend_share(ecplan_catalog *const *cats, const ecplan_plan *plan)
+{
+	size_t n = plan->nchanges ? plan->nchanges : 1;
+	for (size_t k = 1; k < n; k++) {
+		const ecplan_plan *b = ecplan_plan_change(plan, k);
+		for (size_t i = 0; cats[k] && i < k; i++) {
+			if (ecplan_plan_change(plan, i)->table_index != b->table_index || !cats[i])
+				continue;
+			for (size_t y = 0; y < cats[k]->nindexes; y++)
+				for (size_t x = 0; !cats[k]->indexes[y].carrier && x < cats[i]->nindexes; x++)
+					if (!strcmp(cats[i]->indexes[x].name, cats[k]->indexes[y].name))
+						cats[k]->indexes[y].carrier = (int)i + 1;
+			for (size_t y = 0; y < cats[k]->deps.count; y++) {
+				ecplan_dep *dy = &cats[k]->deps.items[y];
+				if (!ecplan_dep_kinds[dy->kind]->shared)
+					continue;
+				for (size_t x = 0; !dy->carrier && x < cats[i]->deps.count; x++) {
+					const ecplan_dep *dx = &cats[i]->deps.items[x];
+					if (dx->kind == dy->kind && !strcmp(dx->label, dy->label))
+						dy->carrier = (int)i + 1;
+				}
+			}
+		}
+	}
+}
+
 void ecplan_depend_render(ecplan_steps *out, ecplan_step *st, const ecplan_plan *plan,
 			  const ecplan_catalog *cat, ecplan_dep_slot slot)
 {
@@ -93,7 +122,7 @@ void ecplan_depend_render(ecplan_steps *out, ecplan_step *st, const ecplan_plan 
 			ecplan_dep_kinds[k]->render_all(out, st, plan, cat, slot);
 		for (size_t i = 0; i < cat->deps.count; i++) {
 			const ecplan_dep *d = &cat->deps.items[i];
-			if (d->kind == k && !d->refusal && ecplan_dep_kinds[k]->render)
+			if (d->kind == k && !d->refusal && !d->carrier && ecplan_dep_kinds[k]->render)
 				ecplan_dep_kinds[k]->render(out, st, plan, cat, d, slot);
 		}
 	}
@@ -105,7 +134,7 @@ void ecplan_depend_precheck(char ***problems, size_t *nproblems, PGconn *conn,
 	for (size_t i = 0; cat && i < cat->deps.count; i++) {
 		const ecplan_dep *d = &cat->deps.items[i];
 		const ecplan_dep_kind *k = ecplan_dep_kinds[d->kind];
-		char *p = !d->refusal && k->precheck ? k->precheck(conn, plan, cat, d, phase) : NULL;
+		char *p = !d->refusal && !d->carrier && k->precheck ? k->precheck(conn, plan, cat, d, phase) : NULL;
 		if (p) {
 			ecplan_steps_add_line(problems, nproblems, "%s", p);
 			free(p);
@@ -132,6 +161,9 @@ char *ecplan_depend_describe(const ecplan_catalog *cat)
 			header = header || !d->refusal;
 			if (d->refusal)
 				ecplan_strbuf_addf(&sb, "  REFUSED %s: %s\n", d->label, d->refusal);
+			else if (d->carrier)
+				ecplan_strbuf_addf(&sb, "  carried %s with change %d of the plan (it names that "
+						   "change's column too)\n", d->label, d->carrier);
 			else
 				ecplan_strbuf_addf(&sb, "  carried %s%s%s\n", d->label,
 						   d->copy_definition ? ": " : "",
@@ -151,14 +183,80 @@ char *ecplan_dep_copy_name(const char *name)
 	return ecplan_sql_object_name("", name, "_ecplan");
 }
 
+size_t ecplan_dep_table_columns(const ecplan_plan *plan, const char ***olds, const char ***news)
+{
+	const ecplan_plan *root = ecplan_plan_root(plan);
+	size_t n = root->nchanges ? root->nchanges : 1, k = 1;
+	*olds = ecplan_xcalloc(n, sizeof(**olds));
+	*news = ecplan_xcalloc(n, sizeof(**news));
+	(*olds)[0] = plan->column;
+	(*news)[0] = plan->new_column;
+	for (size_t i = 0; i < n; i++) {
+		const ecplan_plan *c = ecplan_plan_change(root, i);
+		if (c != plan && c->table_index == plan->table_index) {
+			(*olds)[k] = c->column;
+			(*news)[k++] = c->new_column;
+		}
+	}
+	return k;
+}
+
+char *ecplan_dep_rewrite(const char *sql, size_t from, size_t to, const ecplan_plan *plan, int mode, bool fold,
+			 int *count)
+{
+	const char **olds, **news;
+	size_t n = ecplan_dep_table_columns(plan, &olds, &news);
+	char *r = ecplan_rewrite_columns(sql, from, to, olds, news, n, mode, fold, count);
+	free(olds);
+	free(news);
+	return r;
+}
+
+char *ecplan_dep_substitute_ups(const char *expr, const ecplan_plan *plan)
+{
+	const char **olds, **news;
+	size_t n = ecplan_dep_table_columns(plan, &olds, &news);
+	char **ups = ecplan_xcalloc(n, sizeof(*ups));
+	for (size_t i = 0; i < n; i++) {
+		const ecplan_plan *c = ecplan_plan_find_change(plan, plan->schema, plan->table, olds[i]);
+		ups[i] = ecplan_render_up_expr(c ? c : plan);
+	}
+	char *r = ecplan_rewrite_substitute_many(expr, news, (const char *const *)ups, n, false, NULL);
+	for (size_t i = 0; i < n; i++)
+		free(ups[i]);
+	free(ups);
+	free(olds);
+	free(news);
+	return r;
+}
+
+const char *ecplan_dep_new_name(const ecplan_plan *plan, const char *col)
+{
+	const ecplan_plan *c = ecplan_plan_find_change(plan, plan->schema, plan->table, col);
+	return c ? c->new_column : NULL;
+}
+
 char *ecplan_dep_row_source(const ecplan_plan *plan, const ecplan_catalog *cat)
 {
 	ecplan_strbuf from = ECPLAN_STRBUF_INIT;
-	const char *type = plan->type ? plan->type : cat->column.type;
 	ecplan_strbuf_adds(&from, "(SELECT ");
-	if (!cat->new_column_exists) {
-		ecplan_strbuf_addf(&from, "CAST(NULL AS %s) AS ", type);
-		ecplan_sql_ident(&from, plan->new_column);
+	/* Before expand, every new column of the table: the plan's type, or
+	 * the old column's (a rename; one expand adds them all). */
+	const ecplan_plan *root = ecplan_plan_root(plan);
+	for (size_t i = 0; !cat->new_column_exists && i < (root->nchanges ? root->nchanges : 1); i++) {
+		const ecplan_plan *c = ecplan_plan_change(root, i);
+		if (c != plan && c->table_index != plan->table_index)
+			continue;
+		if (c == plan) {
+			ecplan_strbuf_addf(&from, "CAST(NULL AS %s) AS ", ecplan_change_new_type(c, cat));
+		} else if (ecplan_change_retypes(c)) {
+			ecplan_strbuf_addf(&from, "CAST(NULL AS %s) AS ", c->type);
+		} else {
+			ecplan_strbuf_adds(&from, "t.");
+			ecplan_sql_ident(&from, c->column);
+			ecplan_strbuf_adds(&from, " AS ");
+		}
+		ecplan_sql_ident(&from, c->new_column);
 		ecplan_strbuf_adds(&from, ", ");
 	}
 	ecplan_strbuf_adds(&from, "t.* FROM ");

@@ -149,7 +149,8 @@ static char *verify(const ecplan_plan *change, const ecplan_catalog *cat)
 		if (!c)
 			continue;
 		ecplan_strbuf_adds(&cols, cols.len ? ", " : "");
-		ecplan_sql_ident(&cols, strcmp(c, change->column) ? c : change->new_column);
+		const char *nn = ecplan_dep_new_name(change, c); /* this change's, or another's of the table */
+		ecplan_sql_ident(&cols, nn ? nn : c);
 	}
 	ecplan_strbuf_adds(&sb, "SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM ");
 	ecplan_sql_qualified(&sb, change->schema, change->table);

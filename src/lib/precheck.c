@@ -444,9 +444,10 @@ static bool has_item(const ecplan_checklist *l, size_t upto, const ecplan_check_
 	return false;
 }
 
-/* An object that two changes of one table would both carry (an index, a
- * constraint or a trigger naming both columns) would get two copies, each
- * with one column changed: refused. */
+/* An object that two changes of one table both carry would get two copies,
+ * each with one column changed. The kinds that can (`shared`) carry it once
+ * with every changed column rewritten (ecplan_depend_share marks the later
+ * ones); any other is refused. */
 static void check_shared_objects(ecplan_checklist *l, const ecplan_plan *plan,
 				 const ecplan_catalog *const *cats)
 {
@@ -457,17 +458,9 @@ static void check_shared_objects(ecplan_checklist *l, const ecplan_plan *plan,
 			const ecplan_plan *b = ecplan_plan_change(plan, k);
 			if (a->table_index != b->table_index || !cats[i] || !cats[k])
 				continue;
-			for (size_t x = 0; x < cats[i]->nindexes; x++)
-				for (size_t y = 0; y < cats[k]->nindexes; y++)
-					if (!strcmp(cats[i]->indexes[x].name, cats[k]->indexes[y].name))
-						ecplan_strbuf_addf(&d, "%sindex \"%s\" names both \"%s\" and \"%s\"",
-								   d.len ? "; " : "", cats[i]->indexes[x].name,
-								   a->column, b->column);
 			for (size_t x = 0; x < cats[i]->deps.count; x++) {
 				const ecplan_dep *dx = &cats[i]->deps.items[x];
-				/* Indexes were compared above, from the catalog. */
-				if (!strcmp(ecplan_dep_kinds[dx->kind]->name, "index") ||
-				    (!dx->copy_name && strcmp(ecplan_dep_kinds[dx->kind]->name, "trigger naming the column")))
+				if (ecplan_dep_kinds[dx->kind]->shared || !dx->copy_name || dx->refusal)
 					continue;
 				for (size_t y = 0; y < cats[k]->deps.count; y++) {
 					const ecplan_dep *dy = &cats[k]->deps.items[y];
@@ -478,10 +471,9 @@ static void check_shared_objects(ecplan_checklist *l, const ecplan_plan *plan,
 			}
 		}
 	}
-	item(l, "no object names two of the columns this plan changes", d.len == 0,
-	     d.len ? "%s. ecplan rewrites an object for one changed column at a time: change these "
-		     "columns in two plans, one after the other; where that is not possible (two columns "
-		     "that reference one key must change with it), drop the object before the change and "
+	item(l, "no object names two of the columns this plan changes in a way ecplan cannot carry", d.len == 0,
+	     d.len ? "%s. ecplan carries such an object for one changed column at a time: change these "
+		     "columns in two plans, one after the other, or drop the object before the change and "
 		     "create it again after contract" : NULL, d.buf);
 	ecplan_strbuf_release(&d);
 }

@@ -260,7 +260,8 @@ int ecplan_prove_precheck(ecplan_checklist *l, PGconn *conn, const ecplan_plan *
 			bool keyed = false; /* the old column is a key column (not only INCLUDEd) */
 			for (size_t k = 0; k < ix->nkeys; k++)
 				keyed |= ix->keys[k].name && !strcmp(ix->keys[k].name, plan->column);
-			if (keyed && ix->unique && !ix->primary && !ix->predicate && !ix->uses_column_in_expression)
+			if (keyed && ix->unique && !ix->primary && !ix->predicate && !ix->uses_column_in_expression &&
+			    !ix->carrier)
 				ecplan_prove_unique(l, conn, plan, cat, ix);
 		}
 	if (PQstatus(conn) != CONNECTION_OK)

@@ -230,8 +230,43 @@ static bool candidate(const char *s, const toks *t, size_t i, int mode)
 	return false;
 }
 
+static char *rewrite_many(const char *sql, size_t from, size_t to, const char *const *olds,
+			  const char *const *repls, size_t ncols, bool raw, int mode, bool fold, int *count)
+{
+	toks t = { NULL, 0, 0 };
+	ecplan_strbuf out = ECPLAN_STRBUF_INIT;
+	size_t at = 0;
+	int n = 0;
+	tokenize(&t, sql);
+	for (size_t i = 0; i < t.n; i++) {
+		const tok *k = &t.v[i];
+		if (k->off < from || k->off >= to || !candidate(sql, &t, i, mode))
+			continue;
+		size_t c = 0;
+		while (c < ncols && !names(sql, k, olds[c], fold))
+			c++;
+		if (c == ncols)
+			continue;
+		ecplan_strbuf_add(&out, sql + at, k->off - at);
+		if (raw)
+			ecplan_strbuf_addf(&out, "(%s)", repls[c]);
+		else
+			ecplan_sql_ident(&out, repls[c]);
+		at = k->off + k->len;
+		n += c == 0;
+	}
+	ecplan_strbuf_adds(&out, sql + at);
+	free(t.v);
+	if (count)
+		*count = n;
+	return ecplan_strbuf_detach(&out);
+}
+
 static char *rewrite(const char *sql, size_t from, size_t to, const char *old_col, const char *repl,
-		     bool raw, int mode, bool fold, int *count);
+		     bool raw, int mode, bool fold, int *count)
+{
+	return rewrite_many(sql, from, to, &old_col, &repl, 1, raw, mode, fold, count);
+}
 
 char *ecplan_rewrite_column(const char *sql, size_t from, size_t to, const char *old_col,
 			    const char *new_col, int mode, bool fold, int *count)
@@ -244,33 +279,16 @@ char *ecplan_rewrite_substitute(const char *sql, const char *col, const char *te
 	return rewrite(sql, 0, (size_t)-1, col, text, true, ECPLAN_REWRITE_BARE, fold, count);
 }
 
-static char *rewrite(const char *sql, size_t from, size_t to, const char *old_col, const char *repl,
-		     bool raw, int mode, bool fold, int *count)
+char *ecplan_rewrite_columns(const char *sql, size_t from, size_t to, const char *const *old_cols,
+			     const char *const *new_cols, size_t ncols, int mode, bool fold, int *count)
 {
-	toks t = { NULL, 0, 0 };
-	ecplan_strbuf out = ECPLAN_STRBUF_INIT;
-	size_t at = 0;
-	int n = 0;
-	tokenize(&t, sql);
-	for (size_t i = 0; i < t.n; i++) {
-		const tok *k = &t.v[i];
-		if (k->off < from || k->off >= to)
-			continue;
-		if (!names(sql, k, old_col, fold) || !candidate(sql, &t, i, mode))
-			continue;
-		ecplan_strbuf_add(&out, sql + at, k->off - at);
-		if (raw)
-			ecplan_strbuf_addf(&out, "(%s)", repl);
-		else
-			ecplan_sql_ident(&out, repl);
-		at = k->off + k->len;
-		n++;
-	}
-	ecplan_strbuf_adds(&out, sql + at);
-	free(t.v);
-	if (count)
-		*count = n;
-	return ecplan_strbuf_detach(&out);
+	return rewrite_many(sql, from, to, old_cols, new_cols, ncols, false, mode, fold, count);
+}
+
+char *ecplan_rewrite_substitute_many(const char *sql, const char *const *cols, const char *const *texts,
+				     size_t ncols, bool fold, int *count)
+{
+	return rewrite_many(sql, 0, (size_t)-1, cols, texts, ncols, true, ECPLAN_REWRITE_BARE, fold, count);
 }
 
 int ecplan_rewrite_count(const char *sql, const char *col, int mode, bool fold)

@@ -20,6 +20,7 @@
 #include "ecplan/backoff.h"
 #include "ecplan/catalog.h"
 #include "ecplan/db.h"
+#include "ecplan/depend.h"
 #include "ecplan/longstmt.h"
 #include "ecplan/precheck.h"
 #include "ecplan/privs.h"
@@ -1744,6 +1745,7 @@ static int load_catalogs(ecplan_runner *r, catalogs *cs, ecplan_error *err)
 		if (rc < 0)
 			return rc;
 	}
+	ecplan_depend_share(cs->cats, r->plan);
 	return 0;
 }
 
