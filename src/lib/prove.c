@@ -187,12 +187,23 @@ void ecplan_prove_unique(ecplan_checklist *l, PGconn *conn, const ecplan_plan *p
 	for (size_t i = 0; i < ix->nkeys; i++) {
 		ecplan_strbuf_addf(&sql, "%sg%zu", i ? ", " : "", i);
 		ecplan_strbuf_addf(&cols, "%s", i ? ", " : "");
-		if (ix->keys[i].name && !strcmp(ix->keys[i].name, plan->column))
+		/* another column the plan changes on the table (an index on two) */
+		const ecplan_plan *other = ix->keys[i].name && strcmp(ix->keys[i].name, plan->column)
+			? ecplan_plan_find_change(plan, plan->schema, plan->table, ix->keys[i].name) : NULL;
+		if (ix->keys[i].name && !strcmp(ix->keys[i].name, plan->column)) {
 			ecplan_strbuf_addf(&cols, "CAST((%s) AS %s)", up, type);
-		else if (ix->keys[i].name)
+		} else if (other) {
+			char *oup = ecplan_render_up_expr(other);
+			if (ecplan_change_retypes(other))
+				ecplan_strbuf_addf(&cols, "CAST((%s) AS %s)", oup, other->type);
+			else
+				ecplan_strbuf_addf(&cols, "(%s)", oup);
+			free(oup);
+		} else if (ix->keys[i].name) {
 			ecplan_sql_ident(&cols, ix->keys[i].name);
-		else
+		} else {
 			ecplan_strbuf_addf(&cols, "(%s)", ix->keys[i].expression ? ix->keys[i].expression : "NULL");
+		}
 		ecplan_strbuf_addf(&cols, " AS g%zu", i);
 		if (!ix->nulls_not_distinct)
 			ecplan_strbuf_addf(&notnull, "%sg%zu IS NOT NULL", notnull.len ? " AND " : "", i);

@@ -118,6 +118,28 @@ done
 assert_contains "$(cat "$OUT")" 'CHECK (((length("given_name") + length(COALESCE("family_name"' \
 	"the CHECK's copy names both new columns"
 
+# --- a unique index on two changed columns is proven with both ups ------------
+# tags(owner, label) UNIQUE: renaming owner and lowering label would merge
+# (1, 'X') and (1, 'x'): refused before expand, the duplicate named.
+q "CREATE TABLE public.tags (id serial PRIMARY KEY, owner integer NOT NULL, label text NOT NULL,
+	CONSTRAINT tags_owner_label_key UNIQUE (owner, label));
+	INSERT INTO public.tags (owner, label) VALUES (1, 'X'), (1, 'x'), (2, 'y')" >/dev/null
+cat >"$IT_TMP/tags.json" <<'EOF'
+{ "format": "ecplan/v1", "name": "tags", "table": "public.tags",
+  "changes": [ { "column": "owner", "new_column": "owner_id" },
+               { "column": "label", "new_column": "label_lower", "up": "lower(label)", "down": "label_lower" } ] }
+EOF
+assert_exit 3 ecplan advance "$IT_TMP/tags.json" --to expand
+assert_contains "$(cat "$ERR")" 'tags_owner_label_key' "the unique index on both changed columns is proven with both ups"
+assert_contains "$(cat "$ERR")" '(1, x)' "the duplicate value is named"
+assert_eq 0 "$(sm_col_exists public.tags owner_id)" "refused before anything changes"
+q "DELETE FROM public.tags WHERE label = 'X'" >/dev/null
+assert_exit 0 ecplan advance "$IT_TMP/tags.json" --to backfill
+assert_eq "CREATE UNIQUE INDEX tags_owner_label_key_ecplan ON public.tags USING btree (owner_id, label_lower)" \
+	"$(q "SELECT pg_get_indexdef('public.tags_owner_label_key_ecplan'::regclass)")" "one copy, on both new columns"
+assert_exit 0 ecplan rollback "$IT_TMP/tags.json" --to planned
+q "DROP TABLE public.tags" >/dev/null
+
 # --- writers ------------------------------------------------------------------
 # Old code writes first/last/nick and amount until contract; new code writes
 # the new columns from sync on. Each write is logged with the value it wrote.
