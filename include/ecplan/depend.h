@@ -83,8 +83,9 @@ int ecplan_depend_load(ecplan_catalog *cat, PGconn *conn, const ecplan_plan *pla
  * columns is in each change's inventory (an index in each catalog): marks
  * it, in every change but the first that lists it, as carried by that one
  * (ecplan_dep.carrier, ecplan_index_info.carrier), so that it is rendered
- * and checked once. An object of a kind that is not `shared` stays in both
- * (the plan is refused before expand). cats[i]: change i's catalog.
+ * and checked once. Every kind whose objects get a copy on the new column
+ * must be `shared`; the others (listings, refusals, the column's own
+ * properties) stay in each change. cats[i]: change i's catalog.
  */
 void ecplan_depend_share(ecplan_catalog *const *cats, const ecplan_plan *plan);
 

@@ -444,40 +444,6 @@ static bool has_item(const ecplan_checklist *l, size_t upto, const ecplan_check_
 	return false;
 }
 
-/* An object that two changes of one table both carry would get two copies,
- * each with one column changed. The kinds that can (`shared`) carry it once
- * with every changed column rewritten (ecplan_depend_share marks the later
- * ones); any other is refused. */
-static void check_shared_objects(ecplan_checklist *l, const ecplan_plan *plan,
-				 const ecplan_catalog *const *cats)
-{
-	ecplan_strbuf d = ECPLAN_STRBUF_INIT;
-	for (size_t i = 0; i < plan->nchanges; i++) {
-		const ecplan_plan *a = ecplan_plan_change(plan, i);
-		for (size_t k = i + 1; k < plan->nchanges; k++) {
-			const ecplan_plan *b = ecplan_plan_change(plan, k);
-			if (a->table_index != b->table_index || !cats[i] || !cats[k])
-				continue;
-			for (size_t x = 0; x < cats[i]->deps.count; x++) {
-				const ecplan_dep *dx = &cats[i]->deps.items[x];
-				if (ecplan_dep_kinds[dx->kind]->shared || !dx->copy_name || dx->refusal)
-					continue;
-				for (size_t y = 0; y < cats[k]->deps.count; y++) {
-					const ecplan_dep *dy = &cats[k]->deps.items[y];
-					if (dx->kind == dy->kind && !strcmp(dx->label, dy->label))
-						ecplan_strbuf_addf(&d, "%s%s names both \"%s\" and \"%s\"",
-								   d.len ? "; " : "", dx->label, a->column, b->column);
-				}
-			}
-		}
-	}
-	item(l, "no object names two of the columns this plan changes in a way ecplan cannot carry", d.len == 0,
-	     d.len ? "%s. ecplan carries such an object for one changed column at a time: change these "
-		     "columns in two plans, one after the other, or drop the object before the change and "
-		     "create it again after contract" : NULL, d.buf);
-	ecplan_strbuf_release(&d);
-}
-
 int ecplan_precheck_plan(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan,
 			 const ecplan_catalog *const *cats, ecplan_phase phase, double switched_for_s,
 			 ecplan_error *err)
@@ -505,7 +471,5 @@ int ecplan_precheck_plan(ecplan_checklist *l, PGconn *conn, const ecplan_plan *p
 		}
 		l->count = keep;
 	}
-	if (phase <= ECPLAN_PHASE_BACKFILL || phase == ECPLAN_PHASE_CONTRACT)
-		check_shared_objects(l, plan, cats);
 	return 0;
 }
