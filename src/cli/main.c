@@ -58,15 +58,17 @@ const cli_command cli_commands[] = {
 	  "errors go to stderr as one JSON object.\n" },
 	{ "check", cmd_check, "PLAN.json [--json] [--db CONNINFO]",
 	  "show the preconditions of the next phase and a backfill estimate (read-only)",
-	  "Lists every precondition of the plan's next phase with pass/FAIL, and for\n"
-	  "phases up to backfill estimates the backfill from the table size and a timed\n"
-	  "sample batch. Changes nothing: once the new column exists the sample is the\n"
-	  "real batch UPDATE, rolled back, which holds row locks on up to batch_size rows\n"
-	  "for its few milliseconds (waiting at most lock_timeout_ms) and leaves dead\n"
-	  "tuples for autovacuum; before that it only computes \"up\" (a lower bound).\n"
+	  "Says what kind each change is (rename, type change, key change) and what\n"
+	  "happens to every object around its column, lists every precondition of the\n"
+	  "plan's next phase with pass/FAIL, and for phases up to backfill estimates\n"
+	  "the backfill from the table size and a timed sample batch. Changes nothing:\n"
+	  "once the new column exists the sample is the real batch UPDATE, rolled back,\n"
+	  "which holds row locks on up to batch_size rows for its few milliseconds\n"
+	  "(waiting at most lock_timeout_ms) and leaves dead tuples for autovacuum;\n"
+	  "before that it only computes \"up\" (a lower bound).\n"
 	  "Exits 3 when a precondition fails.\n"
 	  "--json prints {plan, table, column, new_column, state, registered, next,\n"
-	  "preconditions: [{name, ok, detail}], ok, estimate} on stdout.\n" },
+	  "kind, changes, preconditions: [{name, ok, detail}], ok, estimate} on stdout.\n" },
 	{ "status", cmd_status, "[NAME | PLAN.json] [--json] [--db CONNINFO]",
 	  "show one plan, or every plan in the database",
 	  "With --json prints one object for a plan, or an array for all plans, with\n"
@@ -113,10 +115,12 @@ const cli_command cli_commands[] = {
 	{ "verify", cmd_verify, "PLAN.json [--json] [--db CONNINFO]",
 	  "count rows where the two columns disagree",
 	  "Counts rows where new IS DISTINCT FROM up(old), rows where old IS DISTINCT\n"
-	  "FROM down(new), and divergent rows (both). Exits 0 when no row is\n"
-	  "divergent, 3 otherwise.\n"
+	  "FROM down(new), and divergent rows (both); for a key change also the\n"
+	  "filled rows that share a value of the new primary key. Exits 0 when no\n"
+	  "row is divergent and none shares a key value, 3 otherwise.\n"
 	  "--json prints {plan, rows, new_differs, old_differs, divergent,\n"
-	  "first_divergent: [{key, old, new}]} on stdout.\n" },
+	  "first_divergent: [{key, old, new}], kind} on stdout, and key_duplicates\n"
+	  "for a key change.\n" },
 	{ "webhook", cmd_webhook, "test PLAN.json --event EVENT",
 	  "send a test delivery to the plan's webhooks for EVENT",
 	  "Sends one delivery (marked \"test\": true in the payload) to every webhook of\n"
