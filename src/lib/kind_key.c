@@ -102,8 +102,19 @@ static bool injective(PGconn *conn, const ecplan_plan *change, const ecplan_cata
 static int precheck(ecplan_checklist *l, PGconn *conn, const ecplan_plan *change, const ecplan_catalog *cat,
 		    ecplan_phase phase, ecplan_error *err)
 {
+	/* A key change is also the rename or type change it is: their own
+	 * preconditions (the type exists) come first. What follows needs the
+	 * type, so it is skipped when those fail (it would fail again, less
+	 * plainly). */
+	const ecplan_change_kind *b = base(change);
+	size_t first = l->count;
+	if (b->precheck && b->precheck(l, conn, change, cat, phase, err) < 0)
+		return ECPLAN_ERR;
+	bool usable = true;
+	for (size_t i = first; i < l->count; i++)
+		usable &= l->items[i].ok;
 	const char *type = new_type(change, cat);
-	if (phase == ECPLAN_PHASE_EXPAND && type) {
+	if (phase == ECPLAN_PHASE_EXPAND && type && usable) {
 		/* ORDER BY looks up the type's default btree operator class, as
 		 * the unique index and the foreign keys need it. */
 		char *sql = ecplan_xstrfmt("SELECT k FROM (SELECT CAST(NULL AS %s) AS k) AS s ORDER BY k", type);
@@ -113,11 +124,13 @@ static int precheck(ecplan_checklist *l, PGconn *conn, const ecplan_plan *change
 							"compared for uniqueness: choose another change.type",
 							type, m)
 				       : NULL);
+		usable = !m;
 		free(m);
 		free(sql);
 	}
+	/* The uniqueness proof groups by the new type: not without a usable one. */
 	const ecplan_index_info *pk = primary_key(change, cat);
-	if (pk && phase <= ECPLAN_PHASE_BACKFILL) {
+	if (pk && usable && phase <= ECPLAN_PHASE_BACKFILL) {
 		char *e = NULL;
 		if (!injective(conn, change, cat, &e) && !e) {
 			ecplan_prove_unique(l, conn, change, cat, pk);
