@@ -122,20 +122,27 @@ static int verify_one(PGconn *conn, const ecplan_plan *plan, bool as_json, json_
 		free(table);
 	}
 	*json = out;
+	/* Both problems in one report (with --json: one error object). */
+	ecplan_error problems[2];
+	size_t nproblems = 0;
 	if (kbad) {
-		cli_fail(ECPLAN_EPRECONDITION, NULL,
-			 "the new key's unique index cannot be built while rows share a value: make them distinct "
-			 "(or fix change.up), or roll the plan back",
-			 "%lld rows share a value of the new key \"%s\"", kbad, plan->new_column);
+		ecplan_error *e = &problems[nproblems++];
+		ecplan_error_clear(e);
+		ecplan_error_set(e, ECPLAN_EPRECONDITION, "%lld rows share a value of the new key \"%s\"", kbad,
+				 plan->new_column);
+		ecplan_error_hint(e, "the new key's unique index cannot be built while rows share a value: make "
+				     "them distinct (or fix change.up), or roll the plan back");
 	}
 	if (divergent) {
-		char *hint = ecplan_xstrfmt("rows written to \"%s\" before the sync trigger existed (or with it "
-					    "disabled) stay out of agreement; fix them, or roll the plan back and "
-					    "advance again", plan->new_column);
-		cli_fail(ECPLAN_EPRECONDITION, NULL, hint, "%lld rows have \"%s\" and \"%s\" out of agreement",
-			 divergent, plan->column, plan->new_column);
-		free(hint);
+		ecplan_error *e = &problems[nproblems++];
+		ecplan_error_clear(e);
+		ecplan_error_set(e, ECPLAN_EPRECONDITION, "%lld rows have \"%s\" and \"%s\" out of agreement",
+				 divergent, plan->column, plan->new_column);
+		ecplan_error_hint(e, "rows written to \"%s\" before the sync trigger existed (or with it "
+				     "disabled) stay out of agreement; fix them, or roll the plan back and advance "
+				     "again", plan->new_column);
 	}
+	cli_report(problems, nproblems, EXIT_PRECONDITION, NULL);
 done:
 	PQclear(res);
 	ecplan_catalog_free(cat);
