@@ -392,10 +392,12 @@ static int precheck(ecplan_checklist *l, PGconn *conn, const ecplan_plan *plan, 
 					"columns (other than \"%s\"); add one (CREATE UNIQUE INDEX CONCURRENTLY), then retry",
 		     cat->nkey ? cat->key_source : plan->column);
 		check_refusals(l, plan, cat);
+		/* The kind's first (the type exists, say): its failure explains
+		 * the expressions' that follow. */
+		if ((rc = ecplan_change_precheck(l, conn, plan, cat, phase, err)) < 0)
+			return rc;
 		check_expressions(l, conn, plan, cat);
 		if ((rc = ecplan_prove_precheck(l, conn, plan, cat, phase, err)) < 0)
-			return rc;
-		if ((rc = ecplan_change_precheck(l, conn, plan, cat, phase, err)) < 0)
 			return rc;
 		if (ecplan_render_not_null(plan, cat))
 			check_not_null(l, conn, plan, cat);

@@ -230,7 +230,14 @@ void ecplan_prove_unique(ecplan_checklist *l, PGconn *conn, const ecplan_plan *p
 	PGresult *res = NULL;
 	ecplan_error e;
 	ecplan_error_clear(&e);
-	if (read_only(&res, conn, sql.buf, &e) < 0) {
+	/* An up that does not compile is the "compiles" items' to report. */
+	char *probe = ecplan_xstrfmt("SELECT 1 FROM (%s) AS ecplan_probe LIMIT 0", sql.buf);
+	int compiles = read_only(NULL, conn, probe, &e);
+	free(probe);
+	ecplan_error_clear(&e);
+	if (compiles < 0) {
+		/* nothing to prove yet */
+	} else if (read_only(&res, conn, sql.buf, &e) < 0) {
 		/* up failing on a row is reported by the up/down proof */
 		if (!strstr(e.message, "does not exist"))
 			ecplan_checklist_add(l, name, false, ecplan_xstrfmt("the proof failed: %s", e.message));
