@@ -15,9 +15,11 @@
 
 /*
  * One change: prints (or, as_json, returns in *json) its counts and first
- * divergent rows. Returns the exit code.
+ * divergent rows; what is wrong goes to problems, which the caller reports
+ * once for the whole plan (with --json: one error object). Returns the exit
+ * code.
  */
-static int verify_one(PGconn *conn, const ecplan_plan *plan, bool as_json, json_t **json)
+static int verify_one(PGconn *conn, const ecplan_plan *plan, bool as_json, json_t **json, ecplan_diags *problems)
 {
 	ecplan_catalog *cat = NULL;
 	PGresult *res = NULL;
@@ -25,18 +27,21 @@ static int verify_one(PGconn *conn, const ecplan_plan *plan, bool as_json, json_
 	ecplan_error_clear(&err);
 	int rc = EXIT_RUNTIME;
 	if (ecplan_catalog_load(&cat, conn, plan, &err) < 0) {
-		cli_print_error(&err);
+		*ecplan_diags_add(problems) = err;
+		rc = cli_exit_code(err.code);
 		goto done;
 	}
 	if (!cat->table_exists || !cat->column_exists || !cat->new_column_exists) {
-		char *hint = ecplan_xstrfmt("verify compares \"%s\" and \"%s\" between expand and contract",
-					    plan->column, plan->new_column);
-		rc = cli_fail(cat->table_exists && !cat->column_exists ? ECPLAN_EIMPOSSIBLE : ECPLAN_EPRECONDITION,
-			      NULL, hint, "nothing to verify: %s",
-			      !cat->table_exists ? "the table does not exist"
-			      : !cat->column_exists ? "the old column is gone (contracted?)"
-						    : "the new column does not exist yet (run expand first)");
-		free(hint);
+		ecplan_error *e = ecplan_diags_add(problems);
+		ecplan_error_clear(e);
+		ecplan_error_set(e, cat->table_exists && !cat->column_exists ? ECPLAN_EIMPOSSIBLE : ECPLAN_EPRECONDITION,
+				 "nothing to verify: %s",
+				 !cat->table_exists ? "the table does not exist"
+				 : !cat->column_exists ? "the old column is gone (contracted?)"
+						       : "the new column does not exist yet (run expand first)");
+		ecplan_error_hint(e, "verify compares \"%s\" and \"%s\" between expand and contract", plan->column,
+				  plan->new_column);
+		rc = cli_exit_code(e->code);
 		goto done;
 	}
 	char *sql = ecplan_render_verify(plan, cat);
@@ -44,7 +49,7 @@ static int verify_one(PGconn *conn, const ecplan_plan *plan, bool as_json, json_
 	int q = ecplan_db_query(&res, conn, sql, 0, NULL, &err);
 	free(sql);
 	if (q < 0) {
-		cli_print_error(&err);
+		*ecplan_diags_add(problems) = err;
 		goto done;
 	}
 	long long divergent = atoll(PQgetvalue(res, 0, 2));
@@ -75,7 +80,7 @@ static int verify_one(PGconn *conn, const ecplan_plan *plan, bool as_json, json_
 		if (ecplan_db_query_value(&v, conn, ksql, 0, NULL, &err) < 0) {
 			free(ksql);
 			json_decref(out);
-			cli_print_error(&err);
+			*ecplan_diags_add(problems) = err;
 			rc = EXIT_RUNTIME;
 			goto done;
 		}
@@ -122,11 +127,8 @@ static int verify_one(PGconn *conn, const ecplan_plan *plan, bool as_json, json_
 		free(table);
 	}
 	*json = out;
-	/* Both problems in one report (with --json: one error object). */
-	ecplan_error problems[2];
-	size_t nproblems = 0;
 	if (kbad) {
-		ecplan_error *e = &problems[nproblems++];
+		ecplan_error *e = ecplan_diags_add(problems);
 		ecplan_error_clear(e);
 		ecplan_error_set(e, ECPLAN_EPRECONDITION, "%lld rows share a value of the new key \"%s\"", kbad,
 				 plan->new_column);
@@ -134,7 +136,7 @@ static int verify_one(PGconn *conn, const ecplan_plan *plan, bool as_json, json_
 				     "them distinct (or fix change.up), or roll the plan back");
 	}
 	if (divergent) {
-		ecplan_error *e = &problems[nproblems++];
+		ecplan_error *e = ecplan_diags_add(problems);
 		ecplan_error_clear(e);
 		ecplan_error_set(e, ECPLAN_EPRECONDITION, "%lld rows have \"%s\" and \"%s\" out of agreement",
 				 divergent, plan->column, plan->new_column);
@@ -142,7 +144,6 @@ static int verify_one(PGconn *conn, const ecplan_plan *plan, bool as_json, json_
 				     "disabled) stay out of agreement; fix them, or roll the plan back and advance "
 				     "again", plan->new_column);
 	}
-	cli_report(problems, nproblems, EXIT_PRECONDITION, NULL);
 done:
 	PQclear(res);
 	ecplan_catalog_free(cat);
@@ -162,13 +163,14 @@ int cmd_verify(int argc, char **argv)
 	rc = EXIT_RUNTIME;
 	if (cli_connect(&conn, db) < 0)
 		goto done;
+	ecplan_diags problems = ECPLAN_DIAGS_INIT;
 	if (plan->nchanges <= 1) {
 		json_t *out = NULL;
-		rc = verify_one(conn, plan, as_json, &out);
+		rc = verify_one(conn, plan, as_json, &out, &problems);
 		if (out && as_json)
 			cli_print_json(out);
 		json_decref(out);
-		goto done;
+		goto report;
 	}
 	/* Several changes: each in turn; the worst exit code wins. */
 	json_t *all = json_array();
@@ -179,7 +181,7 @@ int cmd_verify(int argc, char **argv)
 		json_t *out = NULL;
 		if (!as_json)
 			printf("%s%s.%s: %s -> %s\n", i ? "\n" : "", c->schema, c->table, c->column, c->new_column);
-		int r = verify_one(conn, c, as_json, &out);
+		int r = verify_one(conn, c, as_json, &out, &problems);
 		if (r != EXIT_DONE && (rc == EXIT_DONE || r == EXIT_RUNTIME))
 			rc = r;
 		if (out) {
@@ -192,6 +194,10 @@ int cmd_verify(int argc, char **argv)
 	if (as_json)
 		cli_print_json(o);
 	json_decref(o);
+report:
+	/* Every problem of every change in one report (--json: one object). */
+	cli_report(problems.items, problems.count, rc, NULL);
+	ecplan_diags_release(&problems);
 done:
 	ecplan_db_close(conn);
 	ecplan_plan_free(plan);

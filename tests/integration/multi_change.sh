@@ -196,6 +196,13 @@ it_defer "sm_writers_stop 2>/dev/null"
 
 # --- forward to backfilled, then roll back to the exact original -------------
 start_writers
+# Before the backfill every change has unfilled rows: verify reports all four
+# problems in one report (--json: one error object on stderr).
+assert_exit 0 ecplan advance "$P" --to sync
+assert_exit 3 ecplan verify --json "$P"
+assert_eq 1 "$(grep -c . "$ERR")" "verify --json of several changes prints one error object"
+assert_eq 4 "$(jq '.errors | length' "$ERR")" "... listing every change's problem"
+assert_eq 4 "$(jq '[.changes[] | select(.divergent > 0)] | length' "$OUT")" "... and every change's counts on stdout"
 assert_exit 0 ecplan advance "$P" --to backfill
 assert_eq backfilled "$(sm_state multi)" "backfilled"
 assert_eq 1 "$(q "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'public.people'::regclass AND tgname LIKE 'zz_ecplan_sync_%'")" \
