@@ -33,12 +33,17 @@
 #               plus every column that references it (and, in turn, every column
 #               that references one of those), each renamed to <col>_new; all
 #               retyped to bigint when every one of them is integer/smallint
-#   --several   instead: N plans of 2-4 random columns of one table (a type change
-#               or a rename each, as above; tables in a random order, then again
-#               with other columns while N is not reached), leaving out a column
-#               that shares an index, constraint, trigger, view or policy with one
-#               already taken (ecplan refuses those by design; such a refusal
-#               counts as refused)
+#   --several   instead: N plans of 2-4 columns of one table (a type change or a
+#               rename each, as above; tables in a random order, then again with
+#               other columns while N is not reached). When the table has an
+#               index, constraint (CHECK, UNIQUE, PRIMARY KEY, FOREIGN KEY) or
+#               trigger naming several columns, the plan takes the columns of one
+#               of them first (another one on the next visit of the table; up to
+#               6), then fills up with random columns: ecplan carries such an
+#               object once, with every changed column rewritten. A column that
+#               shares a view, rule, policy, statistics object or EXCLUDE
+#               constraint with one already taken is left out (ecplan refuses those
+#               by design; such a refusal counts as refused)
 #   In both, the whole database's catalog and the rows of every table of the plan
 #   (and of the tables a foreign key links to them) are compared, as for one column.
 #   Zabbix's keys are all bigint (its --referenced plans only rename); the integer
@@ -80,7 +85,7 @@ while (($#)); do
 	--several) mode=several ;;
 	--workers) workers=${2:?--workers needs a number}; shift ;;
 	-h | --help)
-		sed -n '2,53p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+		sed -n '2,58p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*) die "unknown option '$1' (see --help)" ;;
@@ -211,8 +216,11 @@ with open(sys.argv[5], encoding="utf-8") as f:
 cols = {(c["rel"], c["num"]): c for c in cat["cols"] or []}
 rels = {r for r, _ in cols}
 fks = [f for f in cat["fks"] or [] if f["rel"] in rels and f["frel"] in rels]
-# Objects that name two or more columns of one table: (rel, {attnum, ...}).
-objs = [(o["rel"], set(o["cols"])) for o in cat["objs"] or []]
+# Objects that name two or more columns of one table: (rel, {attnum, ...}), those
+# ecplan carries once for several changed columns (index, CHECK, UNIQUE, PRIMARY
+# KEY, FOREIGN KEY, trigger) and those it refuses (view, rule, policy, ...).
+objs = [(o["rel"], set(o["cols"])) for o in cat["objs"] or [] if not o["shared"]]
+shared = [(o["rel"], sorted(set(o["cols"]))) for o in cat["objs"] or [] if o["shared"]]
 rng = random.Random(f"{mode}:{seed}")
 INTS = ("smallint", "integer")
 TEXTS = ("character varying", "text", "character")
@@ -301,11 +309,23 @@ elif mode == "several":
         want = rng.randint(2, 4)
         cands = list(bytable[rel])
         rng.shuffle(cands)
+        # First the columns of one index, constraint or trigger of the table that
+        # names several (ecplan carries it once, with every changed column
+        # rewritten): a different one on each visit while there are others.
+        mine = sorted({tuple(ocols) for orel, ocols in shared if orel == rel})
+        fresh = [o for o in mine if not any(set(o) <= {k for r, k in s} for s in seen if next(iter(s))[0] == rel)]
+        if fresh:
+            pick = list(rng.choice(fresh))
+            rng.shuffle(pick)
+            pick = [cols[(rel, k)] for k in pick[:6] if (rel, k) in cols]
+            want = max(want, len(pick))
+            cands = pick + [c for c in cands if c not in pick]
         taken = []
         for c in cands:
             if len(taken) >= want:
                 break
-            # ecplan refuses an object that names two changed columns of one table.
+            # ecplan refuses a view, rule, policy, ... that names a changed column;
+            # one that names two of them is left out here (refused by design).
             if any(orel == rel and c["num"] in ocols and t["num"] in ocols
                    for t in taken for orel, ocols in objs):
                 continue
@@ -370,8 +390,18 @@ SELECT json_build_object(
   'fks', (SELECT json_agg(json_build_object('rel', conrelid, 'key', conkey, 'frel', confrelid, 'fkey', confkey)
                           ORDER BY oid)
             FROM pg_constraint WHERE contype = 'f'),
-  'objs', (SELECT json_agg(json_build_object('rel', rel, 'cols', cols))
-             FROM (SELECT d.refobjid AS rel, array_agg(DISTINCT d.refobjsubid) AS cols
+  'objs', (SELECT json_agg(json_build_object('rel', rel, 'cols', cols, 'shared', shared))
+             FROM (SELECT d.refobjid AS rel, array_agg(DISTINCT d.refobjsubid) AS cols,
+                          -- ecplan carries an index, a CHECK/UNIQUE/PRIMARY KEY/FOREIGN KEY
+                          -- constraint or a trigger once for several changed columns; it
+                          -- refuses the others (views, rules, policies, statistics, EXCLUDE)
+                          CASE d.classid
+                            WHEN 'pg_class'::regclass THEN
+                              (SELECT relkind IN ('i', 'I') FROM pg_class WHERE oid = d.objid)
+                            WHEN 'pg_constraint'::regclass THEN
+                              (SELECT contype IN ('c', 'u', 'p', 'f') FROM pg_constraint WHERE oid = d.objid)
+                            WHEN 'pg_trigger'::regclass THEN true
+                            ELSE false END AS shared
                      FROM pg_depend d
                     WHERE d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
                       AND d.classid IN ('pg_class'::regclass, 'pg_constraint'::regclass, 'pg_trigger'::regclass,
