@@ -2,7 +2,8 @@
 -- a schema for scripts/schema-oracle.sh --referenced / --several --schema THIS_FILE
 -- (Zabbix's keys are all bigint, so its --referenced runs only rename; these are
 -- serial, smallserial, identity, unique-index, composite, NULLS NOT DISTINCT, INCLUDE,
--- CLUSTER/REPLICA IDENTITY, shared-sequence, self-referencing and NOT VALID cases). Rows included.
+-- CLUSTER/REPLICA IDENTITY, shared-sequence, self-referencing and NOT VALID cases; objects
+-- naming several columns, composite self-references). Rows included.
 -- PostgreSQL 15 or later (UNIQUE NULLS NOT DISTINCT).
 CREATE TABLE projects (id serial PRIMARY KEY, name text NOT NULL);
 COMMENT ON COLUMN projects.id IS 'the key';
@@ -143,3 +144,42 @@ SELECT g % 100, CASE WHEN g % 7 = 0 THEN NULL ELSE 'b' || g END, 'c' || (g % 13)
   FROM generate_series(1, 3000) g;
 CREATE TABLE wide2 (k integer PRIMARY KEY, p varchar(10) NOT NULL, q bigint, r boolean DEFAULT true, s date);
 INSERT INTO wide2 SELECT g, 'p' || g, g * 10, g % 2 = 0, date '2020-01-01' + g FROM generate_series(1, 500) g;
+
+-- Objects naming several columns of one table (for --several, which takes the columns
+-- of one of them first: ecplan carries such an object once, every changed column
+-- rewritten): a DEFERRABLE composite unique constraint, an expression index over two
+-- columns, a partial unique index whose WHERE names two others, INCLUDE, a composite
+-- unique index that is the REPLICA IDENTITY and the CLUSTER index, a CHECK on two, a
+-- trigger UPDATE OF two with a WHEN on both; a composite key that a composite
+-- foreign key of the same table and of another table reference.
+CREATE TABLE multi (
+  id serial PRIMARY KEY,
+  a integer NOT NULL,
+  b integer NOT NULL,
+  c varchar(20),
+  d text,
+  lo smallint,
+  hi integer,
+  CONSTRAINT multi_ab_key UNIQUE (a, b) DEFERRABLE INITIALLY DEFERRED,
+  CONSTRAINT multi_range CHECK (lo <= hi AND c <> d)
+);
+CREATE INDEX multi_sum ON multi ((a + b), lo);
+CREATE INDEX multi_c_d ON multi (c, lower(d)) INCLUDE (hi) WHERE hi > 0;
+CREATE UNIQUE INDEX multi_lo_part ON multi (lo) WHERE c IS NOT NULL AND hi IS NOT NULL;
+CREATE UNIQUE INDEX multi_b_a ON multi (b DESC, a);
+ALTER TABLE multi REPLICA IDENTITY USING INDEX multi_b_a;
+ALTER TABLE multi CLUSTER ON multi_b_a;
+COMMENT ON INDEX multi_b_a IS 'b then a';
+CREATE TRIGGER multi_upd BEFORE UPDATE OF c, d ON multi FOR EACH ROW
+  WHEN (OLD.c IS DISTINCT FROM NEW.c OR OLD.d IS DISTINCT FROM NEW.d) EXECUTE FUNCTION wide_touch();
+INSERT INTO multi (a, b, c, d, lo, hi)
+SELECT g % 50, g / 50, 'c' || g, 'D' || g, CASE WHEN g % 3 = 0 THEN g::smallint END, g + 10
+  FROM generate_series(1, 400) g;
+
+CREATE TABLE tree (org integer NOT NULL, id integer NOT NULL, parent integer, name text,
+  PRIMARY KEY (org, id), FOREIGN KEY (org, parent) REFERENCES tree (org, id) ON DELETE CASCADE);
+CREATE TABLE tree_tags (id serial PRIMARY KEY, org integer NOT NULL, node integer NOT NULL, tag text,
+  FOREIGN KEY (org, node) REFERENCES tree (org, id) ON UPDATE CASCADE, CHECK (node > org));
+INSERT INTO tree SELECT o, g, NULL, 'n' || g FROM generate_series(1, 3) o, generate_series(1, 40) g;
+UPDATE tree SET parent = id / 2 WHERE id > 1;
+INSERT INTO tree_tags (org, node, tag) SELECT 1 + g % 3, 4 + g % 30, 't' || g FROM generate_series(1, 90) g;
