@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "ecplan/db.h"
 #include "ecplan/depend.h"
 #include "ecplan/kind.h"
@@ -85,6 +87,28 @@ static char *rewrite_referenced(const char *def, const ecplan_plan *ref, int *n)
 	return ecplan_dep_rewrite(def, from, to, ref, ECPLAN_REWRITE_BARE, false, n);
 }
 
+/*
+ * The change of the plan that changes a column the foreign key references
+ * (on the referenced table), or NULL: the one of partner (the column paired
+ * with the plan's) first, else any of the referenced columns (refs, a JSON
+ * array of their names). The foreign key is carried once, by the first
+ * change of its table that names it (ecplan_depend_share): for a composite
+ * key (x, y) REFERENCES t (a, b) whose plan changes x, y and t.b, the
+ * carrier is x's change, whose partner t.a is not changed; the copy must
+ * still follow t.b's new column, or it would reference the old one.
+ */
+static const ecplan_plan *referenced_change(const ecplan_plan *plan, const char *schema, const char *table,
+					    const char *partner, const char *refs)
+{
+	const ecplan_plan *ref = ecplan_plan_find_change(plan, schema, table, partner);
+	json_t *names = ref ? NULL : json_loads(refs, 0, NULL);
+	for (size_t k = 0; json_is_array(names) && !ref && k < json_array_size(names); k++)
+		if (json_is_string(json_array_get(names, k)))
+			ref = ecplan_plan_find_change(plan, schema, table, json_string_value(json_array_get(names, k)));
+	json_decref(names);
+	return ref;
+}
+
 static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan_plan *plan,
 		     const ecplan_catalog *cat, ecplan_error *err)
 {
@@ -104,7 +128,9 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 		" rn.nspname, rc.relname,"
 		" (SELECT ra.attname FROM unnest(c.conkey, c.confkey) AS k(a, r)"
 		"  JOIN pg_catalog.pg_attribute ra ON ra.attrelid = c.confrelid AND ra.attnum = k.r"
-		"  WHERE k.a = $2::int2 LIMIT 1)"
+		"  WHERE k.a = $2::int2 LIMIT 1),"
+		" (SELECT pg_catalog.json_agg(ra.attname ORDER BY k.o) FROM unnest(c.confkey) WITH ORDINALITY AS k(r, o)"
+		"  JOIN pg_catalog.pg_attribute ra ON ra.attrelid = c.confrelid AND ra.attnum = k.r)"
 		" FROM pg_catalog.pg_constraint c"
 		" JOIN pg_catalog.pg_class rc ON rc.oid = c.confrelid"
 		" JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace"
@@ -143,8 +169,8 @@ static int inventory(ecplan_inventory *inv, int kind, PGconn *conn, const ecplan
 		int n = 0;
 		d->copy_definition = rewrite(def, plan, &n);
 		/* The plan changes the referenced key too: the copy references it. */
-		const ecplan_plan *ref = ecplan_plan_find_change(plan, PQgetvalue(res, i, 6), PQgetvalue(res, i, 7),
-						   PQgetvalue(res, i, 8));
+		const ecplan_plan *ref = referenced_change(plan, PQgetvalue(res, i, 6), PQgetvalue(res, i, 7),
+							   PQgetvalue(res, i, 8), PQgetvalue(res, i, 9));
 		if (ref) {
 			int m = 0;
 			char *both = rewrite_referenced(d->copy_definition, ref, &m);
