@@ -348,13 +348,13 @@ for i, what in enumerate(out, 1):
 PY
 }
 
-# reason FILE: the refusal's detail with names and numbers taken out, so that
-# refusals of one kind group together.
+# reason FILE: the refusal's detail with names (quoted or schema-qualified) and
+# numbers taken out, so that refusals of one kind group together.
 reason() {
 	local line
 	line=$(grep -m1 '^detail:' "$1" || grep -m1 '^ecplan:' "$1" || echo "(no message)")
 	# (150 characters, not bytes: cut -c cuts bytes and splits the "…")
-	printf '%s' "$line" | sed -E 's/"([^"]|"")*"/"…"/g; s/[0-9]+/N/g' |
+	printf '%s' "$line" | sed -E 's/"([^"]|"")*"/"…"/g; s/\b[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+/…/g; s/[0-9]+/N/g' |
 		"$DEP_PY" -c 'import sys; sys.stdout.write(sys.stdin.read()[:150])'
 }
 
