@@ -145,27 +145,10 @@ writer() {
 		printf 'SELECT pg_sleep(0.004) \\gset\n'
 	done
 }
-start_writers() {
-	q "UPDATE public.it_writer_ctl SET stop = false" >/dev/null
-	writer old | psql -X -q -v ON_ERROR_STOP=1 >"$IT_TMP/wo.out" 2>"$IT_TMP/wo.err" &
-	wo=$!
-	writer new | psql -X -q -v ON_ERROR_STOP=1 >"$IT_TMP/wn.out" 2>"$IT_TMP/wn.err" &
-	wn=$!
-}
-stop_writers() {
-	sm_writers_stop
-	local rc w
-	for w in wo wn; do
-		rc=0
-		wait "${!w}" || rc=$?
-		((rc == 0 || rc == 141)) || fail "the $w writer exited $rc (stderr: $(cat "$IT_TMP/$w.err"))"
-		assert_eq "" "$(cat "$IT_TMP/$w.err")" "the $w writer had no error"
-	done
-}
 it_defer "sm_writers_stop 2>/dev/null"
 
 # --- backfilled, then rolled back to the exact original ---------------------------
-start_writers
+sm_writer_pair_start
 assert_exit 0 ecplan advance "$P" --to backfill
 assert_eq backfilled "$(sm_state members-bigint)" "backfilled"
 assert_eq "t" "$(q "SELECT convalidated FROM pg_constraint WHERE conrelid = 'public.member_events'::regclass AND contype = 'f'
@@ -175,7 +158,7 @@ assert_eq "t" "$(q "SELECT convalidated FROM pg_constraint WHERE conrelid = 'pub
 assert_eq 1 "$(q "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 	WHERE i.indrelid = 'public.project_members'::regclass AND c.relname LIKE 'project_members_pkey%' AND c.relname <> 'project_members_pkey'
 	AND pg_get_indexdef(i.indexrelid) LIKE '%(project_id_big, user_id_big)'")" "one copy of the composite primary key's index"
-stop_writers
+sm_writer_pair_stop
 assert_exit 0 ecplan rollback "$P" --to planned
 snapshot >"$IT_TMP/rolled.txt"
 if ! diff -u "$IT_TMP/original.txt" "$IT_TMP/rolled.txt" >"$IT_TMP/diff.txt"; then
@@ -184,13 +167,13 @@ $(cat "$IT_TMP/diff.txt")"
 fi
 
 # --- forward to contract under writes -----------------------------------------------
-start_writers
+sm_writer_pair_start
 assert_exit 0 ecplan advance "$P" --to switch
 assert_exit 0 ecplan verify --json "$P"
 assert_eq '[0,0]' "$(jq -c '[.changes[2,3].key_duplicates]' "$OUT")" "no new composite key value is held twice"
 assert_exit 0 ecplan advance "$P" --to contract
 assert_eq contracted "$(sm_state members-bigint)" "contracted"
-stop_writers
+sm_writer_pair_stop
 
 snapshot >"$IT_TMP/ecplan.txt"
 if ! diff -u "$IT_TMP/oracle.txt" "$IT_TMP/ecplan.txt" >"$IT_TMP/diff.txt"; then

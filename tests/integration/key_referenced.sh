@@ -134,27 +134,10 @@ writer() {
 		printf 'SELECT pg_sleep(0.004) \\gset\n'
 	done
 }
-start_writers() {
-	q "UPDATE public.it_writer_ctl SET stop = false" >/dev/null
-	writer old | psql -X -q -v ON_ERROR_STOP=1 >"$IT_TMP/wo.out" 2>"$IT_TMP/wo.err" &
-	wo=$!
-	writer new | psql -X -q -v ON_ERROR_STOP=1 >"$IT_TMP/wn.out" 2>"$IT_TMP/wn.err" &
-	wn=$!
-}
-stop_writers() {
-	sm_writers_stop
-	local rc w
-	for w in wo wn; do
-		rc=0
-		wait "${!w}" || rc=$?
-		((rc == 0 || rc == 141)) || fail "the $w writer exited $rc (stderr: $(cat "$IT_TMP/$w.err"))"
-		assert_eq "" "$(cat "$IT_TMP/$w.err")" "the $w writer had no error"
-	done
-}
 it_defer "sm_writers_stop 2>/dev/null"
 
 # --- backfilled, then rolled back to the exact original ------------------------
-start_writers
+sm_writer_pair_start
 assert_exit 0 ecplan advance "$P" --to backfill
 assert_eq backfilled "$(sm_state projects-bigint)" "backfilled"
 assert_eq "t|t" "$(q "SELECT convalidated, pg_get_constraintdef(oid) LIKE '%REFERENCES projects(id_big) ON DELETE CASCADE DEFERRABLE%'
@@ -162,7 +145,7 @@ assert_eq "t|t" "$(q "SELECT convalidated, pg_get_constraintdef(oid) LIKE '%REFE
 	"the new foreign key of issues references the new key, validated, with its action and deferrability"
 assert_eq "t" "$(q "SELECT convalidated FROM pg_constraint WHERE conrelid = 'public.merge_requests'::regclass
 	AND contype = 'f' AND conname <> 'merge_requests_target_project_id_fkey'")" "the new foreign key of merge_requests is validated"
-stop_writers
+sm_writer_pair_stop
 assert_exit 0 ecplan rollback "$P" --to planned
 snapshot >"$IT_TMP/rolled.txt"
 if ! diff -u "$IT_TMP/original.txt" "$IT_TMP/rolled.txt" >"$IT_TMP/diff.txt"; then
@@ -171,9 +154,9 @@ $(cat "$IT_TMP/diff.txt")"
 fi
 
 # --- forward; kill -9 while the contract waits for its lock; resume ------------
-start_writers
+sm_writer_pair_start
 assert_exit 0 ecplan advance "$P" --to switch
-stop_writers
+sm_writer_pair_stop
 # A session holding a lock on merge_requests makes the contract's single
 # transaction wait (lock_timeout, retried); the runner is killed meanwhile.
 (printf 'BEGIN;\nLOCK TABLE public.merge_requests IN ACCESS SHARE MODE;\nSELECT pg_sleep(30);\nCOMMIT;\n' | psql -X -q >/dev/null 2>&1 || true) &
@@ -197,10 +180,10 @@ kill "$locker" 2>/dev/null || true
 wait "$locker" 2>/dev/null || true
 q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()
 	AND query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()" >/dev/null
-start_writers
+sm_writer_pair_start
 assert_exit 0 ecplan advance "$P" --to contract
 assert_eq contracted "$(sm_state projects-bigint)" "contracted after the resume"
-stop_writers
+sm_writer_pair_stop
 
 snapshot >"$IT_TMP/ecplan.txt"
 if ! diff -u "$IT_TMP/oracle.txt" "$IT_TMP/ecplan.txt" >"$IT_TMP/diff.txt"; then

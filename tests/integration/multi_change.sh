@@ -173,29 +173,10 @@ writer() {
 		printf 'SELECT pg_sleep(0.003) \\gset\n'
 	done
 }
-start_writers() {
-	q "UPDATE public.it_writer_ctl SET stop = false" >/dev/null
-	writer old | psql -X -q -v ON_ERROR_STOP=1 >"$IT_TMP/wo.out" 2>"$IT_TMP/wo.err" &
-	wo=$!
-	writer new | psql -X -q -v ON_ERROR_STOP=1 >"$IT_TMP/wn.out" 2>"$IT_TMP/wn.err" &
-	wn=$!
-}
-stop_writers() {
-	sm_writers_stop
-	local rc=0 w
-	# psql ends at \q; the script generator feeding it then dies of SIGPIPE
-	# (141): psql's own errors are on its stderr.
-	for w in wo wn; do
-		rc=0
-		wait "${!w}" || rc=$?
-		((rc == 0 || rc == 141)) || fail "the $w writer exited $rc (stderr: $(cat "$IT_TMP/$w.err"))"
-		assert_eq "" "$(cat "$IT_TMP/$w.err")" "the $w writer had no error"
-	done
-}
 it_defer "sm_writers_stop 2>/dev/null"
 
 # --- forward to backfilled, then roll back to the exact original -------------
-start_writers
+sm_writer_pair_start
 # Before the backfill every change has unfilled rows: verify reports all four
 # problems in one report (--json: one error object on stderr).
 assert_exit 0 ecplan advance "$P" --to sync
@@ -219,7 +200,7 @@ assert_eq 4 "$(jq '.changes | length' "$OUT")" "status --json lists the four cha
 assert_eq '"given_name"' "$(jq '.changes[0].new_column' "$OUT")" "status --json names each change"
 assert_eq null "$(jq '.column' "$OUT")" "the single-change fields are null with several changes"
 assert_exit 0 ecplan verify "$P"
-stop_writers
+sm_writer_pair_stop
 assert_exit 0 ecplan rollback "$P" --to planned
 snapshot >"$IT_TMP/rolled.txt"
 if ! diff -u "$IT_TMP/original.txt" "$IT_TMP/rolled.txt" >"$IT_TMP/diff.txt"; then
@@ -228,7 +209,7 @@ $(cat "$IT_TMP/diff.txt")"
 fi
 
 # --- a second plan on one of the columns is refused while this one is active -
-start_writers
+sm_writer_pair_start
 assert_exit 0 ecplan advance "$P" --to sync
 printf '{"format": "ecplan/v1", "name": "other", "table": "public.orders",
   "change": {"column": "amount", "new_column": "amount_num", "type": "numeric"}}\n' >"$IT_TMP/other.json"
@@ -239,7 +220,7 @@ assert_eq 0 "$(sm_col_exists public.orders amount_num)" "the second plan changed
 # --- all the way, under writes ------------------------------------------------
 assert_exit 0 ecplan advance "$P" --all
 assert_eq contracted "$(sm_state multi)" "contracted under writes"
-stop_writers
+sm_writer_pair_stop
 snapshot >"$IT_TMP/ecplan.txt"
 if ! diff -u "$IT_TMP/oracle.txt" "$IT_TMP/ecplan.txt" >"$IT_TMP/diff.txt"; then
 	fail "the schema after contract differs from PostgreSQL's own RENAME / ALTER TYPE (- oracle, + ecplan):

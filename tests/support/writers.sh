@@ -452,3 +452,26 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
 		;;
 	esac
 fi
+
+# An old-code and a new-code writer, each the script the scenario's own
+# `writer old` / `writer new` prints, piped into psql in the background
+# (outputs in $IT_TMP/wo.* and wn.*).
+sm_writer_pair_start() {
+	q "UPDATE public.it_writer_ctl SET stop = false" >/dev/null
+	writer old | psql -X -q -v ON_ERROR_STOP=1 >"$IT_TMP/wo.out" 2>"$IT_TMP/wo.err" &
+	wo=$!
+	writer new | psql -X -q -v ON_ERROR_STOP=1 >"$IT_TMP/wn.out" 2>"$IT_TMP/wn.err" &
+	wn=$!
+}
+# Stops both and fails unless each ended cleanly without an error. psql ends
+# at \q; the script generator feeding it then dies of SIGPIPE (141).
+sm_writer_pair_stop() {
+	sm_writers_stop
+	local rc w
+	for w in wo wn; do
+		rc=0
+		wait "${!w}" || rc=$?
+		((rc == 0 || rc == 141)) || fail "the $w writer exited $rc (stderr: $(cat "$IT_TMP/$w.err"))"
+		assert_eq "" "$(cat "$IT_TMP/$w.err")" "the $w writer had no error"
+	done
+}
